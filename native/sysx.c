@@ -1,0 +1,769 @@
+/*
+ * sysx: the handful of Linux syscalls a dump/restore engine needs and that
+ * Node's fs module does not expose (SEEK_DATA/SEEK_HOLE, l*xattr, inode
+ * flags, mknod, statx birth time, nanosecond lutimes).
+ *
+ * Everything is synchronous and stateless: the module keeps no globals, so
+ * each worker thread that loads it gets an independent, equivalent instance.
+ * Errors are thrown shaped like Node's fs errors (code/errno/syscall/path) so
+ * callers can handle both the same way.
+ *
+ * Linux + glibc >= 2.28 (statx wrapper) is assumed; the project is a Linux
+ * dump engine and these calls have no portable equivalent anyway.
+ */
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#ifndef _FILE_OFFSET_BITS
+#define _FILE_OFFSET_BITS 64
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <linux/fs.h>
+
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+/* Tape offsets and sparse files routinely exceed 4 GiB. */
+_Static_assert(sizeof(off_t) == 8, "sysx needs a 64-bit off_t");
+
+/* Largest integer a JS number holds exactly (Number.MAX_SAFE_INTEGER). */
+#define MAX_SAFE_INT 9007199254740991.0
+
+/*
+ * An xattr value or name list can change between the size query and the read;
+ * retry a few times, but never spin forever on a file that keeps growing.
+ */
+#define XATTR_RETRIES 16
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * errno names and wording follow libuv, which is what Node's own fs errors
+ * use, so messages look the same whichever layer produced them. Linux has
+ * ENOTSUP == EOPNOTSUPP; Node reports that value as ENOTSUP.
+ */
+static const struct errno_name {
+  int value;
+  const char *code;
+  const char *desc;
+} errno_names[] = {
+    {EPERM, "EPERM", "operation not permitted"},
+    {ENOENT, "ENOENT", "no such file or directory"},
+    {EINTR, "EINTR", "interrupted system call"},
+    {EIO, "EIO", "i/o error"},
+    {ENXIO, "ENXIO", "no such device or address"},
+    {E2BIG, "E2BIG", "argument list too long"},
+    {EBADF, "EBADF", "bad file descriptor"},
+    {EAGAIN, "EAGAIN", "resource temporarily unavailable"},
+    {ENOMEM, "ENOMEM", "not enough memory"},
+    {EACCES, "EACCES", "permission denied"},
+    {EFAULT, "EFAULT", "bad address in system call argument"},
+    {EBUSY, "EBUSY", "resource busy or locked"},
+    {EEXIST, "EEXIST", "file already exists"},
+    {EXDEV, "EXDEV", "cross-device link not permitted"},
+    {ENODEV, "ENODEV", "no such device"},
+    {ENOTDIR, "ENOTDIR", "not a directory"},
+    {EISDIR, "EISDIR", "illegal operation on a directory"},
+    {EINVAL, "EINVAL", "invalid argument"},
+    {ENFILE, "ENFILE", "file table overflow"},
+    {EMFILE, "EMFILE", "too many open files"},
+    {ENOTTY, "ENOTTY", "inappropriate ioctl for device"},
+    {ETXTBSY, "ETXTBSY", "text file is busy"},
+    {EFBIG, "EFBIG", "file too large"},
+    {ENOSPC, "ENOSPC", "no space left on device"},
+    {ESPIPE, "ESPIPE", "invalid seek"},
+    {EROFS, "EROFS", "read-only file system"},
+    {EMLINK, "EMLINK", "too many links"},
+    {ERANGE, "ERANGE", "result too large"},
+    {ENAMETOOLONG, "ENAMETOOLONG", "name too long"},
+    {ENOSYS, "ENOSYS", "function not implemented"},
+    {ELOOP, "ELOOP", "too many symbolic links encountered"},
+    {ENODATA, "ENODATA", "no data available"},
+    {EOVERFLOW, "EOVERFLOW", "value too large for defined data type"},
+    {ENOTSUP, "ENOTSUP", "operation not supported"},
+    {ESTALE, "ESTALE", "stale file handle"},
+    {EUCLEAN, "EUCLEAN", "structure needs cleaning"},
+    {EDQUOT, "EDQUOT", "disk quota exceeded"},
+};
+
+static const struct errno_name *lookup_errno(int err) {
+  for (size_t i = 0; i < sizeof(errno_names) / sizeof(errno_names[0]); i++) {
+    if (errno_names[i].value == err) return &errno_names[i];
+  }
+  return NULL;
+}
+
+static void set_string_prop(napi_env env, napi_value obj, const char *key,
+                            const char *value) {
+  napi_value v;
+  if (napi_create_string_utf8(env, value, NAPI_AUTO_LENGTH, &v) == napi_ok) {
+    napi_set_named_property(env, obj, key, v);
+  }
+}
+
+/*
+ * Throws "CODE: description, syscall 'path'" with .code, .errno (negative,
+ * as libuv reports it), .syscall and, when given, .path.
+ */
+static void throw_errno(napi_env env, int err, const char *syscall,
+                        const char *path) {
+  const struct errno_name *known = lookup_errno(err);
+  const char *code = known ? known->code : "UNKNOWN";
+  const char *desc = known ? known->desc : "unknown error";
+
+  int len = path ? snprintf(NULL, 0, "%s: %s, %s '%s'", code, desc, syscall, path)
+                 : snprintf(NULL, 0, "%s: %s, %s", code, desc, syscall);
+  char *msg = len >= 0 ? malloc((size_t)len + 1) : NULL;
+  if (msg == NULL) {
+    napi_throw_error(env, code, desc);
+    return;
+  }
+  if (path) {
+    snprintf(msg, (size_t)len + 1, "%s: %s, %s '%s'", code, desc, syscall, path);
+  } else {
+    snprintf(msg, (size_t)len + 1, "%s: %s, %s", code, desc, syscall);
+  }
+
+  napi_value code_v, msg_v, error, errno_v;
+  bool ok = napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &code_v) == napi_ok &&
+            napi_create_string_utf8(env, msg, (size_t)len, &msg_v) == napi_ok &&
+            napi_create_error(env, code_v, msg_v, &error) == napi_ok;
+  free(msg);
+  if (!ok) {
+    napi_throw_error(env, code, desc);
+    return;
+  }
+  if (napi_create_int32(env, -err, &errno_v) == napi_ok) {
+    napi_set_named_property(env, error, "errno", errno_v);
+  }
+  set_string_prop(env, error, "syscall", syscall);
+  if (path) set_string_prop(env, error, "path", path);
+  napi_throw(env, error);
+}
+
+/*
+ * A failing napi_* call means a bug or an engine-level problem (e.g. out of
+ * memory); surface it rather than returning garbage, unless the call itself
+ * already left an exception pending.
+ */
+static void throw_napi_failure(napi_env env, const char *what) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (pending) return;
+  const napi_extended_error_info *info = NULL;
+  napi_get_last_error_info(env, &info);
+  char msg[256];
+  snprintf(msg, sizeof(msg), "sysx: %s failed: %s", what,
+           info && info->error_message ? info->error_message : "unknown N-API error");
+  napi_throw_error(env, NULL, msg);
+}
+
+#define NAPI_CALL(env, call)             \
+  do {                                   \
+    if ((call) != napi_ok) {             \
+      throw_napi_failure((env), #call); \
+      return NULL;                       \
+    }                                    \
+  } while (0)
+
+static void throw_arg_type(napi_env env, const char *name, const char *expected) {
+  char msg[160];
+  snprintf(msg, sizeof(msg), "The \"%s\" argument must be %s", name, expected);
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+}
+
+static void throw_arg_range(napi_env env, const char *name, const char *expected) {
+  char msg[160];
+  snprintf(msg, sizeof(msg), "The value of \"%s\" is out of range. It must be %s",
+           name, expected);
+  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Argument helpers: each returns false with a JS exception pending.          */
+/* ------------------------------------------------------------------------ */
+
+static bool get_args(napi_env env, napi_callback_info info, size_t want,
+                     napi_value *argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+    throw_napi_failure(env, "napi_get_cb_info");
+    return false;
+  }
+  if (argc < want) {
+    char msg[96];
+    snprintf(msg, sizeof(msg), "expected %zu arguments, got %zu", want, argc);
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", msg);
+    return false;
+  }
+  return true;
+}
+
+/*
+ * JS numbers are doubles; insist on exact integers so that a stray 1.5 or
+ * NaN is an error instead of being silently truncated into a file offset.
+ */
+static bool arg_integer(napi_env env, napi_value v, const char *name,
+                        double min, double max, const char *range, int64_t *out) {
+  napi_valuetype type;
+  double d;
+  if (napi_typeof(env, v, &type) != napi_ok || type != napi_number ||
+      napi_get_value_double(env, v, &d) != napi_ok) {
+    throw_arg_type(env, name, "of type number");
+    return false;
+  }
+  if (!(d >= min && d <= max) || (double)(int64_t)d != d) {
+    throw_arg_range(env, name, range);
+    return false;
+  }
+  *out = (int64_t)d;
+  return true;
+}
+
+static bool arg_fd(napi_env env, napi_value v, int *out) {
+  int64_t fd;
+  if (!arg_integer(env, v, "fd", 0, 2147483647.0, ">= 0 && <= 2147483647", &fd)) {
+    return false;
+  }
+  *out = (int)fd;
+  return true;
+}
+
+static bool arg_offset(napi_env env, napi_value v, const char *name, int64_t *out) {
+  return arg_integer(env, v, name, 0, MAX_SAFE_INT, ">= 0 && <= 2 ** 53 - 1", out);
+}
+
+static bool arg_uint32(napi_env env, napi_value v, const char *name, uint32_t *out) {
+  int64_t n;
+  if (!arg_integer(env, v, name, 0, 4294967295.0, ">= 0 && <= 4294967295", &n)) {
+    return false;
+  }
+  *out = (uint32_t)n;
+  return true;
+}
+
+/*
+ * Returns a malloc'd NUL-terminated copy of a JS string, or NULL with an
+ * exception pending. Embedded NULs are rejected: the kernel would silently
+ * truncate the path or name at them, touching a different file or attribute.
+ */
+static char *arg_string(napi_env env, napi_value v, const char *name) {
+  napi_valuetype type;
+  size_t len = 0;
+  bool is_typed = false;
+  /* Paths may come as bytes (a Buffer): file names need not be valid UTF-8. */
+  if (napi_typeof(env, v, &type) == napi_ok && type == napi_object &&
+      napi_is_typedarray(env, v, &is_typed) == napi_ok && is_typed) {
+    napi_typedarray_type ta_type;
+    void *data = NULL;
+    if (napi_get_typedarray_info(env, v, &ta_type, &len, &data, NULL, NULL) != napi_ok ||
+        ta_type != napi_uint8_array) {
+      throw_arg_type(env, name, "a string or a Uint8Array");
+      return NULL;
+    }
+    if (memchr(data, 0, len) != NULL) {
+      char msg[128];
+      snprintf(msg, sizeof(msg), "The argument '%s' must not contain null bytes", name);
+      napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", msg);
+      return NULL;
+    }
+    char *copy = malloc(len + 1);
+    if (copy == NULL) {
+      throw_errno(env, ENOMEM, "malloc", NULL);
+      return NULL;
+    }
+    memcpy(copy, data, len);
+    copy[len] = '\0';
+    return copy;
+  }
+  if (type != napi_string) {
+    throw_arg_type(env, name, "of type string");
+    return NULL;
+  }
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) {
+    throw_napi_failure(env, "napi_get_value_string_utf8");
+    return NULL;
+  }
+  char *buf = malloc(len + 1);
+  if (buf == NULL) {
+    throw_errno(env, ENOMEM, "malloc", NULL);
+    return NULL;
+  }
+  if (napi_get_value_string_utf8(env, v, buf, len + 1, &len) != napi_ok) {
+    free(buf);
+    throw_napi_failure(env, "napi_get_value_string_utf8");
+    return NULL;
+  }
+  if (strlen(buf) != len) {
+    free(buf);
+    char msg[128];
+    snprintf(msg, sizeof(msg),
+             "The argument '%s' must be a string without null bytes", name);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", msg);
+    return NULL;
+  }
+  return buf;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sparse files                                                              */
+/* ------------------------------------------------------------------------ */
+
+static napi_value seek_common(napi_env env, napi_callback_info info, int whence) {
+  napi_value argv[2], result;
+  int fd;
+  int64_t offset;
+  if (!get_args(env, info, 2, argv) || !arg_fd(env, argv[0], &fd) ||
+      !arg_offset(env, argv[1], "offset", &offset)) {
+    return NULL;
+  }
+  off_t pos = lseek(fd, (off_t)offset, whence);
+  if (pos < 0) {
+    /* ENXIO is the normal "nothing further" answer, not a failure. */
+    if (errno != ENXIO) {
+      throw_errno(env, errno, "lseek", NULL);
+      return NULL;
+    }
+    pos = -1;
+  }
+  NAPI_CALL(env, napi_create_int64(env, (int64_t)pos, &result));
+  return result;
+}
+
+static napi_value SeekData(napi_env env, napi_callback_info info) {
+  return seek_common(env, info, SEEK_DATA);
+}
+
+static napi_value SeekHole(napi_env env, napi_callback_info info) {
+  return seek_common(env, info, SEEK_HOLE);
+}
+
+static bool push_extent(napi_env env, napi_value array, uint32_t index,
+                        int64_t start, int64_t end) {
+  napi_value pair, s, e;
+  if (napi_create_array_with_length(env, 2, &pair) != napi_ok ||
+      napi_create_int64(env, start, &s) != napi_ok ||
+      napi_create_int64(env, end, &e) != napi_ok ||
+      napi_set_element(env, pair, 0, s) != napi_ok ||
+      napi_set_element(env, pair, 1, e) != napi_ok ||
+      napi_set_element(env, array, index, pair) != napi_ok) {
+    throw_napi_failure(env, "building extent list");
+    return false;
+  }
+  return true;
+}
+
+/*
+ * The whole SEEK_DATA/SEEK_HOLE walk happens here so that a file with many
+ * extents costs one JS->C transition instead of two per extent. Extents are
+ * clipped to `size` (the caller's idea of the file length, typically from
+ * fstat) so a file that grows during the dump does not produce data past the
+ * length already written into the tape header.
+ */
+static napi_value DataExtents(napi_env env, napi_callback_info info) {
+  napi_value argv[2], result;
+  int fd;
+  int64_t size;
+  if (!get_args(env, info, 2, argv) || !arg_fd(env, argv[0], &fd) ||
+      !arg_offset(env, argv[1], "size", &size)) {
+    return NULL;
+  }
+  NAPI_CALL(env, napi_create_array(env, &result));
+
+  /*
+   * lseek moves the shared file position; put it back so a caller that mixes
+   * this with read() (rather than pread) is not surprised.
+   */
+  off_t saved = lseek(fd, 0, SEEK_CUR);
+  if (saved < 0) {
+    throw_errno(env, errno, "lseek", NULL);
+    return NULL;
+  }
+
+  uint32_t count = 0;
+  int err = 0;
+  bool napi_failed = false;
+  off_t pos = 0;
+  while (pos < size) {
+    off_t data = lseek(fd, pos, SEEK_DATA);
+    if (data < 0) {
+      if (errno == ENXIO) break; /* only holes remain */
+      if (count == 0 && pos == 0 && (errno == EINVAL || errno == ENOTSUP)) {
+        /* No SEEK_DATA support: every byte has to be treated as data. */
+        napi_failed = !push_extent(env, result, count++, 0, size);
+        break;
+      }
+      err = errno;
+      break;
+    }
+    if (data >= size) break;
+
+    off_t hole = lseek(fd, data, SEEK_HOLE);
+    if (hole < 0) {
+      /* ENXIO here means the file was truncated below `data` meanwhile. */
+      if (errno != ENXIO) err = errno;
+      break;
+    }
+    if (hole > size) hole = size;
+    if (hole <= data) break; /* cannot happen on a stable file; never loop */
+
+    if (!push_extent(env, result, count++, data, hole)) {
+      napi_failed = true;
+      break;
+    }
+    pos = hole;
+  }
+
+  if (lseek(fd, saved, SEEK_SET) < 0 && err == 0 && !napi_failed) {
+    err = errno;
+  }
+  if (napi_failed) return NULL;
+  if (err != 0) {
+    throw_errno(env, err, "lseek", NULL);
+    return NULL;
+  }
+  return result;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Extended attributes (never following symlinks: dump records the link)     */
+/* ------------------------------------------------------------------------ */
+
+static napi_value ListXattrs(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  if (!get_args(env, info, 1, argv)) return NULL;
+  char *path = arg_string(env, argv[0], "path");
+  if (path == NULL) return NULL;
+
+  char *buf = NULL;
+  ssize_t len = 0;
+  for (int attempt = 0;; attempt++) {
+    len = llistxattr(path, NULL, 0);
+    if (len <= 0) break;
+    char *grown = realloc(buf, (size_t)len);
+    if (grown == NULL) {
+      len = -1;
+      errno = ENOMEM;
+      break;
+    }
+    buf = grown;
+    len = llistxattr(path, buf, (size_t)len);
+    if (len >= 0 || errno != ERANGE || attempt + 1 >= XATTR_RETRIES) break;
+  }
+
+  if (len < 0) {
+    int err = errno;
+    free(buf);
+    if (err == ENOTSUP) {
+      free(path);
+      NAPI_CALL(env, napi_create_array(env, &result));
+      return result;
+    }
+    throw_errno(env, err, "llistxattr", path);
+    free(path);
+    return NULL;
+  }
+  free(path);
+
+  if (napi_create_array(env, &result) != napi_ok) {
+    free(buf);
+    throw_napi_failure(env, "napi_create_array");
+    return NULL;
+  }
+  uint32_t count = 0;
+  for (ssize_t off = 0; off < len;) {
+    /* The kernel NUL-terminates every name; stay in bounds regardless. */
+    size_t n = strnlen(buf + off, (size_t)(len - off));
+    if (n > 0) {
+      napi_value name;
+      if (napi_create_string_utf8(env, buf + off, n, &name) != napi_ok ||
+          napi_set_element(env, result, count++, name) != napi_ok) {
+        free(buf);
+        throw_napi_failure(env, "building xattr name list");
+        return NULL;
+      }
+    }
+    off += (ssize_t)n + 1;
+  }
+  free(buf);
+  return result;
+}
+
+static napi_value GetXattr(napi_env env, napi_callback_info info) {
+  napi_value argv[2], result;
+  if (!get_args(env, info, 2, argv)) return NULL;
+  char *path = arg_string(env, argv[0], "path");
+  if (path == NULL) return NULL;
+  char *name = arg_string(env, argv[1], "name");
+  if (name == NULL) {
+    free(path);
+    return NULL;
+  }
+
+  char *buf = NULL;
+  ssize_t len = 0;
+  for (int attempt = 0;; attempt++) {
+    len = lgetxattr(path, name, NULL, 0);
+    if (len <= 0) break;
+    char *grown = realloc(buf, (size_t)len);
+    if (grown == NULL) {
+      len = -1;
+      errno = ENOMEM;
+      break;
+    }
+    buf = grown;
+    len = lgetxattr(path, name, buf, (size_t)len);
+    if (len >= 0 || errno != ERANGE || attempt + 1 >= XATTR_RETRIES) break;
+  }
+  free(name);
+
+  if (len < 0) {
+    int err = errno;
+    free(buf);
+    throw_errno(env, err, "lgetxattr", path);
+    free(path);
+    return NULL;
+  }
+  free(path);
+
+  napi_status status = napi_create_buffer_copy(env, (size_t)len, len > 0 ? buf : "",
+                                               NULL, &result);
+  free(buf);
+  NAPI_CALL(env, status);
+  return result;
+}
+
+static napi_value SetXattr(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+
+  /* Buffer is a Uint8Array, so one typed-array path covers both. */
+  bool is_typed = false;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *data = NULL;
+  if (napi_is_typedarray(env, argv[2], &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(env, argv[2], &type, &length, &data, NULL, NULL) !=
+          napi_ok ||
+      type != napi_uint8_array) {
+    throw_arg_type(env, "value", "an instance of Buffer or Uint8Array");
+    return NULL;
+  }
+
+  char *path = arg_string(env, argv[0], "path");
+  if (path == NULL) return NULL;
+  char *name = arg_string(env, argv[1], "name");
+  if (name == NULL) {
+    free(path);
+    return NULL;
+  }
+  /* data already points at byteOffset; it may be NULL for an empty array. */
+  int rc = lsetxattr(path, name, length > 0 ? data : "", length, 0);
+  int err = errno;
+  free(name);
+  if (rc != 0) throw_errno(env, err, "lsetxattr", path);
+  free(path);
+  return NULL;
+}
+
+static napi_value RemoveXattr(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  char *path = arg_string(env, argv[0], "path");
+  if (path == NULL) return NULL;
+  char *name = arg_string(env, argv[1], "name");
+  if (name == NULL) {
+    free(path);
+    return NULL;
+  }
+  int rc = lremovexattr(path, name);
+  int err = errno;
+  free(name);
+  if (rc != 0) throw_errno(env, err, "lremovexattr", path);
+  free(path);
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Inode flags (chattr/lsattr)                                               */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * FS_IOC_[GS]ETFLAGS are declared with a `long` argument, but every
+ * filesystem reads and writes a 32-bit int; passing an int is what e2fsprogs
+ * does and is correct on 64-bit big-endian machines too.
+ */
+static napi_value GetFlags(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  int fd;
+  if (!get_args(env, info, 1, argv) || !arg_fd(env, argv[0], &fd)) return NULL;
+  int flags = 0;
+  if (ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0) {
+    /* Filesystems without inode flags (tmpfs before 6.0, FAT, ...) say so
+     * with one of these; for a dump that simply means "no flags". */
+    if (errno != ENOTTY && errno != ENOTSUP && errno != EINVAL) {
+      throw_errno(env, errno, "ioctl", NULL);
+      return NULL;
+    }
+    flags = 0;
+  }
+  NAPI_CALL(env, napi_create_uint32(env, (uint32_t)flags, &result));
+  return result;
+}
+
+static napi_value SetFlags(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int fd;
+  uint32_t flags;
+  if (!get_args(env, info, 2, argv) || !arg_fd(env, argv[0], &fd) ||
+      !arg_uint32(env, argv[1], "flags", &flags)) {
+    return NULL;
+  }
+  int value = (int)flags;
+  if (ioctl(fd, FS_IOC_SETFLAGS, &value) != 0) {
+    throw_errno(env, errno, "ioctl", NULL);
+  }
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Device nodes and timestamps                                               */
+/* ------------------------------------------------------------------------ */
+
+static napi_value Mknod(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  uint32_t mode;
+  int64_t rdev;
+  if (!get_args(env, info, 3, argv) || !arg_uint32(env, argv[1], "mode", &mode) ||
+      !arg_offset(env, argv[2], "rdev", &rdev)) {
+    return NULL;
+  }
+  char *path = arg_string(env, argv[0], "path");
+  if (path == NULL) return NULL;
+  /* rdev arrives already encoded (glibc makedev layout) by the TS side. */
+  if (mknod(path, (mode_t)mode, (dev_t)rdev) != 0) {
+    throw_errno(env, errno, "mknod", path);
+  }
+  free(path);
+  return NULL;
+}
+
+static napi_value StatxBirth(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result, sec, nsec;
+  if (!get_args(env, info, 1, argv)) return NULL;
+  char *path = arg_string(env, argv[0], "path");
+  if (path == NULL) return NULL;
+
+  struct statx stx;
+  memset(&stx, 0, sizeof(stx));
+  if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW | AT_STATX_SYNC_AS_STAT,
+            STATX_BTIME, &stx) != 0) {
+    /* A kernel without statx (< 4.11) cannot report birth times at all. */
+    if (errno != ENOSYS) {
+      throw_errno(env, errno, "statx", path);
+      free(path);
+      return NULL;
+    }
+    stx.stx_mask = 0;
+  }
+  free(path);
+
+  /* Many filesystems (tmpfs, NFS, older XFS/ext3) have no birth time. */
+  if (!(stx.stx_mask & STATX_BTIME)) {
+    NAPI_CALL(env, napi_get_null(env, &result));
+    return result;
+  }
+  NAPI_CALL(env, napi_create_object(env, &result));
+  NAPI_CALL(env, napi_create_int64(env, (int64_t)stx.stx_btime.tv_sec, &sec));
+  NAPI_CALL(env, napi_create_uint32(env, stx.stx_btime.tv_nsec, &nsec));
+  NAPI_CALL(env, napi_set_named_property(env, result, "sec", sec));
+  NAPI_CALL(env, napi_set_named_property(env, result, "nsec", nsec));
+  return result;
+}
+
+static bool arg_nsec(napi_env env, napi_value v, const char *name, long *out) {
+  int64_t n;
+  if (!arg_integer(env, v, name, 0, 999999999.0, ">= 0 && <= 999999999", &n)) {
+    return false;
+  }
+  *out = (long)n;
+  return true;
+}
+
+static bool arg_sec(napi_env env, napi_value v, const char *name, time_t *out) {
+  int64_t n;
+  /* Pre-1970 timestamps are legitimate in archives, hence signed. */
+  if (!arg_integer(env, v, name, -MAX_SAFE_INT, MAX_SAFE_INT,
+                   ">= -(2 ** 53 - 1) && <= 2 ** 53 - 1", &n)) {
+    return false;
+  }
+  *out = (time_t)n;
+  return true;
+}
+
+static napi_value LutimesNs(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  struct timespec times[2];
+  if (!get_args(env, info, 5, argv) ||
+      !arg_sec(env, argv[1], "atimeSec", &times[0].tv_sec) ||
+      !arg_nsec(env, argv[2], "atimeNsec", &times[0].tv_nsec) ||
+      !arg_sec(env, argv[3], "mtimeSec", &times[1].tv_sec) ||
+      !arg_nsec(env, argv[4], "mtimeNsec", &times[1].tv_nsec)) {
+    return NULL;
+  }
+  char *path = arg_string(env, argv[0], "path");
+  if (path == NULL) return NULL;
+  if (utimensat(AT_FDCWD, path, times, AT_SYMLINK_NOFOLLOW) != 0) {
+    throw_errno(env, errno, "utimensat", path);
+  }
+  free(path);
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Registration                                                              */
+/* ------------------------------------------------------------------------ */
+
+#define METHOD(name, fn) \
+  { name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL }
+
+/* NAPI_MODULE_INIT makes the addon context-aware: it is initialised once per
+ * Node environment (main thread and each worker), never shared. */
+NAPI_MODULE_INIT() {
+  static const napi_property_descriptor methods[] = {
+      METHOD("seekData", SeekData),
+      METHOD("seekHole", SeekHole),
+      METHOD("dataExtents", DataExtents),
+      METHOD("listXattrs", ListXattrs),
+      METHOD("getXattr", GetXattr),
+      METHOD("setXattr", SetXattr),
+      METHOD("removeXattr", RemoveXattr),
+      METHOD("getFlags", GetFlags),
+      METHOD("setFlags", SetFlags),
+      METHOD("mknod", Mknod),
+      METHOD("statxBirth", StatxBirth),
+      METHOD("lutimesNs", LutimesNs),
+  };
+  if (napi_define_properties(env, exports, sizeof(methods) / sizeof(methods[0]),
+                             methods) != napi_ok) {
+    throw_napi_failure(env, "napi_define_properties");
+    return NULL;
+  }
+  return exports;
+}

@@ -1,0 +1,197 @@
+/**
+ * The backup library API: what the CLI and the NDMP server call. Runs the phases as one
+ * stream pipeline (traverse → directories → files → tape writer) with backpressure and an
+ * AbortSignal, reports events, and returns a summary. It never prints.
+ */
+import * as os from 'node:os';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Piscina } from 'piscina';
+import { SnapdumpError, isSnapdumpError } from './errors.js';
+import { DEFAULT_NTREC, MAX_LEVEL, MAX_NTREC, MIN_NTREC } from './format/constants.js';
+import type { TapeChunk, VolumeInfo } from './format/object-headers.js';
+import { TapeWriter } from './pipeline/tape-writer.js';
+import { directoryEmit, volumeHead } from './stages/directory-emit.js';
+import { fileEmit } from './stages/file-emit.js';
+import { traverse, type DumpPlan, type Notice } from './stages/traverse.js';
+import { sourceInfo } from './source-info.js';
+import { openSink } from './tape/sink.js';
+
+export type { Notice } from './stages/traverse.js';
+
+export interface BackupOptions {
+  source: string;
+  /** File path, '-' for stdout, or a tape device. */
+  output: string;
+  level?: number;
+  blockingFactor?: number;
+  label?: string;
+  /** Worker threads reading file data (default: available parallelism). */
+  threads?: number;
+  signal?: AbortSignal;
+  onEvent?: (event: BackupEvent) => void;
+  /** Byte offset of every inode's first header (file history, restart, direct access). */
+  onInode?: (ino: number, offset: number) => void;
+  /** Clock override for reproducible images in tests. */
+  now?: () => Date;
+}
+
+export type BackupPhase = 'traverse' | 'directories' | 'files' | 'finish';
+
+export interface ProgressEvent {
+  type: 'progress';
+  phase: BackupPhase;
+  files: number;
+  totalFiles: number;
+  bytes: number;
+  totalBytes: number;
+  imageBytes: number;
+  elapsedMs: number;
+  /** Bytes per second of file data so far. */
+  rate: number;
+  /** Seconds left at the current rate, null when unknown. */
+  etaSeconds: number | null;
+}
+
+export type BackupEvent =
+  | { type: 'phase'; phase: BackupPhase; elapsedMs: number }
+  | ProgressEvent
+  | ({ type: 'warning' } & Notice);
+
+export interface BackupSummary {
+  /** 0: complete; 1: complete but some entries were skipped or changed (see `skipped`). */
+  exitStatus: 0 | 1;
+  output: string;
+  date: number;
+  level: number;
+  label: string;
+  filesys: string;
+  files: number;
+  directories: number;
+  dataBytes: number;
+  imageBytes: number;
+  blocks: number;
+  blockingFactor: number;
+  durationMs: number;
+  skipped: Notice[];
+  warnings: Notice[];
+}
+
+export function validateBackupOptions(opts: BackupOptions): { level: number; ntrec: number; label: string } {
+  const level = opts.level ?? 0;
+  if (!Number.isInteger(level) || level < 0 || level > MAX_LEVEL) {
+    throw new SnapdumpError('ERR_LEVEL', `invalid level ${String(opts.level)}: must be an integer from 0 to ${MAX_LEVEL}`, { level: opts.level });
+  }
+  const ntrec = opts.blockingFactor ?? DEFAULT_NTREC;
+  if (!Number.isInteger(ntrec) || ntrec < MIN_NTREC || ntrec > MAX_NTREC) {
+    throw new SnapdumpError('ERR_BLOCKING_FACTOR', `invalid blocking factor ${String(opts.blockingFactor)}: must be an integer from ${MIN_NTREC} to ${MAX_NTREC} (1 KiB blocks per record)`, { blockingFactor: opts.blockingFactor });
+  }
+  const label = opts.label ?? 'none';
+  if (Buffer.byteLength(label) > 15) {
+    throw new SnapdumpError('ERR_USAGE', `label "${label}" is longer than the 15 bytes a dump label holds`, { label });
+  }
+  return { level, ntrec, label };
+}
+
+export async function backup(opts: BackupOptions): Promise<BackupSummary> {
+  const { level, ntrec, label } = validateBackupOptions(opts);
+  const started = Date.now();
+  const elapsed = () => Date.now() - started;
+  const emit = (e: BackupEvent) => opts.onEvent?.(e);
+  const notices: Notice[] = [];
+  const notice = (n: Notice) => { notices.push(n); emit({ type: 'warning', ...n }); };
+
+  const info = (() => {
+    try { return sourceInfo(opts.source); } catch (e) {
+      throw new SnapdumpError('ERR_SOURCE', `cannot back up ${opts.source}: ${(e as Error).message}`, { path: opts.source }, { cause: e });
+    }
+  })();
+  const date = Math.floor((opts.now?.() ?? new Date()).getTime() / 1000);
+  if (level > 0) {
+    notice({ code: 'NO_BASE', path: opts.source, skipped: false, message: `no lower-level backup of ${opts.source} is known: this level ${level} image contains everything (a full backup)` });
+  }
+  const sink = openSink(opts.output, ntrec * 1024);
+  const threads = Math.max(1, opts.threads ?? os.availableParallelism());
+  let pool: Piscina | null = null;
+  let plan: DumpPlan | null = null;
+  let phase: BackupPhase = 'traverse';
+  const progress = { files: 0, bytes: 0 };
+  let lastProgress = 0;
+  let writer: TapeWriter | null = null;
+  const sendProgress = (force = false) => {
+    const now = Date.now();
+    if (!force && now - lastProgress < 200) return;
+    lastProgress = now;
+    const ms = elapsed();
+    const totalBytes = plan?.totals.bytes ?? 0;
+    const rate = ms > 0 ? (progress.bytes * 1000) / ms : 0;
+    emit({
+      type: 'progress', phase, files: progress.files, totalFiles: plan ? plan.totals.files + plan.totals.directories : 0,
+      bytes: progress.bytes, totalBytes, imageBytes: writer?.bytesWritten ?? 0, elapsedMs: ms, rate,
+      etaSeconds: rate > 0 && plan ? Math.max(0, (totalBytes - progress.bytes) / rate) : null,
+    });
+  };
+  const setPhase = (p: BackupPhase) => { phase = p; emit({ type: 'phase', phase: p, elapsedMs: elapsed() }); };
+
+  try {
+    setPhase('traverse');
+    plan = await traverse({
+      source: opts.source,
+      exclude: sink.identity ? [sink.identity] : [],
+      signal: opts.signal,
+      onProgress: (n) => { progress.files = n; sendProgress(); },
+    });
+    for (const n of plan.notices) notice(n);
+    const p = plan;
+    const vol: VolumeInfo = {
+      date, ddate: 0, volume: 1, level, label, filesys: info.filesys, dev: info.device,
+      host: os.hostname(), ntrec, maxino: p.maxino,
+    };
+    progress.files = 0;
+    pool = new Piscina({
+      filename: new URL('./workers/read-files.js', import.meta.url).href,
+      minThreads: threads, maxThreads: threads, idleTimeout: 1000,
+    });
+    const usedPool = pool;
+    writer = new TapeWriter({ sink, volume: vol, onInode: opts.onInode, onWritten: () => sendProgress() });
+
+    async function* headStage(): AsyncGenerator<TapeChunk> {
+      setPhase('directories');
+      yield* volumeHead(p, vol);
+    }
+    async function* directoryStage(upstream: AsyncIterable<TapeChunk>): AsyncGenerator<TapeChunk> {
+      yield* upstream;
+      for (const chunk of directoryEmit(p, vol, notice)) { progress.files++; yield chunk; }
+      sendProgress();
+    }
+    async function* fileStage(upstream: AsyncIterable<TapeChunk>): AsyncGenerator<TapeChunk> {
+      yield* upstream;
+      setPhase('files');
+      yield* fileEmit(p, {
+        pool: usedPool, vol, concurrency: threads * 4, signal: opts.signal,
+        onNotes: (notes) => { for (const n of notes) notice({ code: n.code, path: n.path, message: n.message, skipped: n.skipped }); },
+        onData: (bytes, objects) => { progress.bytes += bytes; progress.files += objects; sendProgress(); },
+      });
+      setPhase('finish');
+    }
+    await pipeline(Readable.from(headStage()), directoryStage, fileStage, writer, { signal: opts.signal });
+    await sink.commit();
+    sendProgress(true);
+  } catch (e) {
+    await sink.abort();
+    if (opts.signal?.aborted) throw new SnapdumpError('ERR_ABORTED', 'backup aborted; no image was written', {}, { cause: e });
+    if (isSnapdumpError(e)) throw e;
+    const err = e as NodeJS.ErrnoException;
+    throw new SnapdumpError('ERR_INTERNAL', `backup failed: ${err.message}`, { errno: err.code }, { cause: e });
+  } finally {
+    await pool?.destroy();
+  }
+  const skipped = notices.filter((n) => n.skipped);
+  return {
+    exitStatus: skipped.length ? 1 : 0,
+    output: opts.output, date, level, label, filesys: info.filesys,
+    files: plan.totals.files, directories: plan.totals.directories, dataBytes: progress.bytes,
+    imageBytes: writer!.bytesWritten, blocks: writer!.blockCount, blockingFactor: ntrec,
+    durationMs: elapsed(), skipped, warnings: notices.filter((n) => !n.skipped),
+  };
+}

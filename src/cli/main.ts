@@ -1,0 +1,112 @@
+/**
+ * The command line: a thin layer over the library API. Parses arguments, renders events,
+ * and maps outcomes to the documented exit statuses (0 ok, 1 partial, 2 failed).
+ */
+import * as fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { backup } from '../backup.js';
+import { SnapdumpError, UsageError, isSnapdumpError } from '../errors.js';
+import { jsonReporter, plainReporter, ttyReporter, type Reporter } from './progress.js';
+import { listCommand } from './list-command.js';
+
+export const EXIT_OK = 0;
+export const EXIT_PARTIAL = 1;
+export const EXIT_FAILED = 2;
+
+const USAGE = `usage:
+  snapdump backup SOURCE -f FILE|- [-l LEVEL] [-b BLOCKING] [--label TEXT] [--json] [--quiet]
+  snapdump list -f FILE|- [-f FILE ...] [--json]
+  snapdump --help | --version
+
+exit status: 0 success; 1 finished but some entries were skipped (each named on stderr);
+2 nothing usable was produced (error printed with its code)`;
+
+function writeLine(fd: number, text: string): void {
+  fs.writeSync(fd, text + '\n');
+}
+
+function parseInteger(text: string | undefined, what: string): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^-?\d+$/.test(text)) throw new UsageError(`${what} must be an integer, not "${text}"`);
+  return Number(text);
+}
+
+async function backupCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args, allowPositionals: true, strict: true,
+    options: {
+      file: { type: 'string', short: 'f' },
+      level: { type: 'string', short: 'l' },
+      blocking: { type: 'string', short: 'b' },
+      label: { type: 'string', short: 'L' },
+      json: { type: 'boolean' },
+      quiet: { type: 'boolean', short: 'q' },
+      threads: { type: 'string' },
+    },
+  });
+  if (positionals.length !== 1) throw new UsageError('backup needs exactly one SOURCE directory');
+  if (!values.file) throw new UsageError('backup needs -f FILE (or -f - for standard output)');
+  const output = values.file;
+  // Events go to stdout unless the image does.
+  const eventFd = output === '-' ? 2 : 1;
+  const warn = (t: string) => writeLine(2, `snapdump: ${t}`);
+  const reporter: Reporter = values.json ? jsonReporter((l) => writeLine(eventFd, l))
+    : !values.quiet && process.stderr.isTTY ? ttyReporter(process.stderr, warn)
+      : plainReporter(warn, values.quiet ?? false);
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const summary = await backup({
+      source: positionals[0]!, output,
+      level: parseInteger(values.level, 'level'),
+      blockingFactor: parseInteger(values.blocking, 'blocking factor'),
+      label: values.label, threads: parseInteger(values.threads, 'threads'),
+      signal: controller.signal, onEvent: (e) => reporter.event(e),
+    });
+    reporter.finish();
+    if (values.json) {
+      writeLine(eventFd, JSON.stringify({ type: 'summary', ...summary, skipped: summary.skipped.length, warnings: summary.warnings.length }));
+    } else if (!values.quiet) {
+      const secs = summary.durationMs / 1000;
+      warn(`level ${summary.level} backup of ${summary.filesys}: ${summary.files} files, ${summary.directories} directories, ${summary.dataBytes} bytes of data, ${summary.imageBytes} bytes written to ${output} in ${secs.toFixed(2)} s`);
+    }
+    if (summary.exitStatus !== 0) warn(`${summary.skipped.length} entries were skipped or changed; see above`);
+    return summary.exitStatus;
+  } finally {
+    reporter.clear();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const json = rest.includes('--json');
+  try {
+    switch (command) {
+      case 'backup': return await backupCommand(rest);
+      case 'list': return await listCommand(rest);
+      case '--version': case '-V': {
+        const pkg = JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+        writeLine(1, `snapdump ${pkg.version}`);
+        return EXIT_OK;
+      }
+      case '--help': case '-h': case 'help':
+        writeLine(1, USAGE);
+        return EXIT_OK;
+      default:
+        throw new UsageError(command ? `unknown command "${command}"` : 'no command given');
+    }
+  } catch (e) {
+    const err: SnapdumpError = isSnapdumpError(e) ? e
+      : (e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS') ? new UsageError((e as Error).message)
+        : new SnapdumpError('ERR_INTERNAL', (e as Error).message ?? String(e));
+    if (json) writeLine(2, JSON.stringify({ type: 'error', code: err.code, message: err.message, ...err.details }));
+    else writeLine(2, `snapdump: error [${err.code}]: ${err.message}`);
+    if (err.code === 'ERR_USAGE') writeLine(2, USAGE);
+    if (err.code === 'ERR_INTERNAL' && process.env.SNAPDUMP_DEBUG) writeLine(2, String((e as Error).stack));
+    return EXIT_FAILED;
+  }
+}

@@ -1,0 +1,270 @@
+/**
+ * Typed wrapper around the `sysx` N-API addon (native/sysx.c): Linux syscalls
+ * a dump/restore engine needs that Node's fs module does not expose.
+ *
+ * All calls are synchronous. Failures throw an Error shaped like Node's fs
+ * errors: `.code` is the errno name ('ENOENT', 'ENODATA', ...), `.errno` is
+ * the negative errno, `.syscall` names the call and `.path` is set for
+ * path-based calls. Invalid arguments throw TypeError/RangeError with Node's
+ * ERR_* codes.
+ *
+ * The addon is loaded lazily on first use, so importing this module never
+ * fails just because `npm run build:native` has not been run yet.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Error thrown by the native calls (same shape as Node's fs errors). */
+export interface SysxError extends Error {
+  code: string;
+  errno: number;
+  syscall: string;
+  path?: string;
+}
+
+/** A data region of a sparse file: bytes [start, end) may be non-zero. */
+export type Extent = [start: number, end: number];
+
+/** Birth (creation) time as reported by statx. */
+export interface BirthTime {
+  sec: number;
+  nsec: number;
+}
+
+/** Inode flags (chattr) from <linux/fs.h>, for getFlags/setFlags. */
+export const FS_SECRM_FL = 0x00000001;
+export const FS_UNRM_FL = 0x00000002;
+export const FS_COMPR_FL = 0x00000004;
+export const FS_SYNC_FL = 0x00000008;
+export const FS_IMMUTABLE_FL = 0x00000010;
+export const FS_APPEND_FL = 0x00000020;
+export const FS_NODUMP_FL = 0x00000040;
+export const FS_NOATIME_FL = 0x00000080;
+
+interface SysxBinding {
+  seekData(fd: number, offset: number): number;
+  seekHole(fd: number, offset: number): number;
+  dataExtents(fd: number, size: number): Extent[];
+  listXattrs(path: string | Uint8Array): string[];
+  getXattr(path: string | Uint8Array, name: string): Buffer;
+  setXattr(path: string | Uint8Array, name: string, value: Uint8Array): void;
+  removeXattr(path: string | Uint8Array, name: string): void;
+  getFlags(fd: number): number;
+  setFlags(fd: number, flags: number): void;
+  mknod(path: string | Uint8Array, mode: number, rdev: number): void;
+  statxBirth(path: string | Uint8Array): BirthTime | null;
+  lutimesNs(
+    path: string | Uint8Array,
+    atimeSec: number,
+    atimeNsec: number,
+    mtimeSec: number,
+    mtimeNsec: number,
+  ): void;
+}
+
+const ADDON = join('build', 'Release', 'sysx.node');
+
+/**
+ * The compiled file lives at dist/src/native/sysx.js, but walking up to the
+ * package root (rather than hard-coding ../../../) keeps this working if the
+ * output layout changes or the module is run from the source tree by a
+ * TS-aware loader. A directory only counts if it holds package.json plus the
+ * addon or binding.gyp, so a stray dist/package.json does not stop the walk.
+ */
+function addonPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (let dir = here; ; ) {
+    if (
+      existsSync(join(dir, 'package.json')) &&
+      (existsSync(join(dir, ADDON)) || existsSync(join(dir, 'binding.gyp')))
+    ) {
+      return join(dir, ADDON);
+    }
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  return join(here, '..', '..', '..', ADDON);
+}
+
+let binding: SysxBinding | undefined;
+
+function native(): SysxBinding {
+  if (binding === undefined) {
+    const file = addonPath();
+    try {
+      binding = createRequire(import.meta.url)(file) as SysxBinding;
+    } catch (cause) {
+      throw new Error(
+        `snapdump: cannot load native addon ${file} (build it with \`npm run build:native\`)`,
+        { cause },
+      );
+    }
+  }
+  return binding;
+}
+
+/** Loads the addon now; throws if it is missing or broken. */
+export function loadNative(): void {
+  native();
+}
+
+/**
+ * lseek(fd, offset, SEEK_DATA): the first data byte at or after `offset`,
+ * or -1 if only holes remain (ENXIO). Moves the file position.
+ */
+export function seekData(fd: number, offset: number): number {
+  return native().seekData(fd, offset);
+}
+
+/**
+ * lseek(fd, offset, SEEK_HOLE): the first hole at or after `offset` (EOF
+ * counts as a hole), or -1 if `offset` is at/after EOF (ENXIO). Moves the
+ * file position.
+ */
+export function seekHole(fd: number, offset: number): number {
+  return native().seekHole(fd, offset);
+}
+
+/**
+ * The data regions of the first `size` bytes of `fd`, in order, clipped to
+ * `size`. Filesystem block granularity applies: regions may include zeros
+ * around the written bytes. If the filesystem cannot report holes, the whole
+ * file is one extent. The file position is restored afterwards.
+ */
+export function dataExtents(fd: number, size: number): Extent[] {
+  return native().dataExtents(fd, size);
+}
+
+/** llistxattr: attribute names of `path` itself (symlinks not followed); [] if unsupported. */
+export function listXattrs(path: string | Uint8Array): string[] {
+  return native().listXattrs(path);
+}
+
+/** lgetxattr: the value of attribute `name`; throws ENODATA if absent. */
+export function getXattr(path: string | Uint8Array, name: string): Buffer {
+  return native().getXattr(path, name);
+}
+
+/** lsetxattr with flags 0 (create or replace). */
+export function setXattr(path: string | Uint8Array, name: string, value: Buffer | Uint8Array): void {
+  native().setXattr(path, name, value);
+}
+
+/** lremovexattr; throws ENODATA if absent. */
+export function removeXattr(path: string | Uint8Array, name: string): void {
+  native().removeXattr(path, name);
+}
+
+/** FS_IOC_GETFLAGS as an unsigned 32-bit number; 0 where the fs has no inode flags. */
+export function getFlags(fd: number): number {
+  return native().getFlags(fd);
+}
+
+/**
+ * FS_IOC_SETFLAGS. Setting FS_APPEND_FL/FS_IMMUTABLE_FL needs
+ * CAP_LINUX_IMMUTABLE. Negative int32 values (what `flags & ~X` yields in JS
+ * when bit 31 is set) are taken as their unsigned 32-bit equivalent.
+ */
+export function setFlags(fd: number, flags: number): void {
+  const unsigned = Number.isInteger(flags) && flags < 0 && flags >= -0x8000_0000 ? flags >>> 0 : flags;
+  native().setFlags(fd, unsigned);
+}
+
+/**
+ * mknod(2). `mode` includes the file type (fs.constants.S_IFCHR etc.); the
+ * process umask applies to the permission bits. `rdev` is a Linux dev_t as
+ * built by makedev() (or taken from fs.Stats.rdev).
+ */
+export function mknod(path: string | Uint8Array, mode: number, rdev: number | bigint): void {
+  native().mknod(path, mode, toDevNumber(rdev, 'rdev'));
+}
+
+/** statx(AT_SYMLINK_NOFOLLOW, STATX_BTIME) birth time, or null if the fs has none. */
+export function statxBirth(path: string | Uint8Array): BirthTime | null {
+  return native().statxBirth(path);
+}
+
+/**
+ * utimensat(AT_FDCWD, path, ..., AT_SYMLINK_NOFOLLOW) with exact
+ * nanoseconds; does not follow symlinks.
+ */
+export function lutimesNs(path: string | Uint8Array,
+  atimeSec: number,
+  atimeNsec: number,
+  mtimeSec: number,
+  mtimeNsec: number,
+): void {
+  native().lutimesNs(path, atimeSec, atimeNsec, mtimeSec, mtimeNsec);
+}
+
+// ---------------------------------------------------------------------------
+// dev_t encoding (glibc layout, as used by the Linux kernel's 32-bit new_encode_dev
+// for values that fit):
+//   bits  0..7   minor bits 0..7
+//   bits  8..19  major bits 0..11
+//   bits 20..43  minor bits 8..31
+//   bits 44..63  major bits 12..31
+// Numbers are handled with arithmetic instead of bit operators above bit 31,
+// since JS bitwise operators truncate to 32 bits.
+// ---------------------------------------------------------------------------
+
+const TWO_32 = 0x1_0000_0000;
+
+function checkUint32(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffff_ffff) {
+    const err = new RangeError(
+      `The value of "${name}" is out of range. It must be >= 0 && <= 4294967295. Received ${value}`,
+    );
+    (err as RangeError & { code: string }).code = 'ERR_OUT_OF_RANGE';
+    throw err;
+  }
+  return value;
+}
+
+function toDevNumber(dev: number | bigint, name: string): number {
+  const n = typeof dev === 'bigint' ? Number(dev) : dev;
+  if (!Number.isSafeInteger(n) || n < 0 || (typeof dev === 'bigint' && BigInt(n) !== dev)) {
+    const err = new RangeError(
+      `The value of "${name}" is out of range. It must be a non-negative safe integer. Received ${String(dev)}`,
+    );
+    (err as RangeError & { code: string }).code = 'ERR_OUT_OF_RANGE';
+    throw err;
+  }
+  return n;
+}
+
+/**
+ * Builds a dev_t from major and minor numbers (glibc makedev). The result is
+ * a plain number; majors >= 2**21 would not fit exactly and throw RangeError
+ * (Linux itself only supports 12-bit majors and 20-bit minors).
+ */
+export function makedev(major: number, minor: number): number {
+  checkUint32(major, 'major');
+  checkUint32(minor, 'minor');
+  const dev =
+    (minor & 0xff) +
+    (major & 0xfff) * 0x100 +
+    Math.floor(minor / 0x100) * 0x10_0000 +
+    Math.floor(major / 0x1000) * 0x1000_0000_0000;
+  return toDevNumber(dev, 'dev');
+}
+
+function splitDev(dev: number | bigint): { hi: number; lo: number } {
+  const n = toDevNumber(dev, 'dev');
+  return { hi: Math.floor(n / TWO_32), lo: n % TWO_32 };
+}
+
+/** The major number of a dev_t (e.g. fs.Stats.rdev). */
+export function major(dev: number | bigint): number {
+  const { hi, lo } = splitDev(dev);
+  return (((lo >>> 8) & 0xfff) | (hi & 0xffff_f000)) >>> 0;
+}
+
+/** The minor number of a dev_t (e.g. fs.Stats.rdev). */
+export function minor(dev: number | bigint): number {
+  const { hi, lo } = splitDev(dev);
+  return ((lo & 0xff) | ((lo >>> 20) << 8) | ((hi & 0xfff) << 20)) >>> 0;
+}

@@ -1,0 +1,98 @@
+/**
+ * The one ordered tape writer: numbers every block (c_tapea), reports where each inode's first
+ * header lands, gathers chunks into large writes, and ends the image with TS_END padding to a
+ * whole record. It is the only stage that knows absolute positions.
+ */
+import { Writable } from 'node:stream';
+import { TP_BSIZE } from '../format/constants.js';
+import { patchTapea } from '../format/header.js';
+import { endRecord, type TapeChunk, type VolumeInfo } from '../format/object-headers.js';
+import type { TapeSink } from '../tape/sink.js';
+
+export interface TapeWriterOptions {
+  sink: TapeSink;
+  volume: VolumeInfo;
+  /** Bytes gathered before a write (rounded to records by the sink where it matters). */
+  batchBytes?: number;
+  /** Called with the byte offset of the first header of every object that names an inode. */
+  onInode?: (ino: number, offset: number) => void;
+  /** Called after each write with the image bytes written so far. */
+  onWritten?: (bytes: number) => void;
+}
+
+export class TapeWriter extends Writable {
+  private blocks = 0;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private written = 0;
+  private readonly batchBytes: number;
+
+  constructor(private readonly opts: TapeWriterOptions) {
+    super({ objectMode: true, highWaterMark: 64 });
+    this.batchBytes = opts.batchBytes ?? 4 << 20;
+  }
+
+  /** Blocks accepted so far (headers and data), i.e. the next c_tapea. */
+  get blockCount(): number {
+    return this.blocks;
+  }
+
+  get bytesWritten(): number {
+    return this.written;
+  }
+
+  override _write(chunk: TapeChunk, _enc: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.accept(chunk);
+    if (this.pendingBytes >= this.batchBytes) this.flush().then(() => callback(), callback);
+    else callback();
+  }
+
+  override _writev(chunks: Array<{ chunk: TapeChunk }>, callback: (error?: Error | null) => void): void {
+    for (const { chunk } of chunks) this.accept(chunk);
+    if (this.pendingBytes >= this.batchBytes) this.flush().then(() => callback(), callback);
+    else callback();
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    // At least one TS_END, then more until the image is a whole number of records.
+    const ntrec = this.opts.volume.ntrec;
+    do {
+      const end = endRecord(this.opts.volume);
+      patchTapea(end, 0, this.blocks);
+      this.pending.push(end);
+      this.pendingBytes += TP_BSIZE;
+      this.blocks++;
+    } while (this.blocks % ntrec !== 0);
+    this.flush().then(() => callback(), callback);
+  }
+
+  private accept(chunk: TapeChunk): void {
+    const base = this.blocks;
+    for (const [ino, block] of chunk.objects) this.opts.onInode?.(ino, (base + block) * TP_BSIZE);
+    let h = 0;
+    let partStart = 0;
+    for (const part of chunk.parts) {
+      const partBlocks = part.length / TP_BSIZE;
+      while (h < chunk.headers.length && chunk.headers[h]! < partStart + partBlocks) {
+        const rel = chunk.headers[h]!;
+        patchTapea(part, (rel - partStart) * TP_BSIZE, base + rel);
+        h++;
+      }
+      partStart += partBlocks;
+      this.pending.push(part);
+      this.pendingBytes += part.length;
+    }
+    this.blocks += partStart;
+  }
+
+  private async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const parts = this.pending;
+    const bytes = this.pendingBytes;
+    this.pending = [];
+    this.pendingBytes = 0;
+    await this.opts.sink.write(parts);
+    this.written += bytes;
+    this.opts.onWritten?.(this.written);
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * Phase III: the volume label, the two inode maps, then every dumped directory in ascending
+ * inode order (root first), each followed by its EA records.
+ */
+import { RecordType } from '../format/constants.js';
+import { encodeDirectory } from '../format/directory.js';
+import { mapSizeFor } from '../format/bitmap.js';
+import { mapRecord, objectChunk, volumeLabel, type TapeChunk, type VolumeInfo } from '../format/object-headers.js';
+import { directoryEntries, displayPath, type DumpPlan, type Notice } from './traverse.js';
+import { xattrRecords } from './xattr-emit.js';
+
+/** Directory data at or beyond 256 MiB triggers Linux restore's "quad swap" heuristic (§1.6). */
+const MAX_DIRECTORY_BYTES = 0x0fffffff;
+
+export function* volumeHead(plan: DumpPlan, vol: VolumeInfo): Generator<TapeChunk> {
+  const mapBytes = mapSizeFor(vol.maxino);
+  yield volumeLabel(vol);
+  yield mapRecord(vol, RecordType.CLRI, plan.inUse.toBuffer(mapBytes), 0);
+  yield mapRecord(vol, RecordType.BITS, plan.dumped.toBuffer(mapBytes), plan.root.ino);
+}
+
+export function* directoryEmit(plan: DumpPlan, vol: VolumeInfo, onNotice: (n: Notice) => void): Generator<TapeChunk> {
+  for (const dir of plan.directories) {
+    const data = encodeDirectory(directoryEntries(dir));
+    if (data.length > MAX_DIRECTORY_BYTES) {
+      onNotice({ code: 'DIR_TOO_LARGE', path: displayPath(dir.path), message: 'directory listing of 256 MiB or more: Linux restore misreads it', skipped: false });
+    }
+    const inode = { ...dir.inode, size: data.length };
+    // Directory data is a whole number of 512-byte chunks; pad to the last 1 KiB block.
+    const padded = data.length % 1024 === 0 ? data : Buffer.concat([data, Buffer.alloc(1024 - (data.length % 1024))]);
+    yield objectChunk(vol, dir.ino, inode, padded.length / 1024, padded, null);
+    const ea = xattrRecords(vol, dir.ino, inode, dir.xattrs ?? []);
+    for (const note of ea.notes) onNotice({ code: 'XATTR', path: displayPath(dir.path), message: note, skipped: false });
+    if (ea.chunk) yield ea.chunk;
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * Where tape records go. A file gets large gathered writes (record boundaries do not matter in
+ * a file); a tape device gets exactly one write per record, because on tape a write is a record.
+ * A file is written under a temporary name and renamed only when the image is complete, so a
+ * failed backup never leaves a file that looks like a finished image.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { SnapdumpError } from '../errors.js';
+
+export interface TapeSink {
+  /** What the user named ('-' for stdout). */
+  readonly name: string;
+  /** Device and inode of the output when it is a file, so a walk can leave it out. */
+  readonly identity: { dev: number; ino: number } | null;
+  write(parts: readonly Buffer[]): Promise<void>;
+  /** Completes the image (flush, fsync, rename into place). */
+  commit(): Promise<void>;
+  /** Discards a partial image. Safe to call after a failure at any point. */
+  abort(): Promise<void>;
+}
+
+const IOV_MAX = 1024;
+
+function outputError(name: string, e: unknown, what: string): SnapdumpError {
+  const err = e as NodeJS.ErrnoException;
+  return new SnapdumpError('ERR_OUTPUT', `cannot ${what} ${name}: ${err.message ?? String(e)}`, { path: name, errno: err.code }, { cause: e });
+}
+
+function writevAll(fd: number, parts: readonly Buffer[], name: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let i = 0;
+    const next = (): void => {
+      if (i >= parts.length) { resolve(); return; }
+      const batch = parts.slice(i, i + IOV_MAX);
+      const expected = batch.reduce((s, b) => s + b.length, 0);
+      fs.writev(fd, batch, (err, written) => {
+        if (err) { reject(outputError(name, err, 'write')); return; }
+        if (written < expected) {
+          // Short write (pipe, full disk): retry the rest part by part.
+          let skip = written;
+          const rest: Buffer[] = [];
+          for (const b of batch) {
+            if (skip >= b.length) { skip -= b.length; continue; }
+            rest.push(skip > 0 ? b.subarray(skip) : b);
+            skip = 0;
+          }
+          const tail = parts.slice(i + IOV_MAX);
+          parts = [...rest, ...tail];
+          i = 0;
+        } else {
+          i += batch.length;
+        }
+        next();
+      });
+    };
+    next();
+  });
+}
+
+class FileSink implements TapeSink {
+  readonly identity: { dev: number; ino: number };
+  private closed = false;
+
+  constructor(readonly name: string, private readonly tmpPath: string, private readonly fd: number) {
+    const st = fs.fstatSync(fd);
+    this.identity = { dev: st.dev, ino: st.ino };
+  }
+
+  write(parts: readonly Buffer[]): Promise<void> {
+    return writevAll(this.fd, parts, this.name);
+  }
+
+  async commit(): Promise<void> {
+    try {
+      fs.fsyncSync(this.fd);
+      fs.closeSync(this.fd);
+      this.closed = true;
+      fs.renameSync(this.tmpPath, this.name);
+    } catch (e) {
+      throw outputError(this.name, e, 'finish');
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (!this.closed) { try { fs.closeSync(this.fd); } catch { /* already closed */ } this.closed = true; }
+    try { fs.unlinkSync(this.tmpPath); } catch { /* never created or already gone */ }
+  }
+}
+
+/** stdout or an existing FIFO: no rename possible; an incomplete image simply lacks its TS_END. */
+class StreamFdSink implements TapeSink {
+  readonly identity = null;
+  constructor(readonly name: string, private readonly fd: number, private readonly ownsFd: boolean) {}
+  write(parts: readonly Buffer[]): Promise<void> { return writevAll(this.fd, parts, this.name); }
+  async commit(): Promise<void> { if (this.ownsFd) fs.closeSync(this.fd); }
+  async abort(): Promise<void> { if (this.ownsFd) { try { fs.closeSync(this.fd); } catch { /* ignore */ } } }
+}
+
+/** A tape device (/dev/nst0...): one write(2) per record of exactly recordSize bytes. */
+class TapeDeviceSink implements TapeSink {
+  readonly identity = null;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  constructor(readonly name: string, private readonly fd: number, private readonly recordSize: number) {}
+
+  async write(parts: readonly Buffer[]): Promise<void> {
+    for (const p of parts) { this.pending.push(p); this.pendingBytes += p.length; }
+    while (this.pendingBytes >= this.recordSize) {
+      const record = Buffer.allocUnsafe(this.recordSize);
+      let filled = 0;
+      while (filled < this.recordSize) {
+        const head = this.pending[0]!;
+        const take = Math.min(head.length, this.recordSize - filled);
+        head.copy(record, filled, 0, take);
+        filled += take;
+        if (take === head.length) this.pending.shift(); else this.pending[0] = head.subarray(take);
+      }
+      this.pendingBytes -= this.recordSize;
+      await new Promise<void>((resolve, reject) => fs.write(this.fd, record, 0, record.length, null, (err, n) => {
+        if (err) reject(outputError(this.name, err, 'write'));
+        else if (n !== record.length) reject(new SnapdumpError('ERR_OUTPUT', `short write to tape ${this.name}: ${n} of ${record.length} bytes (end of medium?)`, { path: this.name }));
+        else resolve();
+      }));
+    }
+  }
+
+  async commit(): Promise<void> {
+    if (this.pendingBytes !== 0) throw new SnapdumpError('ERR_INTERNAL', 'image does not end on a record boundary');
+    fs.closeSync(this.fd);
+  }
+
+  async abort(): Promise<void> { try { fs.closeSync(this.fd); } catch { /* ignore */ } }
+}
+
+/** Opens the output named on the command line. `recordSize` = blocking factor × 1 KiB. */
+export function openSink(name: string, recordSize: number): TapeSink {
+  if (name === '-') return new StreamFdSink('-', 1, false);
+  let st: fs.Stats | null = null;
+  try { st = fs.statSync(name); } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw outputError(name, e, 'open');
+  }
+  try {
+    if (st?.isCharacterDevice()) return new TapeDeviceSink(name, fs.openSync(name, 'w'), recordSize);
+    if (st?.isFIFO()) return new StreamFdSink(name, fs.openSync(name, 'w'), true);
+    if (st?.isDirectory()) throw new SnapdumpError('ERR_OUTPUT', `cannot write the image to ${name}: it is a directory`, { path: name });
+    const dir = path.dirname(path.resolve(name));
+    const tmp = path.join(dir, `.${path.basename(name)}.partial-${process.pid}`);
+    const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_EXCL, 0o644);
+    return new FileSink(name, tmp, fd);
+  } catch (e) {
+    if (e instanceof SnapdumpError) throw e;
+    throw outputError(name, e, 'open');
+  }
+}
