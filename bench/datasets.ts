@@ -179,14 +179,16 @@ export interface Ext4Image {
 /**
  * An ext4 image holding the same tree (for Linux dump), built with `mke2fs -d` and reused while
  * its marker matches the data set. Sized generously: data rounded to 4 KiB blocks plus 30 %,
- * plus 256 MiB for the journal and metadata; enough inodes for every file and directory.
+ * plus 256 MiB for the journal and metadata; enough inodes for every file and directory. The
+ * block size is fixed at 4 KiB (mke2fs would pick 1 KiB for the --quick sets, under 512 MiB).
  */
 export function ensureExt4Image(workdir: string, ds: Dataset): Ext4Image {
   const img = path.join(workdir, `${ds.name}.ext4`);
   const markerPath = `${img}.json`;
   const sizeMiB = Math.ceil((ds.allocatedBytes * 1.3) / (1 << 20)) + 256;
   const inodes = Math.ceil((ds.files + ds.directories) * 1.2) + 1024;
-  const want = { dataset: ds.params, sizeMiB, inodes };
+  const mkfsArgs = ['-q', '-F', '-t', 'ext4', '-b', '4096', '-m', '0', '-N', String(inodes)];
+  const want = { dataset: ds.params, sizeMiB, inodes, mkfsArgs };
   const marker = (() => { try { return JSON.parse(fs.readFileSync(markerPath, 'utf8')) as typeof want; } catch { return null; } })();
   if (marker && JSON.stringify(marker) === JSON.stringify(want) && fs.existsSync(img)) {
     log(`ext4 image ${img}: reusing`);
@@ -196,7 +198,7 @@ export function ensureExt4Image(workdir: string, ds: Dataset): Ext4Image {
   try { fs.unlinkSync(img); } catch { /* none */ }
   log(`ext4 image ${img}: building (${sizeMiB} MiB, ${inodes} inodes) ...`);
   const t0 = performance.now();
-  const r = spawnSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-m', '0', '-N', String(inodes), '-d', ds.dir, img, `${sizeMiB}M`], { stdio: ['ignore', 'inherit', 'pipe'] });
+  const r = spawnSync('mke2fs', [...mkfsArgs, '-d', ds.dir, img, `${sizeMiB}M`], { stdio: ['ignore', 'inherit', 'pipe'] });
   if (r.status !== 0) {
     try { fs.unlinkSync(img); } catch { /* none */ }
     throw new Error(`mke2fs failed (status ${r.status}): ${r.stderr?.toString().trim() ?? r.error?.message}`);

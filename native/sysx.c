@@ -737,6 +737,83 @@ static napi_value LutimesNs(napi_env env, napi_callback_info info) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* Raw stat into a Float64Array                                              */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The walk stats every object and the workers stat every file again; Node's
+ * Stats objects (bigint ones for exact nanoseconds) cost far more than the
+ * syscall. These fill a caller-owned Float64Array with the fields a dump needs:
+ * [dev, ino, mode, nlink, uid, gid, rdev, size, blocks,
+ *  atime_sec, atime_nsec, mtime_sec, mtime_nsec, ctime_sec, ctime_nsec].
+ */
+#define STAT_FIELDS 15
+
+static bool arg_stat_out(napi_env env, napi_value v, double **out) {
+  bool is_typed = false;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *data = NULL;
+  if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(env, v, &type, &length, &data, NULL, NULL) != napi_ok ||
+      type != napi_float64_array || length < STAT_FIELDS) {
+    throw_arg_type(env, "out", "a Float64Array of at least 15 elements");
+    return false;
+  }
+  *out = (double *)data;
+  return true;
+}
+
+static void fill_stat(double *o, const struct stat *st) {
+  o[0] = (double)st->st_dev;
+  o[1] = (double)st->st_ino;
+  o[2] = (double)st->st_mode;
+  o[3] = (double)st->st_nlink;
+  o[4] = (double)st->st_uid;
+  o[5] = (double)st->st_gid;
+  o[6] = (double)st->st_rdev;
+  o[7] = (double)st->st_size;
+  o[8] = (double)st->st_blocks;
+  o[9] = (double)st->st_atim.tv_sec;
+  o[10] = (double)st->st_atim.tv_nsec;
+  o[11] = (double)st->st_mtim.tv_sec;
+  o[12] = (double)st->st_mtim.tv_nsec;
+  o[13] = (double)st->st_ctim.tv_sec;
+  o[14] = (double)st->st_ctim.tv_nsec;
+}
+
+static napi_value LstatInto(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  double *out;
+  if (!get_args(env, info, 2, argv) || !arg_stat_out(env, argv[1], &out)) return NULL;
+  char *path = arg_string(env, argv[0], "path");
+  if (path == NULL) return NULL;
+  struct stat st;
+  if (lstat(path, &st) != 0) {
+    throw_errno(env, errno, "lstat", path);
+    free(path);
+    return NULL;
+  }
+  free(path);
+  fill_stat(out, &st);
+  return NULL;
+}
+
+static napi_value FstatInto(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  double *out;
+  int fd;
+  if (!get_args(env, info, 2, argv) || !arg_fd(env, argv[0], &fd) || !arg_stat_out(env, argv[1], &out)) return NULL;
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    throw_errno(env, errno, "fstat", NULL);
+    return NULL;
+  }
+  fill_stat(out, &st);
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Registration                                                              */
 /* ------------------------------------------------------------------------ */
 
@@ -759,6 +836,8 @@ NAPI_MODULE_INIT() {
       METHOD("mknod", Mknod),
       METHOD("statxBirth", StatxBirth),
       METHOD("lutimesNs", LutimesNs),
+      METHOD("lstatInto", LstatInto),
+      METHOD("fstatInto", FstatInto),
   };
   if (napi_define_properties(env, exports, sizeof(methods) / sizeof(methods[0]),
                              methods) != napi_ok) {

@@ -134,6 +134,11 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
   const setPhase = (p: BackupPhase) => { phase = p; emit({ type: 'phase', phase: p, elapsedMs: elapsed() }); };
 
   try {
+    // Workers start while the walk runs, so their start-up cost overlaps it.
+    pool = new Piscina({
+      filename: new URL('./workers/read-files.js', import.meta.url).href,
+      minThreads: threads, maxThreads: threads, idleTimeout: 1000,
+    });
     setPhase('traverse');
     plan = await traverse({
       source: opts.source,
@@ -148,10 +153,6 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
       host: os.hostname(), ntrec, maxino: p.maxino,
     };
     progress.files = 0;
-    pool = new Piscina({
-      filename: new URL('./workers/read-files.js', import.meta.url).href,
-      minThreads: threads, maxThreads: threads, idleTimeout: 1000,
-    });
     const usedPool = pool;
     writer = new TapeWriter({ sink, volume: vol, onInode: opts.onInode, onWritten: () => sendProgress() });
 

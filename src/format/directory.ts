@@ -7,7 +7,12 @@ import { DIRBLKSIZ } from './constants.js';
 export interface DirEntry {
   ino: number;
   type: number;
-  name: Uint8Array;
+  /** Raw bytes, or a string written as UTF-8. */
+  name: Uint8Array | string;
+}
+
+function byteLength(name: Uint8Array | string): number {
+  return typeof name === 'string' ? Buffer.byteLength(name) : name.length;
 }
 
 /** Bytes one entry takes at minimum: 8-byte head, name, NUL, padded to 4. */
@@ -26,8 +31,9 @@ export const MAX_NAME_BYTES = 255;
 export function encodeDirectory(entries: readonly DirEntry[]): Buffer {
   let total = 0;
   let used = 0;
-  for (const e of entries) {
-    const len = entryLength(e.name.length);
+  const lengths = entries.map((e) => byteLength(e.name));
+  for (const n of lengths) {
+    const len = entryLength(n);
     if (used + len > DIRBLKSIZ) { total += DIRBLKSIZ; used = 0; }
     used += len;
   }
@@ -36,9 +42,11 @@ export function encodeDirectory(entries: readonly DirEntry[]): Buffer {
   let chunk = 0;
   let pos = 0;
   let lastStart = -1;
-  for (const e of entries) {
-    if (e.name.length > MAX_NAME_BYTES || e.name.length === 0) throw new RangeError(`directory entry name of ${e.name.length} bytes`);
-    const len = entryLength(e.name.length);
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    const nameLength = lengths[i]!;
+    if (nameLength > MAX_NAME_BYTES || nameLength === 0) throw new RangeError(`directory entry name of ${nameLength} bytes`);
+    const len = entryLength(nameLength);
     if (pos - chunk + len > DIRBLKSIZ) {
       buf.writeUInt16LE(chunk + DIRBLKSIZ - lastStart, lastStart + 4);
       chunk += DIRBLKSIZ;
@@ -47,8 +55,8 @@ export function encodeDirectory(entries: readonly DirEntry[]): Buffer {
     buf.writeUInt32LE(e.ino >>> 0, pos);
     buf.writeUInt16LE(len, pos + 4);
     buf[pos + 6] = e.type;
-    buf[pos + 7] = e.name.length;
-    buf.set(e.name, pos + 8);
+    buf[pos + 7] = nameLength;
+    if (typeof e.name === 'string') buf.write(e.name, pos + 8, 'utf8'); else buf.set(e.name, pos + 8);
     lastStart = pos;
     pos += len;
   }
@@ -57,46 +65,72 @@ export function encodeDirectory(entries: readonly DirEntry[]): Buffer {
   return buf;
 }
 
+/** An entry read back from tape: the name is always raw bytes. */
+export interface DecodedEntry {
+  ino: number;
+  type: number;
+  name: Uint8Array;
+}
+
+/** An entry as restore reads it back. */
+export interface DecodedDirEntry extends DecodedEntry {
+  /**
+   * d_namlen as restore uses it. Normally name.length; larger for the broken records Linux dump
+   * writes for 255-byte names (d_reclen 8, §4.4), whose name bytes are not inside the record
+   * (name is then empty).
+   */
+  namlen: number;
+  /** Byte offset of the record within the directory data. */
+  offset: number;
+}
+
 export interface DecodedDirectory {
-  entries: DirEntry[];
-  /** Byte offsets (within the directory data) of chunks that were mangled and skipped. */
+  entries: DecodedDirEntry[];
+  /** Byte offsets (within the directory data) of records that were mangled; the rest of their 512-byte chunk was skipped. */
   mangled: number[];
 }
 
 /**
- * Reads entries the way Linux restore validates them: a bad record skips to the next
- * 512-byte chunk. `oldFormat` treats d_type+d_namlen as one 16-bit length (pre-NEWINODEFMT
- * and Solaris dumps); byte order applies to d_ino, d_reclen and that 16-bit length.
+ * Linux restore's DIRSIZ(): libext2fs's record-length helper takes an 8-bit length, so
+ * namlen + 1 wraps for 255-byte names and the minimum length becomes 8 (DUMP-FORMAT.md §4.4).
+ */
+export function restoreMinLength(namlen: number): number {
+  return ((((namlen + 1) & 0xff) + 8 + 3) & ~3);
+}
+
+/**
+ * Reads entries exactly as Linux restore's putdir() validates them: d_reclen a multiple of 4, not
+ * past the current 512-byte chunk and at least restoreMinLength(d_namlen), else the rest of the
+ * chunk is skipped ("Mangled directory"). Records are looked at while they start before `size`.
+ * `oldFormat` (no DR_NEWINODEFMT on the volume header) takes the name length from the d_type byte
+ * of a little-endian dump (a 16-bit length), as restore does; d_type is then unknown.
+ * Entries with d_ino 0 are left out; names are raw bytes (restore stops them at a NUL).
  */
 export function decodeDirectory(data: Uint8Array, size: number, littleEndian = true, oldFormat = false): DecodedDirectory {
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const end = Math.min(size, data.byteLength);
-  const entries: DirEntry[] = [];
+  const entries: DecodedDirEntry[] = [];
   const mangled: number[] = [];
   let pos = 0;
-  while (pos + 8 <= end) {
-    const chunkEnd = Math.min((Math.floor(pos / DIRBLKSIZ) + 1) * DIRBLKSIZ, end);
+  while (pos < end) {
+    if (pos + 8 > data.byteLength) { mangled.push(pos); break; }
     const ino = view.getUint32(pos, littleEndian);
     const reclen = view.getUint16(pos + 4, littleEndian);
-    let type: number;
-    let namlen: number;
-    if (oldFormat) {
+    let type = data[pos + 6]!;
+    let namlen = data[pos + 7]!;
+    if (oldFormat && ino !== 0) {
+      if (littleEndian || (namlen === 0 && type !== 0)) namlen = type;
       type = 0;
-      namlen = view.getUint16(pos + 6, littleEndian);
-    } else {
-      type = data[pos + 6]!;
-      namlen = data[pos + 7]!;
-      // Solaris writes a 16-bit d_namlen; in little-endian the high byte lands in d_namlen.
     }
-    const bad = reclen === 0 || (reclen & 3) !== 0 || pos + reclen > chunkEnd
-      || (ino !== 0 && (reclen < entryLength(namlen) || pos + 8 + namlen > chunkEnd));
-    if (bad) {
+    const room = DIRBLKSIZ - (pos % DIRBLKSIZ);
+    if ((reclen & 3) !== 0 || reclen > room || reclen < restoreMinLength(namlen)) {
       mangled.push(pos);
-      pos = chunkEnd;
+      pos += room;
       continue;
     }
-    if (ino !== 0 && namlen > 0) {
-      entries.push({ ino, type, name: data.subarray(pos + 8, pos + 8 + namlen) });
+    if (ino !== 0) {
+      const nameEnd = Math.min(pos + 8 + namlen, pos + reclen, data.byteLength);
+      entries.push({ ino, type, name: data.subarray(pos + 8, nameEnd), namlen, offset: pos });
     }
     pos += reclen;
   }

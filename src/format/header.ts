@@ -95,9 +95,20 @@ function writeString(buf: Buffer, offset: number, size: number, text: string): v
 }
 
 function readString(buf: Uint8Array, offset: number, size: number): string {
-  let end = offset;
-  while (end < offset + size && buf[end] !== 0) end++;
-  return Buffer.from(buf.buffer, buf.byteOffset + offset, end - offset).toString('utf8');
+  // Readers decode one header per object: plain ASCII (the usual case) skips the UTF-8 decoder.
+  let s = '';
+  const limit = offset + size;
+  for (let i = offset; i < limit; i++) {
+    const c = buf[i]!;
+    if (c === 0) return s;
+    if (c >= 0x80) {
+      let end = i;
+      while (end < limit && buf[end] !== 0) end++;
+      return Buffer.from(buf.buffer, buf.byteOffset + offset, end - offset).toString('utf8');
+    }
+    s += String.fromCharCode(c);
+  }
+  return s;
 }
 
 /**
@@ -204,7 +215,7 @@ export function decodeHeader(buf: Uint8Array, offset: number, order: ByteOrder):
     gid: u32(O_DINODE + 116),
   };
   const spare = new Uint32Array(30);
-  for (let i = 0; i < 30; i++) spare[i] = u32(O_SPARE + 4 * i);
+  for (let i = 0; i < 30; i++) spare[i] = view.getUint32(O_SPARE + 4 * i, le);
   return {
     type: i32(O_TYPE),
     date: i32(O_DATE),

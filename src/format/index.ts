@@ -5,3 +5,4 @@ export * from './directory.js';
 export * from './xattr.js';
 export * from './inode-fields.js';
 export * from './object-headers.js';
+export * from './header-template.js';

@@ -36,15 +36,23 @@ export function splitTime(ns: bigint, field: string, warnings: FieldWarning[]): 
   let sec = ns / NS_PER_SEC;
   let rem = ns % NS_PER_SEC;
   if (rem < 0n) { rem += NS_PER_SEC; sec -= 1n; }
-  if (sec < 0n) {
+  return clampTime(Number(sec), Number(rem), field, warnings);
+}
+
+/**
+ * Seconds + nanoseconds (as stat(2) gives them, nanoseconds in 0..999999999) → the unsigned
+ * 32-bit seconds and microseconds of the format, clamped with a warning when out of range.
+ */
+export function clampTime(sec: number, nsec: number, field: string, warnings: FieldWarning[]): { sec: number; usec: number } {
+  if (sec < 0) {
     warnings.push({ field, message: `${field} before 1970 cannot be stored; written as 1970-01-01` });
     return { sec: 0, usec: 0 };
   }
-  if (sec > BigInt(MAX_U32)) {
+  if (sec > MAX_U32) {
     warnings.push({ field, message: `${field} after 2106 cannot be stored; written as 2106-02-07` });
     return { sec: MAX_U32, usec: 999999 };
   }
-  return { sec: Number(sec), usec: Number(rem / 1000n) };
+  return { sec, usec: Math.floor(nsec / 1000) };
 }
 
 /** Linux dev_t (glibc encoding, as Node reports it) → major/minor. */
@@ -54,7 +62,7 @@ export function devMajor(dev: number): number {
 }
 export function devMinor(dev: number): number {
   const d = BigInt(dev);
-  return Number((d & 0xffn) | ((d >> 12n) & ~0xffn));
+  return Number((d & 0xffn) | ((d >> 12n) & 0xffffff00n));
 }
 
 /** The di_rdev word for a device, or null when it cannot be encoded. */

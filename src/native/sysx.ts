@@ -55,6 +55,8 @@ interface SysxBinding {
   setFlags(fd: number, flags: number): void;
   mknod(path: string | Uint8Array, mode: number, rdev: number): void;
   statxBirth(path: string | Uint8Array): BirthTime | null;
+  lstatInto(path: string | Uint8Array, out: Float64Array): void;
+  fstatInto(fd: number, out: Float64Array): void;
   lutimesNs(
     path: string | Uint8Array,
     atimeSec: number,
@@ -267,4 +269,24 @@ export function major(dev: number | bigint): number {
 export function minor(dev: number | bigint): number {
   const { hi, lo } = splitDev(dev);
   return ((lo & 0xff) | ((lo >>> 20) << 8) | ((hi & 0xfff) << 20)) >>> 0;
+}
+
+/** Indexes into the Float64Array filled by {@link lstatInto} / {@link fstatInto}. */
+export const enum StatField {
+  dev = 0, ino, mode, nlink, uid, gid, rdev, size, blocks,
+  atimeSec, atimeNsec, mtimeSec, mtimeNsec, ctimeSec, ctimeNsec,
+}
+export const STAT_FIELDS = 15;
+
+/**
+ * lstat(2) into `out` (a Float64Array of STAT_FIELDS): exact seconds and nanoseconds without
+ * the cost of a Node Stats object. Numbers above 2^53 (device or inode) lose precision.
+ */
+export function lstatInto(path: string | Uint8Array, out: Float64Array): void {
+  native().lstatInto(path, out);
+}
+
+/** fstat(2) into `out`, like {@link lstatInto}. */
+export function fstatInto(fd: number, out: Float64Array): void {
+  native().fstatInto(fd, out);
 }

@@ -27,8 +27,12 @@ export async function* orderedMap<T, R>(
       while (window.length > 0 && (window.length >= opts.concurrency || outstanding + cost > maxBytes)) {
         const head = window.shift()!;
         outstanding -= head.cost;
-        yield await head.promise;
+        const result = await head.promise;
+        opts.signal?.throwIfAborted();
+        yield result;
       }
+      // The consumer may have aborted while this item waited for room.
+      opts.signal?.throwIfAborted();
       const promise = work(item);
       // A rejection is observed when its turn comes; avoid an unhandled-rejection crash before.
       promise.catch(() => undefined);
@@ -38,7 +42,9 @@ export async function* orderedMap<T, R>(
     while (window.length > 0) {
       const head = window.shift()!;
       outstanding -= head.cost;
-      yield await head.promise;
+      const result = await head.promise;
+      opts.signal?.throwIfAborted();
+      yield result;
     }
   } finally {
     // Let in-flight work settle before the caller tears down what it uses.

@@ -8,6 +8,7 @@ import { mapSizeFor } from '../format/bitmap.js';
 import { mapRecord, objectChunk, volumeLabel, type TapeChunk, type VolumeInfo } from '../format/object-headers.js';
 import { directoryEntries, displayPath, type DumpPlan, type Notice } from './traverse.js';
 import { xattrRecords } from './xattr-emit.js';
+import { toDumpInode } from '../format/header-template.js';
 
 /** Directory data at or beyond 256 MiB triggers Linux restore's "quad swap" heuristic (§1.6). */
 const MAX_DIRECTORY_BYTES = 0x0fffffff;
@@ -25,7 +26,7 @@ export function* directoryEmit(plan: DumpPlan, vol: VolumeInfo, onNotice: (n: No
     if (data.length > MAX_DIRECTORY_BYTES) {
       onNotice({ code: 'DIR_TOO_LARGE', path: displayPath(dir.path), message: 'directory listing of 256 MiB or more: Linux restore misreads it', skipped: false });
     }
-    const inode = { ...dir.inode, size: data.length };
+    const inode = toDumpInode({ ...dir, size: data.length });
     // Directory data is a whole number of 512-byte chunks; pad to the last 1 KiB block.
     const padded = data.length % 1024 === 0 ? data : Buffer.concat([data, Buffer.alloc(1024 - (data.length % 1024))]);
     yield objectChunk(vol, dir.ino, inode, padded.length / 1024, padded, null);

@@ -7,13 +7,13 @@ import type { Piscina } from 'piscina';
 import { TP_BSIZE, TP_NINDIR } from '../format/constants.js';
 import type { TapeChunk, VolumeInfo } from '../format/object-headers.js';
 import { orderedMap } from '../pipeline/ordered-map.js';
-import type { ReadItem, ReadNote, ReadResult, ReadTask } from '../workers/read-files.js';
+import { COLS, Col, ItemBits, ItemKind, type ReadNote, type ReadResult, type ReadTask } from '../workers/read-protocol.js';
 import type { DumpEntry, DumpPlan } from './traverse.js';
 
 export interface FileEmitOptions {
   pool: Piscina;
   vol: VolumeInfo;
-  /** Tasks in flight (default: 4 per worker thread). */
+  /** Tasks in flight. */
   concurrency: number;
   /** Bytes of file data per task; big files are cut into chunks of this size. */
   taskBytes?: number;
@@ -26,25 +26,42 @@ export interface FileEmitOptions {
 
 const HEADER_SPAN = TP_NINDIR * TP_BSIZE; // file bytes one header describes
 
-function itemFor(e: DumpEntry, offset: number, length: number, first: boolean, last: boolean): ReadItem {
-  return {
-    kind: e.kind === 'file' ? 'file' : e.kind === 'symlink' ? 'symlink' : 'other',
-    path: e.path, ino: e.ino, inode: e.inode, offset, length, first, last, sparse: e.sparse,
-    mtimeNs: e.mtimeNs, ctimeNs: e.ctimeNs,
-  };
+interface PlannedItem { entry: DumpEntry; offset: number; length: number; bits: number }
+
+function kindOf(e: DumpEntry): ItemKind {
+  return e.kind === 'file' ? ItemKind.File : e.kind === 'symlink' ? ItemKind.Symlink : ItemKind.Other;
+}
+
+function toTask(vol: VolumeInfo, items: PlannedItem[]): ReadTask {
+  const rows = new Float64Array(items.length * COLS);
+  const paths: Array<string | Uint8Array> = [];
+  items.forEach((it, i) => {
+    const e = it.entry;
+    const r = i * COLS;
+    rows[r + Col.kind] = kindOf(e); rows[r + Col.ino] = e.ino; rows[r + Col.offset] = it.offset; rows[r + Col.length] = it.length;
+    rows[r + Col.bits] = it.bits | (e.sparse ? ItemBits.Sparse : 0);
+    rows[r + Col.mode] = e.mode; rows[r + Col.nlink] = e.nlink; rows[r + Col.uid] = e.uid; rows[r + Col.gid] = e.gid;
+    rows[r + Col.size] = e.size; rows[r + Col.blocks] = e.blocks; rows[r + Col.rdev] = e.rdev;
+    rows[r + Col.atime] = e.atime; rows[r + Col.atimeUsec] = e.atimeUsec; rows[r + Col.mtime] = e.mtime;
+    rows[r + Col.mtimeUsec] = e.mtimeUsec; rows[r + Col.ctime] = e.ctime; rows[r + Col.ctimeUsec] = e.ctimeUsec;
+    rows[r + Col.mtimeSec] = e.mtimeSec; rows[r + Col.mtimeNsec] = e.mtimeNsec; rows[r + Col.ctimeSec] = e.ctimeSec; rows[r + Col.ctimeNsec] = e.ctimeNsec;
+    paths.push(e.path);
+  });
+  return { vol, rows, paths };
 }
 
 /** The tasks of the file phase, in tape order. */
-export function* planTasks(entries: readonly DumpEntry[], taskBytes: number, taskItems: number): Generator<ReadItem[]> {
-  // Chunks must cover whole headers so a chunk's headers never straddle two tasks.
+export function* planTasks(entries: readonly DumpEntry[], taskBytes: number, taskItems: number): Generator<PlannedItem[]> {
+  // Chunks cover whole headers so a header's blocks never straddle two tasks.
   const chunk = Math.max(HEADER_SPAN, Math.floor(taskBytes / HEADER_SPAN) * HEADER_SPAN);
-  let batch: ReadItem[] = [];
+  let batch: PlannedItem[] = [];
   let batchBytes = 0;
   for (const e of entries) {
     if (e.kind === 'file' && e.size > chunk) {
       if (batch.length) { yield batch; batch = []; batchBytes = 0; }
       for (let off = 0; off < e.size; off += chunk) {
-        yield [itemFor(e, off, Math.min(chunk, e.size - off), off === 0, off + chunk >= e.size)];
+        const bits = (off === 0 ? ItemBits.First : 0) | (off + chunk >= e.size ? ItemBits.Last : 0);
+        yield [{ entry: e, offset: off, length: Math.min(chunk, e.size - off), bits }];
       }
       continue;
     }
@@ -52,7 +69,7 @@ export function* planTasks(entries: readonly DumpEntry[], taskBytes: number, tas
     if (batch.length && (batch.length >= taskItems || batchBytes + size > taskBytes)) {
       yield batch; batch = []; batchBytes = 0;
     }
-    batch.push(itemFor(e, 0, size, true, true));
+    batch.push({ entry: e, offset: 0, length: size, bits: ItemBits.First | ItemBits.Last });
     batchBytes += size;
   }
   if (batch.length) yield batch;
@@ -60,12 +77,15 @@ export function* planTasks(entries: readonly DumpEntry[], taskBytes: number, tas
 
 export async function* fileEmit(plan: DumpPlan, opts: FileEmitOptions): AsyncGenerator<TapeChunk> {
   const taskBytes = opts.taskBytes ?? 1 << 20;
-  const tasks = planTasks(plan.others, taskBytes, opts.taskItems ?? 128);
-  const run = (items: ReadItem[]) => opts.pool.run({ vol: opts.vol, items } satisfies ReadTask, { signal: opts.signal }) as Promise<ReadResult>;
-  const cost = (items: ReadItem[]) => items.reduce((s, i) => s + i.length, 0) + TP_BSIZE * items.length;
-  for await (const r of orderedMap(tasks, run, { concurrency: opts.concurrency, maxBytes: Math.max(16 << 20, taskBytes * opts.concurrency), cost, signal: opts.signal })) {
+  const tasks = planTasks(plan.others, taskBytes, opts.taskItems ?? 256);
+  const run = (items: PlannedItem[]) => opts.pool.run(toTask(opts.vol, items), { signal: opts.signal }) as Promise<ReadResult>;
+  const cost = (items: PlannedItem[]) => items.reduce((s, i) => s + i.length, 0) + TP_BSIZE * items.length;
+  const window = { concurrency: opts.concurrency, maxBytes: Math.max(16 << 20, taskBytes * opts.concurrency), cost, signal: opts.signal };
+  for await (const r of orderedMap(tasks, run, window)) {
     if (r.notes.length) opts.onNotes?.(r.notes);
-    opts.onData?.(r.dataBytes, r.objects.length);
-    yield { parts: [Buffer.from(r.buffer, 0, r.length)], headers: r.headers, objects: r.objects };
+    const objects: Array<[number, number]> = [];
+    for (let i = 0; i < r.objects.length; i += 2) objects.push([r.objects[i]!, r.objects[i + 1]!]);
+    opts.onData?.(r.dataBytes, objects.length);
+    yield { parts: [Buffer.from(r.buffer, 0, r.length)], headers: Array.from(r.headers), objects };
   }
 }

@@ -8,30 +8,33 @@ import * as path from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { SnapdumpError, isErrno } from '../errors.js';
 import { InodeMap } from '../format/bitmap.js';
-import { ROOTINO, dtypeOfMode, kindOfMode, type FileKind } from '../format/constants.js';
-import { MAX_NAME_BYTES } from '../format/directory.js';
-import { inodeFromStat, type FieldWarning } from '../format/inode-fields.js';
-import type { DumpInode } from '../format/header.js';
+import { ROOTINO, S_IFDIR, dtypeOfMode, kindOfMode, type FileKind } from '../format/constants.js';
+import { MAX_NAME_BYTES, type DirEntry } from '../format/directory.js';
+import type { InodeFields } from '../format/header-template.js';
+import { clampTime, devMajor, devMinor, encodeRdev, type FieldWarning } from '../format/inode-fields.js';
 import type { Xattr } from '../format/xattr.js';
+import * as sysx from '../native/sysx.js';
+import { StatField as F, STAT_FIELDS } from '../native/sysx.js';
 import { readXattrs, readInodeFlags } from './xattr-emit.js';
 
-export interface DumpEntry {
+/** One object to dump. Paths are strings unless the name is not valid UTF-8 (then bytes). */
+export interface DumpEntry extends InodeFields {
   /** Dump inode number (assigned after the walk). */
   ino: number;
-  /** Source inode number, the identity of the object during the walk. */
-  srcIno: bigint;
-  path: Buffer;
+  /** Source inode number: the identity of the object during the walk. */
+  srcIno: number;
+  path: string | Buffer;
   kind: FileKind;
-  inode: DumpInode;
-  size: number;
   /** Allocated bytes < size: the file has holes worth looking for. */
   sparse: boolean;
-  children?: Array<{ name: Buffer; entry: DumpEntry }>;
+  /** Exact times the walk saw, to detect changes while the data is read. */
+  mtimeSec: number;
+  mtimeNsec: number;
+  ctimeSec: number;
+  ctimeNsec: number;
+  children?: Array<{ name: string | Buffer; entry: DumpEntry }>;
   parent?: DumpEntry;
   xattrs?: Xattr[];
-  /** Times the walk saw, to detect changes while the data is read. */
-  mtimeNs: bigint;
-  ctimeNs: bigint;
   /** Set when the object was only partly readable (e.g. a directory we could not list). */
   incomplete?: boolean;
 }
@@ -65,53 +68,90 @@ export interface TraverseOptions {
   onProgress?: (entries: number) => void;
 }
 
-const SLASH = Buffer.from('/');
-
-export function displayPath(p: Buffer): string {
-  return p.toString('utf8');
+export function displayPath(p: string | Buffer): string {
+  return typeof p === 'string' ? p : p.toString('utf8');
 }
 
-function statOf(st: fs.BigIntStats) {
+function joinPath(dir: string | Buffer, name: string | Buffer): string | Buffer {
+  if (typeof dir === 'string' && typeof name === 'string') return dir === '/' ? '/' + name : dir + '/' + name;
+  return Buffer.concat([Buffer.from(dir), Buffer.from('/'), Buffer.from(name)]);
+}
+
+/**
+ * Names of a directory as strings, or as bytes when one of them is not valid UTF-8 (a string
+ * would silently replace the bad bytes and name another file).
+ */
+function listNames(dir: string | Buffer): Array<string | Buffer> {
+  if (typeof dir === 'string') {
+    const names = fs.readdirSync(dir);
+    let plain = true;
+    for (const n of names) if (n.includes('\uFFFD') || SURROGATE.test(n)) { plain = false; break; }
+    // Without replacement characters the names are exact; without surrogates, UTF-16 code unit
+    // order (the default sort) equals UTF-8 byte order, which is the order on tape.
+    if (plain) return names.sort();
+  }
+  const raw = fs.readdirSync(dir, { encoding: 'buffer' }).sort(Buffer.compare);
+  return raw.map((n) => { const s = n.toString('utf8'); return Buffer.byteLength(s) === n.length && !s.includes('\uFFFD') ? s : n; });
+}
+
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+function nameBytes(n: string | Buffer): number {
+  return typeof n === 'string' ? Buffer.byteLength(n) : n.length;
+}
+
+function makeEntry(p: string | Buffer, st: Float64Array, warnings: FieldWarning[]): DumpEntry {
+  const mode = st[F.mode]!;
+  const kind = kindOfMode(mode);
+  const a = clampTime(st[F.atimeSec]!, st[F.atimeNsec]!, 'atime', warnings);
+  const m = clampTime(st[F.mtimeSec]!, st[F.mtimeNsec]!, 'mtime', warnings);
+  const c = clampTime(st[F.ctimeSec]!, st[F.ctimeNsec]!, 'ctime', warnings);
+  let rdev = 0;
+  if (kind === 'chr' || kind === 'blk') {
+    const major = devMajor(st[F.rdev]!);
+    const minor = devMinor(st[F.rdev]!);
+    const encoded = encodeRdev(major, minor);
+    if (encoded === null) warnings.push({ field: 'rdev', message: `device ${major}:${minor} cannot be stored; written as 0:0` });
+    rdev = encoded ?? 0;
+  }
+  const size = st[F.size]!;
+  const blocks = st[F.blocks]!;
   return {
-    mode: Number(st.mode), nlink: Number(st.nlink), uid: Number(st.uid), gid: Number(st.gid),
-    rdev: Number(st.rdev), size: Number(st.size), blocks: Number(st.blocks),
-    atimeNs: st.atimeNs, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs,
+    ino: 0, srcIno: st[F.ino]!, path: p, kind,
+    mode, nlink: Math.min(st[F.nlink]!, 0x7fff), uid: st[F.uid]!, gid: st[F.gid]!, size, blocks, rdev, flags: 0,
+    atime: a.sec, atimeUsec: a.usec, mtime: m.sec, mtimeUsec: m.usec, ctime: c.sec, ctimeUsec: c.usec,
+    sparse: kind === 'file' && blocks * 512 < size,
+    mtimeSec: st[F.mtimeSec]!, mtimeNsec: st[F.mtimeNsec]!, ctimeSec: st[F.ctimeSec]!, ctimeNsec: st[F.ctimeNsec]!,
+    // Every entry gets every field up front: one object shape keeps the hot loops monomorphic.
+    children: undefined, parent: undefined, xattrs: undefined, incomplete: false,
   };
 }
 
 export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
-  const rootPath = Buffer.from(path.resolve(opts.source));
-  let rootStat: fs.BigIntStats;
+  const rootPath = path.resolve(opts.source);
+  const st = new Float64Array(STAT_FIELDS);
   try {
-    rootStat = fs.statSync(rootPath, { bigint: true });
+    fs.statSync(rootPath); // follows a symlinked source, as a user would expect
+    sysx.lstatInto(fs.realpathSync(rootPath), st);
   } catch (e) {
     throw new SnapdumpError('ERR_SOURCE', `cannot back up ${opts.source}: ${(e as Error).message}`, { path: opts.source }, { cause: e });
   }
-  if (!rootStat.isDirectory()) {
+  if (kindOfMode(st[F.mode]!) !== 'dir') {
     throw new SnapdumpError('ERR_SOURCE', `cannot back up ${opts.source}: not a directory`, { path: opts.source });
   }
-  const rootDev = rootStat.dev;
+  const rootDev = st[F.dev]!;
   const exclude = new Set((opts.exclude ?? []).map((x) => `${x.dev}:${x.ino}`));
   const notices: Notice[] = [];
-  const fieldWarnings = (p: Buffer, ws: FieldWarning[]) => {
-    for (const w of ws) notices.push({ code: 'FIELD_RANGE', path: displayPath(p), message: w.message, skipped: false });
+  const warnings: FieldWarning[] = [];
+  const flushWarnings = (p: string | Buffer) => {
+    for (const w of warnings) notices.push({ code: 'FIELD_RANGE', path: displayPath(p), message: w.message, skipped: false });
+    warnings.length = 0;
   };
-  const isRoot = process.getuid?.() === 0;
+  const checkAccess = process.getuid?.() !== 0;
 
-  const makeEntry = (p: Buffer, st: fs.BigIntStats): DumpEntry => {
-    const s = statOf(st);
-    const ws: FieldWarning[] = [];
-    const inode = inodeFromStat(s, 0, ws);
-    if (ws.length) fieldWarnings(p, ws);
-    const kind = kindOfMode(s.mode);
-    return {
-      ino: 0, srcIno: st.ino, path: p, kind, inode, size: s.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs,
-      sparse: kind === 'file' && s.blocks * 512 < s.size,
-    };
-  };
-
-  const root = makeEntry(rootPath, rootStat);
-  const byIno = new Map<bigint, DumpEntry>([[root.srcIno, root]]);
+  const root = makeEntry(fs.realpathSync(rootPath), st, warnings);
+  flushWarnings(rootPath);
+  const byIno = new Map<number, DumpEntry>([[root.srcIno, root]]);
   const all: DumpEntry[] = [root];
   const stack: DumpEntry[] = [root];
   let visited = 0;
@@ -119,51 +159,52 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
   while (stack.length > 0) {
     const dir = stack.pop()!;
     dir.children = [];
-    let names: Buffer[];
+    let names: Array<string | Buffer>;
     try {
-      names = fs.readdirSync(dir.path, { encoding: 'buffer' });
+      names = listNames(dir.path);
     } catch (e) {
       dir.incomplete = true;
       notices.push({ code: 'UNREADABLE_DIR', path: displayPath(dir.path), message: `cannot read directory: ${(e as Error).message}; dumped empty`, skipped: true });
       continue;
     }
-    names.sort(Buffer.compare);
     for (const name of names) {
-      const childPath = Buffer.concat([dir.path, SLASH, name]);
-      if (name.length > MAX_NAME_BYTES) {
+      const childPath = joinPath(dir.path, name);
+      const bytes = nameBytes(name);
+      if (bytes > MAX_NAME_BYTES) {
         notices.push({ code: 'NAME_TOO_LONG', path: displayPath(childPath), message: 'name longer than 255 bytes; skipped', skipped: true });
         continue;
       }
-      let st: fs.BigIntStats;
       try {
-        st = fs.lstatSync(childPath, { bigint: true });
+        sysx.lstatInto(childPath, st);
       } catch (e) {
         const gone = isErrno(e, 'ENOENT');
         notices.push({ code: gone ? 'VANISHED' : 'UNREADABLE', path: displayPath(childPath), message: gone ? 'file removed before we read it; skipped' : `cannot stat: ${(e as Error).message}; skipped`, skipped: true });
         continue;
       }
-      if (exclude.has(`${st.dev}:${st.ino}`)) continue;
-      if (name.length === MAX_NAME_BYTES) {
-        notices.push({ code: 'NAME_255', path: displayPath(childPath), message: 'a 255-byte name is dumped correctly, but Linux restore 0.4b47 cannot restore it', skipped: false });
-      }
-      const known = byIno.get(st.ino);
-      if (known && !st.isDirectory()) {
+      if (exclude.size && exclude.has(`${st[F.dev]}:${st[F.ino]}`)) continue;
+      const isDir = (st[F.mode]! & 0o170000) === S_IFDIR;
+      const known = isDir ? undefined : byIno.get(st[F.ino]!);
+      if (known) {
         dir.children.push({ name, entry: known });
         continue;
       }
-      if (!isRoot && st.isFile()) {
+      if (checkAccess && (st[F.mode]! & 0o170000) === 0o100000) {
         try { fs.accessSync(childPath, fs.constants.R_OK); } catch (e) {
           notices.push({ code: 'UNREADABLE', path: displayPath(childPath), message: `cannot read: ${(e as Error).message}; skipped`, skipped: true });
           continue;
         }
       }
-      const entry = makeEntry(childPath, st);
+      if (bytes === MAX_NAME_BYTES) {
+        notices.push({ code: 'NAME_255', path: displayPath(childPath), message: 'a 255-byte name is dumped correctly, but Linux restore 0.4b47 cannot restore it', skipped: false });
+      }
+      const entry = makeEntry(childPath, st, warnings);
+      if (warnings.length) flushWarnings(childPath);
       entry.parent = dir;
-      byIno.set(st.ino, entry);
+      if (st[F.nlink]! > 1 || isDir) byIno.set(entry.srcIno, entry);
       all.push(entry);
       dir.children.push({ name, entry });
-      if (entry.kind === 'dir') {
-        if (st.dev !== rootDev) {
+      if (isDir) {
+        if (st[F.dev] !== rootDev) {
           // A mount point: recorded as an empty directory, its file system is not crossed.
           entry.children = [];
           notices.push({ code: 'MOUNT_POINT', path: displayPath(childPath), message: 'mount point not crossed; dumped as an empty directory', skipped: false });
@@ -181,8 +222,6 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
   opts.onProgress?.(all.length);
 
   const maxino = assignInodeNumbers(root, all);
-
-  // Directory metadata that only an open descriptor or an xattr call gives.
   const inUse = new InodeMap(maxino);
   const dumped = new InodeMap(maxino);
   const directories: DumpEntry[] = [];
@@ -193,7 +232,8 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
     dumped.set(e.ino);
     if (e.kind === 'dir') {
       directories.push(e);
-      e.inode.flags = readInodeFlags(e.path, true);
+      // Directory flags and EAs are read here; the workers read those of everything else.
+      e.flags = readInodeFlags(e.path, true);
       const x = readXattrs(e.path);
       e.xattrs = x.attrs;
       for (const err of x.errors) notices.push({ code: 'XATTR', path: displayPath(e.path), message: err, skipped: true });
@@ -218,18 +258,18 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
  * order instead. Returns maxino (highest number + 1).
  */
 function assignInodeNumbers(root: DumpEntry, all: DumpEntry[]): number {
-  const identityLimit = BigInt(Math.max(1 << 23, all.length * 64));
+  const identityLimit = Math.max(1 << 23, all.length * 64);
   let identity = true;
-  let highest = BigInt(ROOTINO);
+  let highest = ROOTINO;
   for (const e of all) {
     if (e === root) continue;
-    if (e.srcIno <= BigInt(ROOTINO) || e.srcIno >= identityLimit) { identity = false; break; }
+    if (e.srcIno <= ROOTINO || e.srcIno >= identityLimit || e.srcIno === root.srcIno) { identity = false; break; }
     if (e.srcIno > highest) highest = e.srcIno;
   }
   if (identity) {
     root.ino = ROOTINO;
-    for (const e of all) if (e !== root) e.ino = Number(e.srcIno);
-    return Number(highest) + 1;
+    for (const e of all) if (e !== root) e.ino = e.srcIno;
+    return highest + 1;
   }
   let next = ROOTINO;
   root.ino = next++;
@@ -238,12 +278,12 @@ function assignInodeNumbers(root: DumpEntry, all: DumpEntry[]): number {
 }
 
 /** Directory listing of `dir` in tape form: ".", "..", then the children by name. */
-export function directoryEntries(dir: DumpEntry): Array<{ ino: number; type: number; name: Uint8Array }> {
+export function directoryEntries(dir: DumpEntry): DirEntry[] {
   const parentIno = dir.parent ? dir.parent.ino : dir.ino;
-  const out: Array<{ ino: number; type: number; name: Uint8Array }> = [
-    { ino: dir.ino, type: dtypeOfMode(dir.inode.mode), name: Buffer.from('.') },
-    { ino: parentIno, type: dtypeOfMode(0o040000), name: Buffer.from('..') },
+  const out: DirEntry[] = [
+    { ino: dir.ino, type: dtypeOfMode(dir.mode), name: '.' },
+    { ino: parentIno, type: dtypeOfMode(S_IFDIR), name: '..' },
   ];
-  for (const c of dir.children ?? []) out.push({ ino: c.entry.ino, type: dtypeOfMode(c.entry.inode.mode), name: c.name });
+  for (const c of dir.children ?? []) out.push({ ino: c.entry.ino, type: dtypeOfMode(c.entry.mode), name: c.name });
   return out;
 }

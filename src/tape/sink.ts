@@ -97,12 +97,20 @@ class StreamFdSink implements TapeSink {
   async abort(): Promise<void> { if (this.ownsFd) { try { fs.closeSync(this.fd); } catch { /* ignore */ } } }
 }
 
+/** Writes one buffer with one write(2); resolves with the byte count the kernel took. */
+export type RecordWriter = (fd: number, record: Buffer) => Promise<number>;
+
+const writeRecordToFd: RecordWriter = (fd, record) => new Promise((resolve, reject) => {
+  fs.write(fd, record, 0, record.length, null, (err, n) => (err ? reject(err) : resolve(n)));
+});
+
 /** A tape device (/dev/nst0...): one write(2) per record of exactly recordSize bytes. */
-class TapeDeviceSink implements TapeSink {
+export class TapeDeviceSink implements TapeSink {
   readonly identity = null;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
-  constructor(readonly name: string, private readonly fd: number, private readonly recordSize: number) {}
+  constructor(readonly name: string, private readonly fd: number, private readonly recordSize: number,
+    private readonly writeRecord: RecordWriter = writeRecordToFd, private readonly close: (fd: number) => void = fs.closeSync) {}
 
   async write(parts: readonly Buffer[]): Promise<void> {
     for (const p of parts) { this.pending.push(p); this.pendingBytes += p.length; }
@@ -117,20 +125,23 @@ class TapeDeviceSink implements TapeSink {
         if (take === head.length) this.pending.shift(); else this.pending[0] = head.subarray(take);
       }
       this.pendingBytes -= this.recordSize;
-      await new Promise<void>((resolve, reject) => fs.write(this.fd, record, 0, record.length, null, (err, n) => {
-        if (err) reject(outputError(this.name, err, 'write'));
-        else if (n !== record.length) reject(new SnapdumpError('ERR_OUTPUT', `short write to tape ${this.name}: ${n} of ${record.length} bytes (end of medium?)`, { path: this.name }));
-        else resolve();
-      }));
+      let n: number;
+      try {
+        n = await this.writeRecord(this.fd, record);
+      } catch (e) {
+        throw outputError(this.name, e, 'write');
+      }
+      // On tape a short write means the end of the medium: the record is not on tape.
+      if (n !== record.length) throw new SnapdumpError('ERR_OUTPUT', `short write to tape ${this.name}: ${n} of ${record.length} bytes (end of medium?)`, { path: this.name });
     }
   }
 
   async commit(): Promise<void> {
     if (this.pendingBytes !== 0) throw new SnapdumpError('ERR_INTERNAL', 'image does not end on a record boundary');
-    fs.closeSync(this.fd);
+    this.close(this.fd);
   }
 
-  async abort(): Promise<void> { try { fs.closeSync(this.fd); } catch { /* ignore */ } }
+  async abort(): Promise<void> { try { this.close(this.fd); } catch { /* ignore */ } }
 }
 
 /** Opens the output named on the command line. `recordSize` = blocking factor × 1 KiB. */

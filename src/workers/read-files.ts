@@ -7,90 +7,85 @@
 import * as fs from 'node:fs';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import * as sysx from '../native/sysx.js';
-import { RecordType, TP_BSIZE, TP_NINDIR } from '../format/constants.js';
-import { encodeHeader, type DumpInode } from '../format/header.js';
-import { baseHeader, type VolumeInfo } from '../format/object-headers.js';
-import { encodeXattrs, type Xattr } from '../format/xattr.js';
-import { DR_EXTATTRIBUTES, EXT_XATTR } from '../format/constants.js';
+import { StatField as F, STAT_FIELDS } from '../native/sysx.js';
+import { DR_EXTATTRIBUTES, EXT_XATTR, RecordType, TP_BSIZE, TP_NINDIR } from '../format/constants.js';
+import { HeaderTemplate, type InodeFields } from '../format/header-template.js';
+import type { VolumeInfo } from '../format/object-headers.js';
+import { encodeXattrs, EA_MAX_BLOB } from '../format/xattr.js';
 import { readXattrs } from '../stages/xattr-emit.js';
+import { COLS, Col, ItemBits, ItemKind, type ReadNote, type ReadResult, type ReadTask } from './read-protocol.js';
 
-export interface ReadItem {
-  kind: 'file' | 'symlink' | 'other';
-  path: Uint8Array;
-  ino: number;
-  inode: DumpInode;
-  /** For files: the byte range of this item. A big file comes as several items. */
-  offset: number;
-  length: number;
-  first: boolean;
-  last: boolean;
-  sparse: boolean;
-  /** What the walk saw, to detect a file that changed before or while it was read. */
-  mtimeNs: bigint;
-  ctimeNs: bigint;
+// One template per volume; a worker serves one backup at a time, usually.
+let cachedVol: VolumeInfo | null = null;
+let cachedTemplate: HeaderTemplate | null = null;
+function templateFor(vol: VolumeInfo): HeaderTemplate {
+  if (!cachedTemplate || !cachedVol || cachedVol.date !== vol.date || cachedVol.label !== vol.label || cachedVol.ntrec !== vol.ntrec
+    || cachedVol.level !== vol.level || cachedVol.filesys !== vol.filesys || cachedVol.ddate !== vol.ddate || cachedVol.volume !== vol.volume) {
+    cachedTemplate = new HeaderTemplate(vol);
+    cachedVol = vol;
+  }
+  return cachedTemplate;
 }
 
-export interface ReadTask {
-  vol: VolumeInfo;
-  items: ReadItem[];
-}
-
-export interface ReadNote {
-  ino: number;
-  path: string;
-  code: string;
-  message: string;
-  /** The object is missing or incomplete in the image. */
-  skipped: boolean;
-}
-
-export interface ReadResult {
-  buffer: ArrayBuffer;
-  length: number;
-  headers: number[];
-  objects: Array<[number, number]>;
-  dataBytes: number;
-  notes: ReadNote[];
-}
+const statBuf = new Float64Array(STAT_FIELDS);
 
 class Output {
   readonly buf: Buffer;
   pos = 0;
   readonly headers: number[] = [];
-  readonly objects: Array<[number, number]> = [];
+  readonly objects: number[] = [];
   constructor(bytes: number) {
-    // Not zero-filled: every byte is written or explicitly cleared below.
+    // Not zero-filled: every byte is written or explicitly cleared.
     this.buf = Buffer.allocUnsafeSlow(Math.max(bytes, TP_BSIZE));
   }
   get block(): number { return this.pos / TP_BSIZE; }
-  reserveHeader(): number {
-    const at = this.pos;
-    this.headers.push(this.block);
-    this.pos += TP_BSIZE;
-    return at;
-  }
 }
 
-function display(p: Uint8Array): string {
-  return Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString('utf8');
+interface Item extends InodeFields {
+  kind: ItemKind;
+  ino: number;
+  path: string | Buffer;
+  offset: number;
+  length: number;
+  first: boolean;
+  last: boolean;
+  sparse: boolean;
+  mtimeSec: number;
+  mtimeNsec: number;
+  ctimeSec: number;
+  ctimeNsec: number;
+  blobs: Buffer[];
+  target: Buffer | null;
 }
 
-function pathOf(p: Uint8Array): Buffer {
-  return Buffer.from(p.buffer, p.byteOffset, p.byteLength);
+function itemAt(rows: Float64Array, i: number, p: string | Uint8Array): Item {
+  const r = i * COLS;
+  const bits = rows[r + Col.bits]!;
+  return {
+    kind: rows[r + Col.kind]! as ItemKind, ino: rows[r + Col.ino]!,
+    path: typeof p === 'string' ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength),
+    offset: rows[r + Col.offset]!, length: rows[r + Col.length]!,
+    first: (bits & ItemBits.First) !== 0, last: (bits & ItemBits.Last) !== 0, sparse: (bits & ItemBits.Sparse) !== 0,
+    mode: rows[r + Col.mode]!, nlink: rows[r + Col.nlink]!, uid: rows[r + Col.uid]!, gid: rows[r + Col.gid]!,
+    size: rows[r + Col.size]!, blocks: rows[r + Col.blocks]!, rdev: rows[r + Col.rdev]!, flags: 0,
+    atime: rows[r + Col.atime]!, atimeUsec: rows[r + Col.atimeUsec]!, mtime: rows[r + Col.mtime]!,
+    mtimeUsec: rows[r + Col.mtimeUsec]!, ctime: rows[r + Col.ctime]!, ctimeUsec: rows[r + Col.ctimeUsec]!,
+    mtimeSec: rows[r + Col.mtimeSec]!, mtimeNsec: rows[r + Col.mtimeNsec]!, ctimeSec: rows[r + Col.ctimeSec]!, ctimeNsec: rows[r + Col.ctimeNsec]!,
+    blobs: [], target: null,
+  };
+}
+
+function display(p: string | Buffer): string {
+  return typeof p === 'string' ? p : p.toString('utf8');
 }
 
 /** Per-1KiB-block presence for [offset, offset+length) from the file's data extents. */
 function presenceMap(fd: number, size: number, offset: number, length: number): Uint8Array {
-  const nblocks = Math.ceil(length / TP_BSIZE);
-  const present = new Uint8Array(nblocks);
-  const extents = sysx.dataExtents(fd, size);
-  for (const [start, end] of extents) {
+  const present = new Uint8Array(Math.ceil(length / TP_BSIZE));
+  for (const [start, end] of sysx.dataExtents(fd, size)) {
     const lo = Math.max(start, offset);
     const hi = Math.min(end, offset + length);
-    if (hi <= lo) continue;
-    const first = Math.floor((lo - offset) / TP_BSIZE);
-    const last = Math.ceil((hi - offset) / TP_BSIZE);
-    present.fill(1, first, last);
+    if (hi > lo) present.fill(1, Math.floor((lo - offset) / TP_BSIZE), Math.ceil((hi - offset) / TP_BSIZE));
   }
   return present;
 }
@@ -106,150 +101,130 @@ function readFully(fd: number, buf: Buffer, at: number, length: number, position
   return done;
 }
 
-function writeObjectHeaders(
-  out: Output, vol: VolumeInfo, item: ReadItem, inode: DumpInode, nblocks: number,
-  present: Uint8Array | null, firstType: RecordType, fill: (segStart: number, segBlocks: number, at: number, presentHere: number) => void,
-): void {
+type Fill = (entry: number, count: number, at: number, announced: number) => void;
+
+/** Headers every 512 blocks, each followed by the data blocks it announces (written by `fill`). */
+function writeObject(out: Output, tpl: HeaderTemplate, item: Item, nblocks: number, present: Uint8Array | null, firstType: RecordType, fill: Fill): void {
   let entry = 0;
   let type = firstType;
-  if (type === RecordType.INODE) out.objects.push([item.ino, out.block]);
+  if (type === RecordType.INODE) out.objects.push(item.ino, out.block);
   do {
     const n = Math.min(TP_NINDIR, nblocks - entry);
-    const at = out.reserveHeader();
-    const h = baseHeader(vol, type);
-    h.inumber = item.ino;
-    h.inode = inode;
-    h.count = n;
-    let presentHere = 0;
-    for (let i = 0; i < n; i++) {
-      const p = present === null || present[entry + i] !== 0;
-      h.addr[i] = p ? 1 : 0;
-      if (p) presentHere++;
-    }
-    encodeHeader(h, out.buf, at);
-    fill(entry, n, out.pos, presentHere);
-    out.pos += presentHere * TP_BSIZE;
+    const at = out.pos;
+    out.headers.push(out.block);
+    const announced = tpl.write(out.buf, at, type, item.ino, item, n, present, entry);
+    out.pos += TP_BSIZE;
+    fill(entry, n, out.pos, announced);
+    out.pos += announced * TP_BSIZE;
     entry += n;
     type = RecordType.ADDR;
   } while (entry < nblocks);
 }
 
-function writeXattrRecords(out: Output, vol: VolumeInfo, item: ReadItem, inode: DumpInode, blobs: Buffer[]): void {
-  for (const blob of blobs) {
-    const at = out.reserveHeader();
-    const h = baseHeader(vol, RecordType.INODE);
-    h.inumber = item.ino;
-    h.inode = { ...inode, size: blob.length };
-    h.flags |= DR_EXTATTRIBUTES;
-    h.extattributes = EXT_XATTR;
+function writeXattrRecords(out: Output, tpl: HeaderTemplate, item: Item): void {
+  for (const blob of item.blobs) {
     const n = blob.length / TP_BSIZE;
-    h.count = n;
-    h.addr.fill(1, 0, n);
-    encodeHeader(h, out.buf, at);
+    out.headers.push(out.block);
+    tpl.write(out.buf, out.pos, RecordType.INODE, item.ino, { ...item, size: blob.length }, n, null, 0, DR_EXTATTRIBUTES, EXT_XATTR);
+    out.pos += TP_BSIZE;
     blob.copy(out.buf, out.pos);
     out.pos += blob.length;
   }
 }
 
-interface Prepared {
-  blobs: Buffer[];
-  target?: Buffer;
+function note(notes: ReadNote[], item: Item, code: string, message: string, skipped: boolean): void {
+  notes.push({ ino: item.ino, path: display(item.path), code, message, skipped });
 }
 
-function prepare(item: ReadItem, notes: ReadNote[]): Prepared {
-  const prepared: Prepared = { blobs: [] };
-  if (item.kind === 'symlink') {
+/** What must be known before the output can be sized: link targets and EA blobs. */
+function prepare(item: Item, notes: ReadNote[]): number {
+  if (item.kind === ItemKind.Symlink) {
     try {
-      prepared.target = fs.readlinkSync(pathOf(item.path), { encoding: 'buffer' });
+      item.target = fs.readlinkSync(item.path, { encoding: 'buffer' });
     } catch (e) {
-      notes.push({ ino: item.ino, path: display(item.path), code: 'VANISHED', message: `cannot read link: ${(e as Error).message}; dumped with an empty target`, skipped: true });
-      prepared.target = Buffer.alloc(0);
+      note(notes, item, 'VANISHED', `cannot read link: ${(e as Error).message}; dumped with an empty target`, true);
+      item.target = Buffer.alloc(0);
     }
   }
   if (item.last) {
-    const x = readXattrs(pathOf(item.path));
-    for (const err of x.errors) notes.push({ ino: item.ino, path: display(item.path), code: 'XATTR', message: err, skipped: true });
+    const x = readXattrs(item.path);
+    for (const err of x.errors) note(notes, item, 'XATTR', err, true);
     if (x.attrs.length) {
-      const enc = encodeXattrs(x.attrs as Xattr[]);
-      for (const name of enc.unsupported) notes.push({ ino: item.ino, path: display(item.path), code: 'XATTR', message: `extended attribute ${name} has no ext2 name index; not dumped`, skipped: false });
-      for (const b of enc.blobs) if (b.length > 4096) notes.push({ ino: item.ino, path: display(item.path), code: 'XATTR_LARGE', message: `extended attributes of ${b.length} bytes: snapdump restores them, Linux restore skips them`, skipped: false });
-      prepared.blobs = enc.blobs;
+      const enc = encodeXattrs(x.attrs);
+      for (const name of enc.unsupported) note(notes, item, 'XATTR', `extended attribute ${name} has no ext2 name index; not dumped`, false);
+      for (const b of enc.blobs) if (b.length > EA_MAX_BLOB) note(notes, item, 'XATTR_LARGE', `extended attributes of ${b.length} bytes: snapdump restores them, Linux restore skips them`, false);
+      item.blobs = enc.blobs;
     }
   }
-  return prepared;
-}
-
-function worstCaseBytes(item: ReadItem, p: Prepared): number {
   let blocks = 0;
-  if (item.kind === 'file') {
+  if (item.kind === ItemKind.File) {
     const n = Math.ceil(item.length / TP_BSIZE);
     blocks += Math.max(1, Math.ceil(n / TP_NINDIR)) + n;
-  } else if (item.kind === 'symlink') {
-    const n = Math.max(1, Math.ceil(p.target!.length / TP_BSIZE));
+  } else if (item.kind === ItemKind.Symlink) {
+    const n = Math.max(1, Math.ceil(item.target!.length / TP_BSIZE));
     blocks += Math.ceil(n / TP_NINDIR) + n;
   } else {
     blocks += 1;
   }
-  for (const b of p.blobs) blocks += 1 + b.length / TP_BSIZE;
+  for (const b of item.blobs) blocks += 1 + b.length / TP_BSIZE;
   return blocks * TP_BSIZE;
 }
 
-function readFileItem(out: Output, vol: VolumeInfo, item: ReadItem, notes: ReadNote[]): number {
+function readFileItem(out: Output, tpl: HeaderTemplate, item: Item, notes: ReadNote[]): number {
   const nblocks = Math.ceil(item.length / TP_BSIZE);
-  let fd = -1;
+  const firstType = item.first ? RecordType.INODE : RecordType.ADDR;
+  let fd: number;
   try {
-    fd = fs.openSync(pathOf(item.path), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    fd = fs.openSync(item.path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   } catch (e) {
+    // The object is already named in the directories and the maps, so it must appear: a
+    // vanished file's first item becomes an empty file, a later item keeps the promised size.
     const gone = (e as NodeJS.ErrnoException).code === 'ENOENT';
-    // The object is already named in the directories and the maps: it must appear. A vanished
-    // file's first item becomes an empty file; a later item keeps the promised size with zeros.
-    notes.push({ ino: item.ino, path: display(item.path), code: gone ? 'VANISHED' : 'UNREADABLE', message: `${gone ? 'file removed before we read it' : `cannot open: ${(e as Error).message}`}; dumped ${item.first ? 'empty' : 'with zeros'}`, skipped: true });
-    if (item.first) {
-      writeObjectHeaders(out, vol, item, { ...item.inode, size: 0 }, 0, null, RecordType.INODE, () => undefined);
-    } else {
-      writeObjectHeaders(out, vol, item, item.inode, nblocks, null, RecordType.ADDR, (_s, segBlocks, at, _p) => out.buf.fill(0, at, at + segBlocks * TP_BSIZE));
-    }
+    note(notes, item, gone ? 'VANISHED' : 'UNREADABLE', `${gone ? 'file removed before we read it' : `cannot open: ${(e as Error).message}`}; dumped ${item.first ? 'empty' : 'with zeros'}`, true);
+    if (item.first) writeObject(out, tpl, { ...item, size: 0 }, 0, null, firstType, () => undefined);
+    else writeObject(out, tpl, item, nblocks, null, firstType, (_e, count, at) => out.buf.fill(0, at, at + count * TP_BSIZE));
     return 0;
   }
   let bytes = 0;
   let short = false;
   try {
-    const inode = { ...item.inode, flags: sysx.getFlags(fd) };
-    const present = item.sparse ? presenceMap(fd, inode.size, item.offset, item.length) : null;
-    writeObjectHeaders(out, vol, item, inode, nblocks, present, item.first ? RecordType.INODE : RecordType.ADDR, (segStart, segBlocks, at, presentHere) => {
-      if (presentHere === 0) return;
-      if (present === null || presentHere === segBlocks) {
-        const want = Math.min(segBlocks * TP_BSIZE, item.length - segStart * TP_BSIZE);
-        const got = readFully(fd, out.buf, at, want, item.offset + segStart * TP_BSIZE);
+    item.flags = sysx.getFlags(fd);
+    const present = item.sparse ? presenceMap(fd, item.size, item.offset, item.length) : null;
+    writeObject(out, tpl, item, nblocks, present, firstType, (entry, count, at, announced) => {
+      if (announced === 0) return;
+      if (announced === count) {
+        const want = Math.min(count * TP_BSIZE, item.length - entry * TP_BSIZE);
+        const got = readFully(fd, out.buf, at, want, item.offset + entry * TP_BSIZE);
         if (got < want) short = true;
         bytes += got;
-        out.buf.fill(0, at + got, at + presentHere * TP_BSIZE);
+        if (got < count * TP_BSIZE) out.buf.fill(0, at + got, at + count * TP_BSIZE);
         return;
       }
-      // Sparse segment: read each run of present blocks into consecutive tape blocks.
+      // Sparse segment: each run of present blocks goes to consecutive tape blocks.
       let dst = at;
       let i = 0;
-      while (i < segBlocks) {
-        if (present[segStart + i] === 0) { i++; continue; }
+      while (i < count) {
+        if (present![entry + i] === 0) { i++; continue; }
         let j = i;
-        while (j < segBlocks && present[segStart + j] !== 0) j++;
-        const fileOff = (segStart + i) * TP_BSIZE;
+        while (j < count && present![entry + j] !== 0) j++;
+        const fileOff = (entry + i) * TP_BSIZE;
         const want = Math.min((j - i) * TP_BSIZE, item.length - fileOff);
         const got = readFully(fd, out.buf, dst, want, item.offset + fileOff);
         if (got < want) short = true;
         bytes += got;
-        out.buf.fill(0, dst + got, dst + (j - i) * TP_BSIZE);
+        if (got < (j - i) * TP_BSIZE) out.buf.fill(0, dst + got, dst + (j - i) * TP_BSIZE);
         dst += (j - i) * TP_BSIZE;
         i = j;
       }
     });
     if (item.last) {
-      const st = fs.fstatSync(fd, { bigint: true });
-      if (short || Number(st.size) !== inode.size || st.mtimeNs !== item.mtimeNs || st.ctimeNs !== item.ctimeNs) {
-        notes.push({ ino: item.ino, path: display(item.path), code: 'CHANGED', message: 'file changed as we read it', skipped: true });
+      sysx.fstatInto(fd, statBuf);
+      if (short || statBuf[F.size] !== item.size || statBuf[F.mtimeSec] !== item.mtimeSec || statBuf[F.mtimeNsec] !== item.mtimeNsec
+        || statBuf[F.ctimeSec] !== item.ctimeSec || statBuf[F.ctimeNsec] !== item.ctimeNsec) {
+        note(notes, item, 'CHANGED', 'file changed as we read it', true);
       }
     } else if (short) {
-      notes.push({ ino: item.ino, path: display(item.path), code: 'CHANGED', message: 'file shrank as we read it; the rest is zeros', skipped: true });
+      note(notes, item, 'CHANGED', 'file shrank as we read it; the rest is zeros', true);
     }
   } finally {
     fs.closeSync(fd);
@@ -258,36 +233,38 @@ function readFileItem(out: Output, vol: VolumeInfo, item: ReadItem, notes: ReadN
 }
 
 export default function readFiles(task: ReadTask): unknown {
+  const tpl = templateFor(task.vol);
   const notes: ReadNote[] = [];
-  const prepared = task.items.map((item) => prepare(item, notes));
+  const items: Item[] = [];
   let total = 0;
-  for (let i = 0; i < task.items.length; i++) total += worstCaseBytes(task.items[i]!, prepared[i]!);
+  for (let i = 0; i < task.paths.length; i++) {
+    const item = itemAt(task.rows, i, task.paths[i]!);
+    total += prepare(item, notes);
+    items.push(item);
+  }
   const out = new Output(total);
   let dataBytes = 0;
-  for (let i = 0; i < task.items.length; i++) {
-    const item = task.items[i]!;
-    const p = prepared[i]!;
-    let inode = item.inode;
-    if (item.kind === 'file') {
-      dataBytes += readFileItem(out, task.vol, item, notes);
-    } else if (item.kind === 'symlink') {
-      const target = p.target!;
-      inode = { ...inode, size: target.length };
-      const nblocks = Math.max(1, Math.ceil(target.length / TP_BSIZE));
-      writeObjectHeaders(out, task.vol, item, inode, nblocks, null, RecordType.INODE, (_s, segBlocks, at) => {
-        out.buf.fill(0, at, at + segBlocks * TP_BSIZE);
+  for (const item of items) {
+    if (item.kind === ItemKind.File) {
+      dataBytes += readFileItem(out, tpl, item, notes);
+    } else if (item.kind === ItemKind.Symlink) {
+      const target = item.target!;
+      item.size = target.length;
+      writeObject(out, tpl, item, Math.max(1, Math.ceil(target.length / TP_BSIZE)), null, RecordType.INODE, (_e, count, at) => {
+        out.buf.fill(0, at, at + count * TP_BSIZE);
         target.copy(out.buf, at);
       });
     } else {
-      writeObjectHeaders(out, task.vol, item, inode, 0, null, RecordType.INODE, () => undefined);
+      writeObject(out, tpl, item, 0, null, RecordType.INODE, () => undefined);
     }
-    if (p.blobs.length) writeXattrRecords(out, task.vol, item, inode, p.blobs);
+    if (item.blobs.length) writeXattrRecords(out, tpl, item);
   }
   const result: ReadResult = {
-    buffer: out.buf.buffer as ArrayBuffer, length: out.pos, headers: out.headers, objects: out.objects, dataBytes, notes,
+    buffer: out.buf.buffer as ArrayBuffer, length: out.pos, headers: Uint32Array.from(out.headers),
+    objects: Uint32Array.from(out.objects), dataBytes, notes,
   };
   return move({
-    get [transferableSymbol]() { return [result.buffer]; },
+    get [transferableSymbol]() { return [result.buffer, result.headers.buffer, result.objects.buffer]; },
     get [valueSymbol]() { return result; },
   } as never);
 }

@@ -1,0 +1,100 @@
+/**
+ * Fast header writing for the hot path (one or more headers per file). The fields every header
+ * of a dump shares (dates, volume, label, names, level, ntrec...) are encoded once into a
+ * template; each header is a 1 KiB copy of it plus the per-object fields and the checksum.
+ * Produces exactly the bytes of {@link encodeHeader} (tested).
+ */
+import { CHECKSUM, TP_BSIZE, TP_NINDIR } from './constants.js';
+import { encodeHeader } from './header.js';
+import { baseHeader, type VolumeInfo } from './object-headers.js';
+
+/** The embedded inode as flat numbers (what the file phase knows about an object). */
+export interface InodeFields {
+  mode: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  size: number;
+  atime: number;
+  atimeUsec: number;
+  mtime: number;
+  mtimeUsec: number;
+  ctime: number;
+  ctimeUsec: number;
+  rdev: number;
+  flags: number;
+  blocks: number;
+}
+
+const O_TYPE = 0, O_INUMBER = 20, O_CHECKSUM = 28, O_DINODE = 32, O_COUNT = 160, O_ADDR = 164, O_FLAGS = 888, O_EXTATTR = 900;
+
+export class HeaderTemplate {
+  private readonly template: Buffer;
+  private readonly baseFlags: number;
+
+  constructor(vol: VolumeInfo) {
+    const h = baseHeader(vol, 0);
+    this.baseFlags = h.flags;
+    this.template = Buffer.alloc(TP_BSIZE);
+    encodeHeader(h, this.template, 0);
+    this.template.writeUInt32LE(0, O_CHECKSUM);
+  }
+
+  /**
+   * Writes one header at `off`. Block map entries come from `present` (1 = data block on tape)
+   * starting at `presentStart`, or are all present when `present` is null. Returns how many
+   * data blocks the header announces.
+   */
+  write(buf: Buffer, off: number, type: number, ino: number, inode: InodeFields, count: number,
+    present: Uint8Array | null, presentStart: number, extraFlags = 0, extattributes = 0): number {
+    this.template.copy(buf, off);
+    const v = new DataView(buf.buffer, buf.byteOffset + off, TP_BSIZE);
+    v.setUint32(O_TYPE, type, true);
+    v.setUint32(O_INUMBER, ino >>> 0, true);
+    v.setUint16(O_DINODE, inode.mode & 0xffff, true);
+    v.setUint16(O_DINODE + 2, inode.nlink & 0xffff, true);
+    v.setUint16(O_DINODE + 4, inode.uid & 0xffff, true);
+    v.setUint16(O_DINODE + 6, inode.gid & 0xffff, true);
+    v.setUint32(O_DINODE + 8, inode.size % 0x100000000, true);
+    v.setUint32(O_DINODE + 12, Math.floor(inode.size / 0x100000000), true);
+    v.setUint32(O_DINODE + 16, inode.atime >>> 0, true);
+    v.setUint32(O_DINODE + 20, inode.atimeUsec >>> 0, true);
+    v.setUint32(O_DINODE + 24, inode.mtime >>> 0, true);
+    v.setUint32(O_DINODE + 28, inode.mtimeUsec >>> 0, true);
+    v.setUint32(O_DINODE + 32, inode.ctime >>> 0, true);
+    v.setUint32(O_DINODE + 36, inode.ctimeUsec >>> 0, true);
+    v.setUint32(O_DINODE + 40, inode.rdev >>> 0, true);
+    v.setUint32(O_DINODE + 100, inode.flags >>> 0, true);
+    v.setUint32(O_DINODE + 104, inode.blocks >>> 0, true);
+    v.setUint32(O_DINODE + 112, inode.uid >>> 0, true);
+    v.setUint32(O_DINODE + 116, inode.gid >>> 0, true);
+    v.setUint32(O_COUNT, count, true);
+    let announced = 0;
+    const n = Math.min(count, TP_NINDIR);
+    if (present === null) {
+      buf.fill(1, off + O_ADDR, off + O_ADDR + n);
+      announced = n;
+    } else {
+      for (let i = 0; i < n; i++) {
+        const p = present[presentStart + i]! !== 0 ? 1 : 0;
+        buf[off + O_ADDR + i] = p;
+        announced += p;
+      }
+    }
+    if (extraFlags) v.setUint32(O_FLAGS, (this.baseFlags | extraFlags) >>> 0, true);
+    if (extattributes) v.setUint32(O_EXTATTR, extattributes >>> 0, true);
+    let sum = 0;
+    for (let i = 0; i < TP_BSIZE; i += 4) sum = (sum + v.getUint32(i, true)) | 0;
+    v.setUint32(O_CHECKSUM, (CHECKSUM - sum) >>> 0, true);
+    return announced;
+  }
+}
+
+/** The full embedded inode for the general encoder. */
+export function toDumpInode(f: InodeFields): import('./header.js').DumpInode {
+  return {
+    mode: f.mode, nlink: f.nlink, size: f.size, atime: f.atime, atimeUsec: f.atimeUsec, mtime: f.mtime,
+    mtimeUsec: f.mtimeUsec, ctime: f.ctime, ctimeUsec: f.ctimeUsec, rdev: f.rdev, flags: f.flags,
+    blocks: f.blocks, gen: 0, uid: f.uid, gid: f.gid, ouid: f.uid & 0xffff, ogid: f.gid & 0xffff,
+  };
+}

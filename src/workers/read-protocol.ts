@@ -1,0 +1,44 @@
+/**
+ * The messages between the file phase and its read workers, kept compact because every
+ * message is cloned between threads: object metadata travels as rows of a Float64Array,
+ * paths as strings (bytes only for names that are not UTF-8), results as one transferred buffer.
+ */
+import type { VolumeInfo } from '../format/object-headers.js';
+
+export const enum ItemKind { File = 0, Symlink = 1, Other = 2 }
+export const enum ItemBits { First = 1, Last = 2, Sparse = 4 }
+
+/** Columns of one item row. */
+export const enum Col {
+  kind = 0, ino, offset, length, bits,
+  mode, nlink, uid, gid, size, blocks, rdev,
+  atime, atimeUsec, mtime, mtimeUsec, ctime, ctimeUsec,
+  mtimeSec, mtimeNsec, ctimeSec, ctimeNsec,
+}
+export const COLS = 22;
+
+export interface ReadTask {
+  vol: VolumeInfo;
+  rows: Float64Array;
+  paths: Array<string | Uint8Array>;
+}
+
+export interface ReadNote {
+  ino: number;
+  path: string;
+  code: string;
+  message: string;
+  /** The object is missing or incomplete in the image. */
+  skipped: boolean;
+}
+
+export interface ReadResult {
+  buffer: ArrayBuffer;
+  length: number;
+  /** Block indexes of every header in the buffer. */
+  headers: Uint32Array;
+  /** Pairs (inode, block index) for each object that starts in the buffer. */
+  objects: Uint32Array;
+  dataBytes: number;
+  notes: ReadNote[];
+}
