@@ -169,7 +169,7 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
       yield* upstream;
       setPhase('files');
       yield* fileEmit(p, {
-        pool: usedPool, vol, concurrency: threads * 4, signal: opts.signal,
+        pool: usedPool, vol, concurrency: threads * 3, taskBytes: 2 << 20, taskItems: 512, signal: opts.signal,
         onNotes: (notes) => { for (const n of notes) notice({ code: n.code, path: n.path, message: n.message, skipped: n.skipped }); },
         onData: (bytes, objects) => { progress.bytes += bytes; progress.files += objects; sendProgress(); },
       });

@@ -186,6 +186,19 @@ export function checksumOk(buf: Uint8Array, offset: number, order: ByteOrder): b
   return headerWordSum(buf, offset, order === 'le') === CHECKSUM;
 }
 
+// Readers decode a header per object: a 120-byte typed array of its own costs an off-heap
+// allocation each time, so spare arrays are carved out of a shared slab.
+let spareSlab = new Uint32Array(0);
+let spareUsed = 0;
+function newSpare(): Uint32Array {
+  if (spareUsed + 30 > spareSlab.length) {
+    spareSlab = new Uint32Array(30 * 1024);
+    spareUsed = 0;
+  }
+  spareUsed += 30;
+  return spareSlab.subarray(spareUsed - 30, spareUsed);
+}
+
 /**
  * Reads a header in the given byte order. Does not validate; use {@link checksumOk} and the magic.
  * The returned addr is a view into `buf` (zero-copy): copy it if `buf` is reused.
@@ -214,7 +227,7 @@ export function decodeHeader(buf: Uint8Array, offset: number, order: ByteOrder):
     uid: u32(O_DINODE + 112),
     gid: u32(O_DINODE + 116),
   };
-  const spare = new Uint32Array(30);
+  const spare = newSpare();
   for (let i = 0; i < 30; i++) spare[i] = view.getUint32(O_SPARE + 4 * i, le);
   return {
     type: i32(O_TYPE),

@@ -48,6 +48,8 @@ export interface TapeChunk {
   parts: Buffer[];
   headers: number[];
   objects: Array<[ino: number, block: number]>;
+  /** Called once the chunk's bytes are written, so its (shared, reused) memory can be refilled. */
+  release?: () => void;
 }
 
 export function chunkBlocks(c: TapeChunk): number {

@@ -9,6 +9,9 @@ import { patchTapea } from '../format/header.js';
 import { endRecord, type TapeChunk, type VolumeInfo } from '../format/object-headers.js';
 import type { TapeSink } from '../tape/sink.js';
 
+/** Chunks with borrowed memory the writer holds at most before it writes them out. */
+export const TAPE_WRITER_MAX_HELD = 4;
+
 export interface TapeWriterOptions {
   sink: TapeSink;
   volume: VolumeInfo;
@@ -24,6 +27,7 @@ export class TapeWriter extends Writable {
   private blocks = 0;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  private releases: Array<() => void> = [];
   private written = 0;
   private readonly batchBytes: number;
 
@@ -43,14 +47,25 @@ export class TapeWriter extends Writable {
 
   override _write(chunk: TapeChunk, _enc: BufferEncoding, callback: (error?: Error | null) => void): void {
     this.accept(chunk);
-    if (this.pendingBytes >= this.batchBytes) this.flush().then(() => callback(), callback);
+    if (this.mustFlush()) this.flush().then(() => callback(), callback);
     else callback();
   }
 
   override _writev(chunks: Array<{ chunk: TapeChunk }>, callback: (error?: Error | null) => void): void {
     for (const { chunk } of chunks) this.accept(chunk);
-    if (this.pendingBytes >= this.batchBytes) this.flush().then(() => callback(), callback);
+    if (this.mustFlush()) this.flush().then(() => callback(), callback);
     else callback();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    // Borrowed memory goes back even when the pipeline fails, so nothing waits for it forever.
+    for (const release of this.releases) release();
+    this.releases = [];
+    callback(error);
+  }
+
+  private mustFlush(): boolean {
+    return this.pendingBytes >= this.batchBytes || this.releases.length >= TAPE_WRITER_MAX_HELD;
   }
 
   override _final(callback: (error?: Error | null) => void): void {
@@ -67,6 +82,7 @@ export class TapeWriter extends Writable {
   }
 
   private accept(chunk: TapeChunk): void {
+    if (chunk.release) this.releases.push(chunk.release);
     const base = this.blocks;
     for (const [ino, block] of chunk.objects) this.opts.onInode?.(ino, (base + block) * TP_BSIZE);
     let h = 0;
@@ -89,9 +105,15 @@ export class TapeWriter extends Writable {
     if (this.pending.length === 0) return;
     const parts = this.pending;
     const bytes = this.pendingBytes;
+    const releases = this.releases;
     this.pending = [];
     this.pendingBytes = 0;
-    await this.opts.sink.write(parts);
+    this.releases = [];
+    try {
+      await this.opts.sink.write(parts);
+    } finally {
+      for (const release of releases) release();
+    }
     this.written += bytes;
     this.opts.onWritten?.(this.written);
   }

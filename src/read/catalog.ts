@@ -113,6 +113,12 @@ class InodeTable {
     u[o + 5] = i.flags; u[o + 6] = i.rdev;
   }
 
+  /** Type and size without building an InodeInfo (the listing asks for every entry). */
+  typeAndSize(ino: number): [FileKind, number] | undefined {
+    const s = this.slots.get(ino);
+    return s === undefined ? undefined : [kindOfMode(this.mode[s]!), this.size[s]!];
+  }
+
   get(ino: number): InodeInfo | undefined {
     const s = this.slots.get(ino);
     if (s === undefined) return undefined;
@@ -164,6 +170,11 @@ export class Catalog {
     return this.table.get(ino);
   }
 
+  /** @internal */
+  typeAndSize(ino: number): [FileKind, number] | undefined {
+    return this.table.typeAndSize(ino);
+  }
+
   /** Inodes whose header was seen, in tape order. */
   seenInodes(): IterableIterator<number> {
     return this.table.inodes();
@@ -209,9 +220,9 @@ function inodeLimit(c: Catalog): number {
 }
 
 /** Name bytes up to the first NUL: restore handles names as C strings. */
-function cName(bytes: Uint8Array): Buffer {
+function cName(bytes: Uint8Array): Uint8Array {
   const nul = bytes.indexOf(0);
-  return Buffer.from(bytes.buffer, bytes.byteOffset, nul < 0 ? bytes.length : nul);
+  return nul < 0 ? bytes : bytes.subarray(0, nul);
 }
 
 /**
@@ -245,7 +256,7 @@ function brokenName(list: readonly DecodedDirEntry[], k: number): Buffer {
 
 interface Named {
   e: DecodedDirEntry;
-  name: Buffer;
+  name: Uint8Array;
 }
 
 /** Entries as restore's rst_readdir() returns them: names resolved, d_ino ≥ maxino dropped. */
@@ -261,13 +272,15 @@ function readDir(c: Catalog, ino: number): Named[] {
   return out;
 }
 
-function isName(b: Buffer, s: string): boolean {
-  return b.length === s.length && b.toString('latin1') === s;
+function isName(b: Uint8Array, s: string): boolean {
+  if (b.length !== s.length) return false;
+  for (let i = 0; i < b.length; i++) if (b[i] !== s.charCodeAt(i)) return false;
+  return true;
 }
 
 function entryFor(c: Catalog, path: Buffer, ino: number, dtype: number): CatalogEntry {
-  const info = c.inode(ino);
-  if (info) return { path, ino, type: info.type, size: info.size };
+  const ts = c.typeAndSize(ino);
+  if (ts) return { path, ino, type: ts[0], size: ts[1] };
   return { path, ino, type: kindOfDtype(dtype), size: 0 };
 }
 
@@ -320,7 +333,7 @@ export function* catalogEntries(c: Catalog): Generator<CatalogEntry> {
     if (f.k >= f.list.length) { stack.pop(); continue; }
     const { e, name } = f.list[f.k++]!;
     if (f.prefix.length + e.namlen >= MAXPATHLEN + 1) {
-      c.warnings.push(`${f.prefix.toString('utf8')}${name.toString('utf8')}: name exceeds ${MAXPATHLEN} char`);
+      c.warnings.push(`${f.prefix.toString('utf8')}${Buffer.from(name).toString('utf8')}: name exceeds ${MAXPATHLEN} char`);
       continue;
     }
     const path = Buffer.concat([f.prefix, name]);

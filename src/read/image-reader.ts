@@ -72,20 +72,35 @@ export type ReadItem = LabelItem | MapItem | VolumeItem | EndItem | DamageItem |
 const MAX_MAP_BLOCKS = 2 ** 32 / 8 / TP_BSIZE;
 const EMPTY = new Uint8Array(0);
 
+/**
+ * A header as read: a private copy of its bytes (the source reuses its buffers), the few fields
+ * the walk needs, and the full decode made only when an item needs it. Continuation headers,
+ * one per KiB of directory and per 512 KiB of file, are never fully decoded.
+ */
 interface Hdr {
-  h: Header;
   offset: number;
+  raw: Buffer;
+  type: number;
+  ino: number;
+  count: number;
+  /** restore's quad swap was in force when this header was read. */
+  swapSize: boolean;
+  full: Header | null;
 }
 
-function countPresent(addr: Uint8Array, from: number, to: number, all: boolean): number {
+const O_ADDR = 164;
+const NATIVE_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Present entries of a c_addr map (bytes at base..base+512 of raw) in [from, to). */
+function countPresent(raw: Uint8Array, from: number, to: number, all: boolean): number {
   if (all) return Math.max(0, to - from);
   let n = 0;
-  for (let i = from; i < to; i++) if (addr[i] !== 0) n++;
+  for (let i = O_ADDR + from, e = O_ADDR + to; i < e; i++) if (raw[i] !== 0) n++;
   return n;
 }
 
-function entriesOf(h: Header): number {
-  return Math.min(Math.max(0, h.count), TP_NINDIR);
+function entries(count: number): number {
+  return Math.min(Math.max(0, count), TP_NINDIR);
 }
 
 /**
@@ -102,14 +117,13 @@ export class ObjectItem {
   complete = true;
   /** TS_INODE plus the TS_ADDR headers read so far. */
   headers = 1;
-  /** @internal set when the reader skips the rest without producing views */
+  /** @internal set when the rest is skipped without producing views */
   skipping = false;
   private gen: AsyncGenerator<DataPiece, void, void> | null = null;
-  private started = false;
   private done = false;
 
   /** @internal built by {@link ImageReader} */
-  constructor(private readonly reader: ImageReader, readonly header: Header, readonly offset: number) {
+  constructor(private readonly reader: ImageReader, readonly header: Header, readonly offset: number, /** @internal */ readonly first: Hdr) {
     this.kind = header.flags & DR_EXTATTRIBUTES ? 'xattr' : 'inode';
     this.ino = header.inumber;
     this.size = header.inode.size;
@@ -120,7 +134,9 @@ export class ObjectItem {
    * requested: copy what must be kept. Breaking out of the loop early is fine.
    */
   async *data(): AsyncGenerator<DataPiece, void, void> {
-    const gen = this.claim();
+    if (this.gen !== null || this.done) throw new SnapdumpError('ERR_INTERNAL', 'object data can be read only once');
+    if (this.reader.currentObject !== this) throw new SnapdumpError('ERR_INTERNAL', 'object data requested after the reader moved on');
+    const gen = this.gen = this.reader.pieces(this);
     for (;;) {
       const r = await gen.next();
       if (r.done) { this.done = true; return; }
@@ -149,21 +165,14 @@ export class ObjectItem {
 
   /** Skips whatever data has not been read. The reader calls this itself when advanced. */
   async skip(): Promise<void> {
-    if (this.done || (this.gen === null && this.reader.currentObject !== this)) return;
-    this.skipping = true;
-    const gen = this.gen ?? this.claim();
-    while (!(await gen.next()).done) { /* skipping yields nothing */ }
+    if (this.done || this.reader.currentObject !== this) return;
     this.done = true;
-  }
-
-  private claim(): AsyncGenerator<DataPiece, void, void> {
-    if (this.started) throw new SnapdumpError('ERR_INTERNAL', 'object data can be read only once');
-    if (this.reader.currentObject !== this) {
-      throw new SnapdumpError('ERR_INTERNAL', 'object data requested after the reader moved on');
+    this.skipping = true;
+    if (this.gen === null) {
+      await this.reader.skipObject(this);
+    } else {
+      while (!(await this.gen.next()).done) { /* skipping yields nothing */ }
     }
-    this.started = true;
-    this.gen = this.reader.pieces(this);
-    return this.gen;
   }
 }
 
@@ -177,6 +186,8 @@ export class ImageReader implements AsyncIterable<ReadItem> {
   private readonly le: boolean;
   private chunk: Uint8Array = EMPTY;
   private view: DataView = new DataView(new ArrayBuffer(0));
+  /** The chunk as native 32-bit words when the dump's byte order is the host's: fast checksums. */
+  private words: Int32Array | null = null;
   private pos = 0;
   private end = 0;
   private chunkBlock = 0;
@@ -210,16 +221,16 @@ export class ImageReader implements AsyncIterable<ReadItem> {
     try {
       yield await this.label();
       for (;;) {
-        yield* this.drainQueue();
+        while (this.queue.length > 0) yield this.queue.shift()!;
         const hd = this.pending ?? await this.readHeader();
         this.pending = null;
-        yield* this.drainQueue();
+        while (this.queue.length > 0) yield this.queue.shift()!;
         if (hd === null) {
           yield this.truncated();
           return;
         }
-        const { h, offset } = hd;
-        switch (h.type) {
+        const offset = hd.offset;
+        switch (hd.type) {
           case RecordType.CLRI:
           case RecordType.BITS: {
             const item = await this.readMap(hd);
@@ -227,12 +238,12 @@ export class ImageReader implements AsyncIterable<ReadItem> {
             break;
           }
           case RecordType.INODE: {
-            if (h.count > TP_NINDIR) {
-              this.queue.push(this.damage(offset, `header of inode ${h.inumber} at byte ${offset} claims ${h.count} blocks (at most ${TP_NINDIR})`));
+            if (hd.count > TP_NINDIR) {
+              this.queue.push(this.damage(offset, `header of inode ${hd.ino} at byte ${offset} claims ${hd.count} blocks (at most ${TP_NINDIR})`));
             }
-            const obj = new ObjectItem(this, h, offset);
+            const obj = new ObjectItem(this, this.full(hd), offset, hd);
             this.currentObject = obj;
-            yield* this.drainQueue();
+            while (this.queue.length > 0) yield this.queue.shift()!;
             yield obj;
             await obj.skip();
             this.currentObject = null;
@@ -241,26 +252,22 @@ export class ImageReader implements AsyncIterable<ReadItem> {
           case RecordType.ADDR:
             // Continuation of nothing (its object's header was lost, or trailing extra headers):
             // restore's findinode() skips these silently.
-            await this.skipBlocks(countPresent(h.addr, 0, entriesOf(h), false));
+            await this.skipBlocks(countPresent(hd.raw, 0, entries(hd.count), false));
             break;
           case RecordType.END:
-            yield* this.drainQueue();
-            yield { kind: 'end', offset, header: h };
+            while (this.queue.length > 0) yield this.queue.shift()!;
+            yield { kind: 'end', offset, header: this.full(hd) };
             return;
           case RecordType.TAPE:
-            this.queue.push(this.damage(offset, `unexpected volume header (TS_TAPE, volume ${h.volume}) at byte ${offset} inside a volume`));
+            this.queue.push(this.damage(offset, `unexpected volume header (TS_TAPE) at byte ${offset} inside a volume`));
             break;
           default:
-            this.queue.push(this.damage(offset, `header of unknown type ${h.type} at byte ${offset} ignored`));
+            this.queue.push(this.damage(offset, `header of unknown type ${hd.type} at byte ${offset} ignored`));
         }
       }
     } finally {
       this.currentObject = null;
     }
-  }
-
-  private *drainQueue(): Generator<ReadItem> {
-    while (this.queue.length > 0) yield this.queue.shift()!;
   }
 
   private damage(offset: number, message: string, code: DamageCode = 'ERR_CORRUPT'): DamageItem {
@@ -281,10 +288,12 @@ export class ImageReader implements AsyncIterable<ReadItem> {
       const ev = await this.source.next();
       if (ev === null) { this.eof = true; return false; }
       if (ev.kind === 'blocks') {
-        this.chunk = ev.data;
-        this.view = new DataView(ev.data.buffer, ev.data.byteOffset, ev.data.byteLength);
+        const d = ev.data;
+        this.chunk = d;
+        this.view = new DataView(d.buffer, d.byteOffset, d.byteLength);
+        this.words = this.le === NATIVE_LE && d.byteOffset % 4 === 0 ? new Int32Array(d.buffer, d.byteOffset, d.byteLength >> 2) : null;
         this.pos = 0;
-        this.end = ev.data.length;
+        this.end = d.length;
         this.chunkBlock = ev.block;
       } else if (ev.kind === 'volume') {
         this.volumeMark = { volume: ev.volume, name: ev.name };
@@ -296,10 +305,15 @@ export class ImageReader implements AsyncIterable<ReadItem> {
   }
 
   private sumOk(off: number): boolean {
-    const v = this.view;
-    const le = this.le;
     let sum = 0;
-    for (let i = 0; i < TP_BSIZE; i += 4) sum = (sum + v.getUint32(off + i, le)) | 0;
+    const w = this.words;
+    if (w !== null) {
+      for (let i = off >> 2, e = i + 256; i < e; i++) sum = (sum + w[i]!) | 0;
+    } else {
+      const v = this.view;
+      const le = this.le;
+      for (let i = 0; i < TP_BSIZE; i += 4) sum = (sum + v.getUint32(off + i, le)) | 0;
+    }
     return sum === CHECKSUM;
   }
 
@@ -307,23 +321,42 @@ export class ImageReader implements AsyncIterable<ReadItem> {
     return this.view.getInt32(off + 24, this.le) === NFS_MAGIC && this.sumOk(off);
   }
 
-  /** Decodes the header at the cursor (not consumed), normalised the way restore's gethead() does. */
-  private decodeAt(off: number): Header {
-    const h = decodeHeader(this.chunk, off, this.byteOrder);
-    // The chunk is reused by the source; the map must outlive it.
-    h.addr = h.addr.slice();
+  /** Takes the (valid) header at the cursor. */
+  private take(): Hdr {
+    const off = this.pos;
+    const v = this.view;
+    const le = this.le;
+    const offset = this.offset;
+    const raw = Buffer.allocUnsafe(TP_BSIZE);
+    raw.set(this.chunk.subarray(off, off + TP_BSIZE));
+    this.pos += TP_BSIZE;
+    // restore's "quad swap" for old Sun tapes: once a directory shows an impossible size, the two
+    // halves of every di_size are swapped from then on (§1.6).
+    if (!this.quadSwap && (v.getUint16(off + 32, le) & S_IFMT) === S_IFDIR) {
+      const hi = v.getUint32(off + 40 + (le ? 4 : 0), le);
+      const lo = v.getUint32(off + 40 + (le ? 0 : 4), le);
+      if (hi !== 0 || lo > 0x0fffffff) this.quadSwap = true;
+    }
+    return {
+      offset, raw, type: v.getInt32(off, le), ino: v.getUint32(off + 20, le), count: v.getInt32(off + 160, le),
+      swapSize: this.quadSwap, full: null,
+    };
+  }
+
+  /** The decoded header, normalised the way restore's gethead() does. */
+  private full(hd: Hdr): Header {
+    if (hd.full) return hd.full;
+    const h = decodeHeader(hd.raw, 0, this.byteOrder);
     if (this.oldFormat) {
       h.inode.uid = h.inode.ouid;
       h.inode.gid = h.inode.ogid;
     }
-    // restore's "quad swap" for old Sun tapes: once a directory shows an impossible size, the two
-    // halves of every di_size are swapped from then on (§1.6).
-    if (!this.quadSwap && (h.inode.mode & S_IFMT) === S_IFDIR && h.inode.size > 0x0fffffff) this.quadSwap = true;
-    if (this.quadSwap) {
+    if (hd.swapSize) {
       const lo = h.inode.size % 2 ** 32;
       const hi = Math.floor(h.inode.size / 2 ** 32);
       h.inode.size = lo * 2 ** 32 + hi;
     }
+    hd.full = h;
     return h;
   }
 
@@ -354,17 +387,15 @@ export class ImageReader implements AsyncIterable<ReadItem> {
     const mark = this.volumeMark!;
     this.volumeMark = null;
     this.lastVolume = mark.volume;
-    const off = this.pos;
-    const offset = this.offset;
-    this.pos += TP_BSIZE;
-    if (!this.isHeaderAt(off)) {
+    if (!this.isHeaderAt(this.pos)) {
       // openTapeSource() checked this header; only a damaged compressed record gets here.
-      this.queue.push(this.damage(offset, `volume ${mark.volume} (${mark.name}) starts with a damaged header`));
+      this.queue.push(this.damage(this.offset, `volume ${mark.volume} (${mark.name}) starts with a damaged header`));
+      this.pos += TP_BSIZE;
       return 0;
     }
-    const h = this.decodeAt(off);
-    this.queue.push({ kind: 'volume', offset, header: h, volume: mark.volume, name: mark.name });
-    return Math.max(0, h.count);
+    const hd = this.take();
+    this.queue.push({ kind: 'volume', offset: hd.offset, header: this.full(hd), volume: mark.volume, name: mark.name });
+    return Math.max(0, hd.count);
   }
 
   /** Skips n data blocks (volume changes included). False when the input ended or a volume cut them. */
@@ -427,14 +458,12 @@ export class ImageReader implements AsyncIterable<ReadItem> {
         if (magic && this.sumOk(off)) {
           const date = this.view.getInt32(off + 4, this.le);
           if (badAt < 0 || this.dumpdate === null || date === this.dumpdate) {
-            const offset = this.offset;
-            const h = this.decodeAt(off);
-            this.pos += TP_BSIZE;
+            const hd = this.take();
             if (badAt >= 0) {
-              this.queue.push(this.damage(badAt, `bad header at byte ${badAt} (${reason}); resynchronised at byte ${offset} after skipping ${skipped} blocks`));
+              this.queue.push(this.damage(badAt, `bad header at byte ${badAt} (${reason}); resynchronised at byte ${hd.offset} after skipping ${skipped} blocks`));
               this.resyncSkipped = skipped;
             }
-            return { h, offset };
+            return hd;
           }
         }
         if (badAt < 0) {
@@ -447,15 +476,31 @@ export class ImageReader implements AsyncIterable<ReadItem> {
     }
   }
 
+  private isContinuation(nx: Hdr | null, obj: ObjectItem): nx is Hdr {
+    return nx !== null && nx.type === RecordType.ADDR && nx.ino === obj.ino;
+  }
+
+  private missingContinuation(obj: ObjectItem, nx: Hdr | null, remaining: number): void {
+    this.pending = nx;
+    obj.complete = false;
+    if (nx !== null) this.queue.push(this.damage(nx.offset, `inode ${obj.ino}: continuation header missing at byte ${nx.offset}; its last ${remaining} bytes are lost`));
+  }
+
+  /** After a damaged continuation header: the blocks skipped (less that header) count as lost. */
+  private lostToResync(obj: ObjectItem, remaining: number): number {
+    if (this.resyncSkipped === 0) return 0;
+    obj.complete = false;
+    return Math.min((this.resyncSkipped - 1) * TP_BSIZE, remaining);
+  }
+
   // ---------------------------------------------------------------- items
 
   private async label(): Promise<LabelItem> {
     if (!(await this.fill())) throw new ImageError('ERR_NOT_DUMP', 'not a dump image (empty)', 0);
-    let hd: Hdr | null = null;
+    let hd: Hdr | null;
     let recovered = false;
     if (this.isHeaderAt(this.pos)) {
-      hd = { h: this.decodeAt(this.pos), offset: 0 };
-      this.pos += TP_BSIZE;
+      hd = this.take();
     } else {
       // The magic is right (openTapeSource checked) but the checksum is not: every header repeats
       // the dump's identity, so take it from the first valid one.
@@ -465,17 +510,14 @@ export class ImageReader implements AsyncIterable<ReadItem> {
       if (hd === null) throw new ImageError('ERR_NOT_DUMP', 'not a dump image (no valid header)', 0);
       recovered = true;
     }
-    const h = hd.h;
+    const flags = hd.raw.readInt32LE(888);
+    this.oldFormat = ((this.le ? flags : hd.raw.readInt32BE(888)) & DR_NEWINODEFMT) === 0;
+    const h = this.full(hd);
     if (h.type !== RecordType.TAPE) {
       if (!recovered) this.queue.push(this.damage(0, `the image starts with a ${h.type === RecordType.CLRI ? 'TS_CLRI' : `type ${h.type}`} header instead of a volume header (TS_TAPE)`));
       this.pending = hd;
     }
     this.dumpdate = h.date;
-    this.oldFormat = (h.flags & DR_NEWINODEFMT) === 0;
-    if (this.oldFormat) {
-      h.inode.uid = h.inode.ouid;
-      h.inode.gid = h.inode.ogid;
-    }
     return {
       kind: 'label', offset: hd.offset, header: h, recovered, byteOrder: this.byteOrder,
       compressed: this.source.compressed, oldInodeFormat: this.oldFormat,
@@ -484,22 +526,22 @@ export class ImageReader implements AsyncIterable<ReadItem> {
 
   /** TS_CLRI / TS_BITS: c_count map blocks (all present, whatever c_addr says), maybe continued by TS_ADDR. */
   private async readMap(hd: Hdr): Promise<MapItem | null> {
-    const { h, offset } = hd;
-    if (h.count < 0 || h.count > MAX_MAP_BLOCKS) {
-      this.queue.push(this.damage(offset, `inode map at byte ${offset} claims ${h.count} blocks; ignored`));
+    const { offset, count } = hd;
+    if (count < 0 || count > MAX_MAP_BLOCKS) {
+      this.queue.push(this.damage(offset, `inode map at byte ${offset} claims ${count} blocks; ignored`));
       return null;
     }
     const parts: Uint8Array[] = [];
-    let maxino = h.count * TP_BSIZE * 8 + 1;
-    await this.copyBlocks(h.count, parts);
+    let maxino = count * TP_BSIZE * 8 + 1;
+    await this.copyBlocks(count, parts);
     // Restore accepts a map continued by TS_ADDR headers (present blocks per c_addr, absent = zeros).
     for (;;) {
       const nx = await this.readHeader();
-      if (nx === null || nx.h.type !== RecordType.ADDR) { this.pending = nx; break; }
-      const n = entriesOf(nx.h);
-      if (h.type === RecordType.CLRI) maxino += nx.h.count * TP_BSIZE * 8 + 1;
+      if (nx === null || nx.type !== RecordType.ADDR) { this.pending = nx; break; }
+      const n = entries(nx.count);
+      if (hd.type === RecordType.CLRI) maxino += nx.count * TP_BSIZE * 8 + 1;
       for (let i = 0; i < n; i++) {
-        if (nx.h.addr[i] !== 0) {
+        if (nx.raw[O_ADDR + i] !== 0) {
           if ((await this.copyBlocks(1, parts)) === 0) break;
         } else {
           parts.push(new Uint8Array(TP_BSIZE));
@@ -507,7 +549,7 @@ export class ImageReader implements AsyncIterable<ReadItem> {
       }
     }
     const bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-    return { kind: h.type === RecordType.CLRI ? 'clri' : 'bits', offset, header: h, map: InodeMap.fromBytes(bytes), maxino };
+    return { kind: hd.type === RecordType.CLRI ? 'clri' : 'bits', offset, header: this.full(hd), map: InodeMap.fromBytes(bytes), maxino };
   }
 
   /**
@@ -517,20 +559,20 @@ export class ImageReader implements AsyncIterable<ReadItem> {
    * of the same inode.
    */
   async *pieces(obj: ObjectItem): AsyncGenerator<DataPiece, void, void> {
-    let h = obj.header;
+    let hd = obj.first;
     let remaining = obj.size;
     let fileOff = 0;
     // Extension records are read whole regardless of c_addr (restore's readmapflag), first header only.
     let all = obj.kind === 'xattr';
     for (;;) {
-      const n = entriesOf(h);
-      const addr = h.addr;
+      const n = entries(hd.count);
+      const raw = hd.raw;
       let i = 0;
-      const owed = (): number => countPresent(addr, i, n, all);
+      const owed = (): number => countPresent(raw, i, n, all);
       while (i < n && remaining > 0) {
-        const present = all || addr[i] !== 0;
+        const present = all || raw[O_ADDR + i] !== 0;
         let j = i + 1;
-        while (j < n && (all || addr[j] !== 0) === present && (j - i) * TP_BSIZE < remaining) j++;
+        while (j < n && (all || raw[O_ADDR + j] !== 0) === present && (j - i) * TP_BSIZE < remaining) j++;
         if (!present) {
           const len = Math.min((j - i) * TP_BSIZE, remaining);
           if (!obj.skipping) yield { offset: fileOff, hole: len };
@@ -555,30 +597,39 @@ export class ImageReader implements AsyncIterable<ReadItem> {
           i += got;
         }
       }
-      const extra = countPresent(addr, i, n, all);
+      const extra = countPresent(raw, i, n, all);
       if (extra > 0 && !(await this.skipBlocks(extra))) { obj.complete = false; return; }
       if (remaining <= 0) return;
       const nx = await this.readHeader();
-      if (nx !== null && nx.h.type === RecordType.ADDR && nx.h.inumber === obj.ino) {
-        if (this.resyncSkipped > 0) {
-          // Like restore's getfile(), go on with the object after a damaged continuation header;
-          // the skipped blocks (less that header) stand for the lost part, as a hole.
-          obj.complete = false;
-          const lost = Math.min((this.resyncSkipped - 1) * TP_BSIZE, remaining);
-          if (lost > 0 && !obj.skipping) yield { offset: fileOff, hole: lost };
-          fileOff += lost;
-          remaining -= lost;
-        }
-        h = nx.h;
-        all = false;
-        obj.headers++;
-        continue;
-      }
-      this.pending = nx;
-      obj.complete = false;
-      const at = nx?.offset ?? this.offset;
-      if (nx !== null) this.queue.push(this.damage(at, `inode ${obj.ino}: continuation header missing at byte ${at}; its last ${remaining} bytes are lost`));
-      return;
+      if (!this.isContinuation(nx, obj)) { this.missingContinuation(obj, nx, remaining); return; }
+      // Like restore's getfile(), go on with the object after a damaged continuation header.
+      const lost = this.lostToResync(obj, remaining);
+      if (lost > 0 && !obj.skipping) yield { offset: fileOff, hole: lost };
+      fileOff += lost;
+      remaining -= lost;
+      hd = nx;
+      all = false;
+      obj.headers++;
+    }
+  }
+
+  /** @internal Skips an object whose data was never asked for: the same walk as pieces(), counting only. */
+  async skipObject(obj: ObjectItem): Promise<void> {
+    let hd = obj.first;
+    let remaining = obj.size;
+    let all = obj.kind === 'xattr';
+    for (;;) {
+      const n = entries(hd.count);
+      const present = countPresent(hd.raw, 0, n, all);
+      if (present > 0 && !(await this.skipBlocks(present))) { obj.complete = false; return; }
+      remaining -= n * TP_BSIZE;
+      if (remaining <= 0) return;
+      const nx = await this.readHeader();
+      if (!this.isContinuation(nx, obj)) { this.missingContinuation(obj, nx, remaining); return; }
+      remaining -= this.lostToResync(obj, remaining);
+      hd = nx;
+      all = false;
+      obj.headers++;
     }
   }
 }

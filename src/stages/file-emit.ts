@@ -7,8 +7,11 @@ import type { Piscina } from 'piscina';
 import { TP_BSIZE, TP_NINDIR } from '../format/constants.js';
 import type { TapeChunk, VolumeInfo } from '../format/object-headers.js';
 import { orderedMap } from '../pipeline/ordered-map.js';
+import { SlotPool } from '../pipeline/slot-pool.js';
+import { TAPE_WRITER_MAX_HELD } from '../pipeline/tape-writer.js';
 import { COLS, Col, ItemBits, ItemKind, type ReadNote, type ReadResult, type ReadTask } from '../workers/read-protocol.js';
-import type { DumpEntry, DumpPlan } from './traverse.js';
+import type { DumpPlan } from './traverse.js';
+import { ROW, type EntryTable } from './entry-table.js';
 
 export interface FileEmitOptions {
   pool: Piscina;
@@ -26,66 +29,83 @@ export interface FileEmitOptions {
 
 const HEADER_SPAN = TP_NINDIR * TP_BSIZE; // file bytes one header describes
 
-interface PlannedItem { entry: DumpEntry; offset: number; length: number; bits: number }
+interface PlannedItem { id: number; offset: number; length: number; bits: number }
 
-function kindOf(e: DumpEntry): ItemKind {
-  return e.kind === 'file' ? ItemKind.File : e.kind === 'symlink' ? ItemKind.Symlink : ItemKind.Other;
-}
-
-function toTask(vol: VolumeInfo, items: PlannedItem[]): ReadTask {
+function toTask(vol: VolumeInfo, t: EntryTable, items: PlannedItem[], slot: SharedArrayBuffer): ReadTask {
   const rows = new Float64Array(items.length * COLS);
-  const paths: Array<string | Uint8Array> = [];
+  const paths: string[] = [];
+  let rawPaths: Record<number, Uint8Array> | undefined;
   items.forEach((it, i) => {
-    const e = it.entry;
     const r = i * COLS;
-    rows[r + Col.kind] = kindOf(e); rows[r + Col.ino] = e.ino; rows[r + Col.offset] = it.offset; rows[r + Col.length] = it.length;
-    rows[r + Col.bits] = it.bits | (e.sparse ? ItemBits.Sparse : 0);
-    rows[r + Col.mode] = e.mode; rows[r + Col.nlink] = e.nlink; rows[r + Col.uid] = e.uid; rows[r + Col.gid] = e.gid;
-    rows[r + Col.size] = e.size; rows[r + Col.blocks] = e.blocks; rows[r + Col.rdev] = e.rdev;
-    rows[r + Col.atime] = e.atime; rows[r + Col.atimeUsec] = e.atimeUsec; rows[r + Col.mtime] = e.mtime;
-    rows[r + Col.mtimeUsec] = e.mtimeUsec; rows[r + Col.ctime] = e.ctime; rows[r + Col.ctimeUsec] = e.ctimeUsec;
-    rows[r + Col.mtimeSec] = e.mtimeSec; rows[r + Col.mtimeNsec] = e.mtimeNsec; rows[r + Col.ctimeSec] = e.ctimeSec; rows[r + Col.ctimeNsec] = e.ctimeNsec;
-    paths.push(e.path);
+    rows.set(t.rows.subarray(it.id * ROW, it.id * ROW + COLS), r);
+    rows[r + Col.offset] = it.offset;
+    rows[r + Col.length] = it.length;
+    rows[r + Col.bits] = it.bits | (rows[r + Col.bits]! & ItemBits.Sparse);
+    const p = t.path(it.id);
+    if (typeof p === 'string') paths.push(p);
+    else { paths.push(''); (rawPaths ??= {})[i] = p; }
   });
-  return { vol, rows, paths };
+  return { vol, rows, paths: paths.join('\0'), rawPaths, slot };
 }
 
 /** The tasks of the file phase, in tape order. */
-export function* planTasks(entries: readonly DumpEntry[], taskBytes: number, taskItems: number): Generator<PlannedItem[]> {
+export function* planTasks(t: EntryTable, ids: Int32Array, taskBytes: number, taskItems: number): Generator<PlannedItem[]> {
   // Chunks cover whole headers so a header's blocks never straddle two tasks.
   const chunk = Math.max(HEADER_SPAN, Math.floor(taskBytes / HEADER_SPAN) * HEADER_SPAN);
   let batch: PlannedItem[] = [];
   let batchBytes = 0;
-  for (const e of entries) {
-    if (e.kind === 'file' && e.size > chunk) {
+  for (const id of ids) {
+    const isFile = t.get(id, Col.kind) === ItemKind.File;
+    const size = isFile ? t.get(id, Col.size) : 0;
+    if (size > chunk) {
       if (batch.length) { yield batch; batch = []; batchBytes = 0; }
-      for (let off = 0; off < e.size; off += chunk) {
-        const bits = (off === 0 ? ItemBits.First : 0) | (off + chunk >= e.size ? ItemBits.Last : 0);
-        yield [{ entry: e, offset: off, length: Math.min(chunk, e.size - off), bits }];
+      for (let off = 0; off < size; off += chunk) {
+        const bits = (off === 0 ? ItemBits.First : 0) | (off + chunk >= size ? ItemBits.Last : 0);
+        yield [{ id, offset: off, length: Math.min(chunk, size - off), bits }];
       }
       continue;
     }
-    const size = e.kind === 'file' ? e.size : 0;
     if (batch.length && (batch.length >= taskItems || batchBytes + size > taskBytes)) {
       yield batch; batch = []; batchBytes = 0;
     }
-    batch.push({ entry: e, offset: 0, length: size, bits: ItemBits.First | ItemBits.Last });
+    batch.push({ id, offset: 0, length: size, bits: ItemBits.First | ItemBits.Last });
     batchBytes += size;
   }
   if (batch.length) yield batch;
 }
 
+/** Bytes a task can need beyond its file data: headers and block padding for every item. */
+export function slotSizeFor(taskBytes: number, taskItems: number): number {
+  return taskBytes + 2 * taskItems * TP_BSIZE + 2 * TP_BSIZE + 64 * 1024;
+}
+
 export async function* fileEmit(plan: DumpPlan, opts: FileEmitOptions): AsyncGenerator<TapeChunk> {
   const taskBytes = opts.taskBytes ?? 1 << 20;
-  const tasks = planTasks(plan.others, taskBytes, opts.taskItems ?? 256);
-  const run = (items: PlannedItem[]) => opts.pool.run(toTask(opts.vol, items), { signal: opts.signal }) as Promise<ReadResult>;
+  const taskItems = opts.taskItems ?? 256;
+  // Slots: the tasks in flight, the chunks the writer may hold before it must write, and slack.
+  const slots = new SlotPool(opts.concurrency + TAPE_WRITER_MAX_HELD + 2, slotSizeFor(taskBytes, taskItems));
+  const tasks = planTasks(plan.table, plan.others, taskBytes, taskItems);
+  const run = async (items: PlannedItem[]) => {
+    const slot = await slots.acquire();
+    try {
+      return { slot, result: await opts.pool.run(toTask(opts.vol, plan.table, items, slots.slots[slot]!), { signal: opts.signal }) as ReadResult };
+    } catch (e) {
+      slots.release(slot);
+      throw e;
+    }
+  };
   const cost = (items: PlannedItem[]) => items.reduce((s, i) => s + i.length, 0) + TP_BSIZE * items.length;
   const window = { concurrency: opts.concurrency, maxBytes: Math.max(16 << 20, taskBytes * opts.concurrency), cost, signal: opts.signal };
-  for await (const r of orderedMap(tasks, run, window)) {
+  for await (const { slot, result: r } of orderedMap(tasks, run, window)) {
     if (r.notes.length) opts.onNotes?.(r.notes);
     const objects: Array<[number, number]> = [];
     for (let i = 0; i < r.objects.length; i += 2) objects.push([r.objects[i]!, r.objects[i + 1]!]);
     opts.onData?.(r.dataBytes, objects.length);
-    yield { parts: [Buffer.from(r.buffer, 0, r.length)], headers: Array.from(r.headers), objects };
+    if (r.buffer) {
+      slots.release(slot);
+      yield { parts: [Buffer.from(r.buffer, 0, r.length)], headers: Array.from(r.headers), objects };
+    } else {
+      yield { parts: [Buffer.from(slots.slots[slot]!, 0, r.length)], headers: Array.from(r.headers), objects, release: () => slots.release(slot) };
+    }
   }
 }

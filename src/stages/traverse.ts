@@ -8,36 +8,15 @@ import * as path from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { SnapdumpError, isErrno } from '../errors.js';
 import { InodeMap } from '../format/bitmap.js';
-import { ROOTINO, S_IFDIR, dtypeOfMode, kindOfMode, type FileKind } from '../format/constants.js';
+import { DT_DIR, ROOTINO, S_IFDIR, dtypeOfMode, kindOfMode, type FileKind } from '../format/constants.js';
 import { MAX_NAME_BYTES, type DirEntry } from '../format/directory.js';
 import type { InodeFields } from '../format/header-template.js';
 import { clampTime, devMajor, devMinor, encodeRdev, type FieldWarning } from '../format/inode-fields.js';
-import type { Xattr } from '../format/xattr.js';
+import { Col, ItemBits, ItemKind } from '../workers/read-protocol.js';
+import { EntryTable, ROW, XCol, joinPath, type Name } from './entry-table.js';
 import * as sysx from '../native/sysx.js';
 import { StatField as F, STAT_FIELDS } from '../native/sysx.js';
 import { readXattrs, readInodeFlags } from './xattr-emit.js';
-
-/** One object to dump. Paths are strings unless the name is not valid UTF-8 (then bytes). */
-export interface DumpEntry extends InodeFields {
-  /** Dump inode number (assigned after the walk). */
-  ino: number;
-  /** Source inode number: the identity of the object during the walk. */
-  srcIno: number;
-  path: string | Buffer;
-  kind: FileKind;
-  /** Allocated bytes < size: the file has holes worth looking for. */
-  sparse: boolean;
-  /** Exact times the walk saw, to detect changes while the data is read. */
-  mtimeSec: number;
-  mtimeNsec: number;
-  ctimeSec: number;
-  ctimeNsec: number;
-  children?: Array<{ name: string | Buffer; entry: DumpEntry }>;
-  parent?: DumpEntry;
-  xattrs?: Xattr[];
-  /** Set when the object was only partly readable (e.g. a directory we could not list). */
-  incomplete?: boolean;
-}
 
 export interface Notice {
   code: string;
@@ -48,11 +27,13 @@ export interface Notice {
 }
 
 export interface DumpPlan {
-  root: DumpEntry;
-  /** Directories in ascending inode order (root first). */
-  directories: DumpEntry[];
-  /** Every other dumped object in ascending inode order. */
-  others: DumpEntry[];
+  table: EntryTable;
+  /** Root's id in the table (always 0). */
+  root: number;
+  /** Ids of the directories in ascending inode order (root first). */
+  directories: Int32Array;
+  /** Ids of every other dumped object in ascending inode order. */
+  others: Int32Array;
   inUse: InodeMap;
   dumped: InodeMap;
   maxino: number;
@@ -68,13 +49,8 @@ export interface TraverseOptions {
   onProgress?: (entries: number) => void;
 }
 
-export function displayPath(p: string | Buffer): string {
+export function displayPath(p: Name): string {
   return typeof p === 'string' ? p : p.toString('utf8');
-}
-
-function joinPath(dir: string | Buffer, name: string | Buffer): string | Buffer {
-  if (typeof dir === 'string' && typeof name === 'string') return dir === '/' ? '/' + name : dir + '/' + name;
-  return Buffer.concat([Buffer.from(dir), Buffer.from('/'), Buffer.from(name)]);
 }
 
 /**
@@ -100,7 +76,10 @@ function nameBytes(n: string | Buffer): number {
   return typeof n === 'string' ? Buffer.byteLength(n) : n.length;
 }
 
-function makeEntry(p: string | Buffer, st: Float64Array, warnings: FieldWarning[]): DumpEntry {
+/** Fills the row of `id` from an lstat result. Returns the object's kind. */
+function fillRow(t: EntryTable, id: number, st: Float64Array, warnings: FieldWarning[]): FileKind {
+  const r = t.rows;
+  const o = id * ROW;
   const mode = st[F.mode]!;
   const kind = kindOfMode(mode);
   const a = clampTime(st[F.atimeSec]!, st[F.atimeNsec]!, 'atime', warnings);
@@ -116,23 +95,49 @@ function makeEntry(p: string | Buffer, st: Float64Array, warnings: FieldWarning[
   }
   const size = st[F.size]!;
   const blocks = st[F.blocks]!;
+  r[o + Col.kind] = kind === 'file' ? ItemKind.File : kind === 'symlink' ? ItemKind.Symlink : ItemKind.Other;
+  r[o + Col.ino] = 0;
+  r[o + Col.offset] = 0;
+  r[o + Col.length] = kind === 'file' ? size : 0;
+  r[o + Col.bits] = kind === 'file' && blocks * 512 < size ? ItemBits.Sparse : 0;
+  r[o + Col.mode] = mode;
+  r[o + Col.nlink] = Math.min(st[F.nlink]!, 0x7fff);
+  r[o + Col.uid] = st[F.uid]!;
+  r[o + Col.gid] = st[F.gid]!;
+  r[o + Col.size] = size;
+  r[o + Col.blocks] = blocks;
+  r[o + Col.rdev] = rdev;
+  r[o + Col.atime] = a.sec; r[o + Col.atimeUsec] = a.usec;
+  r[o + Col.mtime] = m.sec; r[o + Col.mtimeUsec] = m.usec;
+  r[o + Col.ctime] = c.sec; r[o + Col.ctimeUsec] = c.usec;
+  r[o + Col.mtimeSec] = st[F.mtimeSec]!; r[o + Col.mtimeNsec] = st[F.mtimeNsec]!;
+  r[o + Col.ctimeSec] = st[F.ctimeSec]!; r[o + Col.ctimeNsec] = st[F.ctimeNsec]!;
+  r[o + XCol.srcIno] = st[F.ino]!;
+  r[o + XCol.parent] = 0;
+  r[o + XCol.childStart] = 0;
+  r[o + XCol.childCount] = 0;
+  r[o + XCol.dumpFlags] = 0;
+  return kind;
+}
+
+/** The embedded-inode fields of an object, for the encoders. */
+export function inodeFields(t: EntryTable, id: number): InodeFields {
+  const r = t.rows;
+  const o = id * ROW;
   return {
-    ino: 0, srcIno: st[F.ino]!, path: p, kind,
-    mode, nlink: Math.min(st[F.nlink]!, 0x7fff), uid: st[F.uid]!, gid: st[F.gid]!, size, blocks, rdev, flags: 0,
-    atime: a.sec, atimeUsec: a.usec, mtime: m.sec, mtimeUsec: m.usec, ctime: c.sec, ctimeUsec: c.usec,
-    sparse: kind === 'file' && blocks * 512 < size,
-    mtimeSec: st[F.mtimeSec]!, mtimeNsec: st[F.mtimeNsec]!, ctimeSec: st[F.ctimeSec]!, ctimeNsec: st[F.ctimeNsec]!,
-    // Every entry gets every field up front: one object shape keeps the hot loops monomorphic.
-    children: undefined, parent: undefined, xattrs: undefined, incomplete: false,
+    mode: r[o + Col.mode]!, nlink: r[o + Col.nlink]!, uid: r[o + Col.uid]!, gid: r[o + Col.gid]!,
+    size: r[o + Col.size]!, blocks: r[o + Col.blocks]!, rdev: r[o + Col.rdev]!, flags: r[o + XCol.dumpFlags]!,
+    atime: r[o + Col.atime]!, atimeUsec: r[o + Col.atimeUsec]!, mtime: r[o + Col.mtime]!,
+    mtimeUsec: r[o + Col.mtimeUsec]!, ctime: r[o + Col.ctime]!, ctimeUsec: r[o + Col.ctimeUsec]!,
   };
 }
 
 export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
-  const rootPath = path.resolve(opts.source);
   const st = new Float64Array(STAT_FIELDS);
+  let rootPath: string;
   try {
-    fs.statSync(rootPath); // follows a symlinked source, as a user would expect
-    sysx.lstatInto(fs.realpathSync(rootPath), st);
+    rootPath = fs.realpathSync(path.resolve(opts.source)); // a symlinked source is followed
+    sysx.lstatInto(rootPath, st);
   } catch (e) {
     throw new SnapdumpError('ERR_SOURCE', `cannot back up ${opts.source}: ${(e as Error).message}`, { path: opts.source }, { cause: e });
   }
@@ -143,32 +148,35 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
   const exclude = new Set((opts.exclude ?? []).map((x) => `${x.dev}:${x.ino}`));
   const notices: Notice[] = [];
   const warnings: FieldWarning[] = [];
-  const flushWarnings = (p: string | Buffer) => {
+  const flushWarnings = (p: Name) => {
     for (const w of warnings) notices.push({ code: 'FIELD_RANGE', path: displayPath(p), message: w.message, skipped: false });
     warnings.length = 0;
   };
   const checkAccess = process.getuid?.() !== 0;
 
-  const root = makeEntry(fs.realpathSync(rootPath), st, warnings);
+  const t = new EntryTable(4096);
+  const root = t.add(rootPath);
+  fillRow(t, root, st, warnings);
   flushWarnings(rootPath);
-  const byIno = new Map<number, DumpEntry>([[root.srcIno, root]]);
-  const all: DumpEntry[] = [root];
-  const stack: DumpEntry[] = [root];
+  t.dirPaths.set(root, rootPath);
+  // Objects with several links, by source inode, so every name maps to one dump inode.
+  const linked = new Map<number, number>();
+  const stack: number[] = [root];
   let visited = 0;
 
   while (stack.length > 0) {
     const dir = stack.pop()!;
-    dir.children = [];
-    let names: Array<string | Buffer>;
+    const dirPath = t.dirPaths.get(dir)!;
+    t.set(dir, XCol.childStart, t.linkCount);
+    let names: Name[];
     try {
-      names = listNames(dir.path);
+      names = listNames(dirPath);
     } catch (e) {
-      dir.incomplete = true;
-      notices.push({ code: 'UNREADABLE_DIR', path: displayPath(dir.path), message: `cannot read directory: ${(e as Error).message}; dumped empty`, skipped: true });
+      notices.push({ code: 'UNREADABLE_DIR', path: displayPath(dirPath), message: `cannot read directory: ${(e as Error).message}; dumped empty`, skipped: true });
       continue;
     }
     for (const name of names) {
-      const childPath = joinPath(dir.path, name);
+      const childPath = joinPath(dirPath, name);
       const bytes = nameBytes(name);
       if (bytes > MAX_NAME_BYTES) {
         notices.push({ code: 'NAME_TOO_LONG', path: displayPath(childPath), message: 'name longer than 255 bytes; skipped', skipped: true });
@@ -182,13 +190,13 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
         continue;
       }
       if (exclude.size && exclude.has(`${st[F.dev]}:${st[F.ino]}`)) continue;
-      const isDir = (st[F.mode]! & 0o170000) === S_IFDIR;
-      const known = isDir ? undefined : byIno.get(st[F.ino]!);
-      if (known) {
-        dir.children.push({ name, entry: known });
-        continue;
+      const type = st[F.mode]! & 0o170000;
+      const isDir = type === S_IFDIR;
+      if (!isDir && st[F.nlink]! > 1) {
+        const known = linked.get(st[F.ino]!);
+        if (known !== undefined) { t.addLink(known, name); continue; }
       }
-      if (checkAccess && (st[F.mode]! & 0o170000) === 0o100000) {
+      if (checkAccess && type === 0o100000) {
         try { fs.accessSync(childPath, fs.constants.R_OK); } catch (e) {
           notices.push({ code: 'UNREADABLE', path: displayPath(childPath), message: `cannot read: ${(e as Error).message}; skipped`, skipped: true });
           continue;
@@ -197,55 +205,60 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
       if (bytes === MAX_NAME_BYTES) {
         notices.push({ code: 'NAME_255', path: displayPath(childPath), message: 'a 255-byte name is dumped correctly, but Linux restore 0.4b47 cannot restore it', skipped: false });
       }
-      const entry = makeEntry(childPath, st, warnings);
+      const id = t.add(name);
+      fillRow(t, id, st, warnings);
       if (warnings.length) flushWarnings(childPath);
-      entry.parent = dir;
-      if (st[F.nlink]! > 1 || isDir) byIno.set(entry.srcIno, entry);
-      all.push(entry);
-      dir.children.push({ name, entry });
+      t.set(id, XCol.parent, dir);
+      if (!isDir && st[F.nlink]! > 1) linked.set(st[F.ino]!, id);
+      t.addLink(id, name);
       if (isDir) {
+        t.dirPaths.set(id, childPath);
         if (st[F.dev] !== rootDev) {
           // A mount point: recorded as an empty directory, its file system is not crossed.
-          entry.children = [];
+          t.set(id, XCol.childStart, 0);
           notices.push({ code: 'MOUNT_POINT', path: displayPath(childPath), message: 'mount point not crossed; dumped as an empty directory', skipped: false });
         } else {
-          stack.push(entry);
+          stack.push(id);
         }
       }
     }
+    t.set(dir, XCol.childCount, t.linkCount - t.get(dir, XCol.childStart));
     if (++visited % 256 === 0) {
-      opts.onProgress?.(all.length);
+      opts.onProgress?.(t.count);
       await yieldToLoop();
       opts.signal?.throwIfAborted();
     }
   }
-  opts.onProgress?.(all.length);
+  opts.onProgress?.(t.count);
 
-  const maxino = assignInodeNumbers(root, all);
+  const maxino = assignInodeNumbers(t);
   const inUse = new InodeMap(maxino);
   const dumped = new InodeMap(maxino);
-  const directories: DumpEntry[] = [];
-  const others: DumpEntry[] = [];
+  const dirIds: number[] = [];
+  const otherIds: number[] = [];
   let bytes = 0;
-  for (const e of all) {
-    inUse.set(e.ino);
-    dumped.set(e.ino);
-    if (e.kind === 'dir') {
-      directories.push(e);
+  for (let id = 0; id < t.count; id++) {
+    const ino = t.get(id, Col.ino);
+    inUse.set(ino);
+    dumped.set(ino);
+    if (t.isDir(id)) {
+      dirIds.push(id);
       // Directory flags and EAs are read here; the workers read those of everything else.
-      e.flags = readInodeFlags(e.path, true);
-      const x = readXattrs(e.path);
-      e.xattrs = x.attrs;
-      for (const err of x.errors) notices.push({ code: 'XATTR', path: displayPath(e.path), message: err, skipped: true });
+      const p = t.dirPaths.get(id)!;
+      t.set(id, XCol.dumpFlags, readInodeFlags(p, true));
+      const x = readXattrs(p);
+      if (x.attrs.length) t.xattrs.set(id, x.attrs);
+      for (const err of x.errors) notices.push({ code: 'XATTR', path: displayPath(p), message: err, skipped: true });
     } else {
-      others.push(e);
-      if (e.kind === 'file') bytes += e.size;
+      otherIds.push(id);
+      if (t.get(id, Col.kind) === ItemKind.File) bytes += t.get(id, Col.size);
     }
   }
-  directories.sort((a, b) => a.ino - b.ino);
-  others.sort((a, b) => a.ino - b.ino);
+  const byIno = (a: number, b: number) => t.get(a, Col.ino) - t.get(b, Col.ino);
+  const directories = Int32Array.from(dirIds).sort(byIno);
+  const others = Int32Array.from(otherIds).sort(byIno);
   return {
-    root, directories, others, inUse, dumped, maxino, notices,
+    table: t, root, directories, others, inUse, dumped, maxino, notices,
     totals: { files: others.length, directories: directories.length, bytes },
   };
 }
@@ -257,33 +270,37 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
  * maps would be out of proportion with the tree, every object is renumbered densely in walk
  * order instead. Returns maxino (highest number + 1).
  */
-function assignInodeNumbers(root: DumpEntry, all: DumpEntry[]): number {
-  const identityLimit = Math.max(1 << 23, all.length * 64);
+function assignInodeNumbers(t: EntryTable): number {
+  const identityLimit = Math.max(1 << 23, t.count * 64);
+  const rootSrc = t.get(0, XCol.srcIno);
   let identity = true;
   let highest = ROOTINO;
-  for (const e of all) {
-    if (e === root) continue;
-    if (e.srcIno <= ROOTINO || e.srcIno >= identityLimit || e.srcIno === root.srcIno) { identity = false; break; }
-    if (e.srcIno > highest) highest = e.srcIno;
+  for (let id = 1; id < t.count; id++) {
+    const src = t.get(id, XCol.srcIno);
+    if (src <= ROOTINO || src >= identityLimit || src === rootSrc) { identity = false; break; }
+    if (src > highest) highest = src;
   }
+  t.set(0, Col.ino, ROOTINO);
   if (identity) {
-    root.ino = ROOTINO;
-    for (const e of all) if (e !== root) e.ino = e.srcIno;
+    for (let id = 1; id < t.count; id++) t.set(id, Col.ino, t.get(id, XCol.srcIno));
     return highest + 1;
   }
-  let next = ROOTINO;
-  root.ino = next++;
-  for (const e of all) if (e !== root) e.ino = next++;
-  return next;
+  for (let id = 1; id < t.count; id++) t.set(id, Col.ino, ROOTINO + id);
+  return ROOTINO + t.count;
 }
 
-/** Directory listing of `dir` in tape form: ".", "..", then the children by name. */
-export function directoryEntries(dir: DumpEntry): DirEntry[] {
-  const parentIno = dir.parent ? dir.parent.ino : dir.ino;
+/** Directory listing in tape form: ".", "..", then every name in the directory, sorted. */
+export function directoryEntries(t: EntryTable, dir: number): DirEntry[] {
+  const parent = dir === 0 ? dir : t.get(dir, XCol.parent);
   const out: DirEntry[] = [
-    { ino: dir.ino, type: dtypeOfMode(dir.mode), name: '.' },
-    { ino: parentIno, type: dtypeOfMode(S_IFDIR), name: '..' },
+    { ino: t.get(dir, Col.ino), type: DT_DIR, name: '.' },
+    { ino: t.get(parent, Col.ino), type: DT_DIR, name: '..' },
   ];
-  for (const c of dir.children ?? []) out.push({ ino: c.entry.ino, type: dtypeOfMode(c.entry.mode), name: c.name });
+  const start = t.get(dir, XCol.childStart);
+  const end = start + t.get(dir, XCol.childCount);
+  for (let l = start; l < end; l++) {
+    const child = t.linkChild[l]!;
+    out.push({ ino: t.get(child, Col.ino), type: dtypeOfMode(t.get(child, Col.mode)), name: t.linkNames[l]! });
+  }
   return out;
 }

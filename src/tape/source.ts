@@ -199,14 +199,13 @@ export class TapeSource {
   /** Use {@link openTapeSource}. */
   constructor(init: {
     byteOrder: ByteOrder; ntrec: number; compressed: boolean; firstHeader: Header; firstHeaderOk: boolean;
-    inputs: ByteInput[]; readSize: number; method: CompressionMethod | null;
+    inputs: ByteInput[]; readSize: number;
   }, private readonly signal?: AbortSignal) {
     this.byteOrder = init.byteOrder;
     this.ntrec = init.ntrec;
     this.compressed = init.compressed;
     this.firstHeader = init.firstHeader;
     this.firstHeaderOk = init.firstHeaderOk;
-    this.method = init.method;
     this.volumeCount = init.inputs.length;
     const recBytes = init.compressed ? init.ntrec * TP_BSIZE : 0;
     this.volumes = init.inputs.map((input, i) => ({
@@ -435,7 +434,6 @@ export async function openTapeSource(inputs: readonly TapeInput[], opts: TapeSou
       throw new ImageError('ERR_CORRUPT', `${first.name}: compressed dump with impossible blocking factor ${h.ntrec}`, 0, { ntrec: h.ntrec });
     }
     let prefix: Uint8Array = head;
-    let method: CompressionMethod | null = null;
     if (compressed) {
       // Look at the first prefixed record now, so an LZO dump is refused before any output.
       const ahead = new Uint8Array(h.ntrec * TP_BSIZE + 4);
@@ -455,7 +453,7 @@ export async function openTapeSource(inputs: readonly TapeInput[], opts: TapeSou
     }
     return new TapeSource({
       byteOrder: order, ntrec: h.ntrec, compressed, firstHeader: h, firstHeaderOk: ok,
-      inputs: opened, readSize: opts.readSize ?? DEFAULT_READ_SIZE, method,
+      inputs: opened, readSize: opts.readSize ?? DEFAULT_READ_SIZE,
     }, opts.signal);
   } catch (e) {
     await Promise.allSettled(opened.map((o) => o.close()));

@@ -31,12 +31,14 @@ const statBuf = new Float64Array(STAT_FIELDS);
 
 class Output {
   readonly buf: Buffer;
+  readonly own: boolean;
   pos = 0;
   readonly headers: number[] = [];
   readonly objects: number[] = [];
-  constructor(bytes: number) {
+  constructor(bytes: number, slot: SharedArrayBuffer) {
     // Not zero-filled: every byte is written or explicitly cleared.
-    this.buf = Buffer.allocUnsafeSlow(Math.max(bytes, TP_BSIZE));
+    this.own = bytes > slot.byteLength;
+    this.buf = this.own ? Buffer.allocUnsafeSlow(bytes) : Buffer.from(slot);
   }
   get block(): number { return this.pos / TP_BSIZE; }
 }
@@ -237,12 +239,13 @@ export default function readFiles(task: ReadTask): unknown {
   const notes: ReadNote[] = [];
   const items: Item[] = [];
   let total = 0;
-  for (let i = 0; i < task.paths.length; i++) {
-    const item = itemAt(task.rows, i, task.paths[i]!);
+  const paths = task.paths.split('\0');
+  for (let i = 0; i < paths.length; i++) {
+    const item = itemAt(task.rows, i, task.rawPaths?.[i] ?? paths[i]!);
     total += prepare(item, notes);
     items.push(item);
   }
-  const out = new Output(total);
+  const out = new Output(total, task.slot);
   let dataBytes = 0;
   for (const item of items) {
     if (item.kind === ItemKind.File) {
@@ -260,11 +263,12 @@ export default function readFiles(task: ReadTask): unknown {
     if (item.blobs.length) writeXattrRecords(out, tpl, item);
   }
   const result: ReadResult = {
-    buffer: out.buf.buffer as ArrayBuffer, length: out.pos, headers: Uint32Array.from(out.headers),
+    buffer: out.own ? out.buf.buffer as ArrayBuffer : null, length: out.pos, headers: Uint32Array.from(out.headers),
     objects: Uint32Array.from(out.objects), dataBytes, notes,
   };
+  if (!result.buffer) return result;
   return move({
-    get [transferableSymbol]() { return [result.buffer, result.headers.buffer, result.objects.buffer]; },
+    get [transferableSymbol]() { return [result.buffer]; },
     get [valueSymbol]() { return result; },
   } as never);
 }

@@ -20,7 +20,12 @@ export const COLS = 22;
 export interface ReadTask {
   vol: VolumeInfo;
   rows: Float64Array;
-  paths: Array<string | Uint8Array>;
+  /** The items' paths joined by NUL (one string clones much faster than many). */
+  paths: string;
+  /** Paths that are not valid UTF-8, by item index (their slot in `paths` is empty). */
+  rawPaths?: Record<number, Uint8Array>;
+  /** Shared buffer to write the result into; a result that does not fit gets a buffer of its own. */
+  slot: SharedArrayBuffer;
 }
 
 export interface ReadNote {
@@ -33,7 +38,8 @@ export interface ReadNote {
 }
 
 export interface ReadResult {
-  buffer: ArrayBuffer;
+  /** A buffer of the worker's own when the result did not fit the slot, else null. */
+  buffer: ArrayBuffer | null;
   length: number;
   /** Block indexes of every header in the buffer. */
   headers: Uint32Array;

@@ -1,0 +1,33 @@
+/**
+ * A fixed set of shared buffers ("slots") that read workers fill and the tape writer drains.
+ * Reusing the same pre-faulted memory avoids allocating, page-faulting, transferring and
+ * garbage-collecting a new buffer per task (which cost more than the reads themselves), and it
+ * bounds the memory of the file phase to slotCount × slotSize.
+ */
+export class SlotPool {
+  readonly slots: SharedArrayBuffer[];
+  private readonly free: number[];
+  private readonly waiters: Array<(slot: number) => void> = [];
+
+  constructor(readonly slotCount: number, readonly slotSize: number) {
+    this.slots = Array.from({ length: slotCount }, () => new SharedArrayBuffer(slotSize));
+    this.free = this.slots.map((_s, i) => i).reverse();
+  }
+
+  /** Resolves with a free slot index, waiting for a release when none is free. */
+  acquire(): Promise<number> {
+    const slot = this.free.pop();
+    if (slot !== undefined) return Promise.resolve(slot);
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  release(slot: number): void {
+    const waiter = this.waiters.shift();
+    if (waiter) waiter(slot);
+    else this.free.push(slot);
+  }
+
+  get available(): number {
+    return this.free.length;
+  }
+}
