@@ -10,7 +10,8 @@ import { NFS_MAGIC, RecordType, S_IFREG, DT_REG, TP_BSIZE } from '../src/format/
 import { decodeDirectory, encodeDirectory, type DirEntry } from '../src/format/directory.js';
 import { checksumOk, decodeHeader, emptyHeader, encodeHeader, headerWordSum, patchTapea, type DumpInode } from '../src/format/header.js';
 import { inodeFromStat } from '../src/format/inode-fields.js';
-import { baseHeader, objectChunk, type TapeChunk, type VolumeInfo } from '../src/format/object-headers.js';
+import { objectChunk, type TapeChunk } from '../src/format/object-headers.js';
+import { baseHeader, type VolumeInfo } from '../src/format/volume.js';
 import { TapeWriter } from '../src/pipeline/tape-writer.js';
 import type { TapeSink } from '../src/tape/sink.js';
 import { KeyStream, fmt, log, parseArgs, renderTable } from './util.js';

@@ -9,7 +9,8 @@ import { pipeline } from 'node:stream/promises';
 import { Piscina } from 'piscina';
 import { SnapdumpError, isSnapdumpError } from './errors.js';
 import { DEFAULT_NTREC, MAX_LEVEL, MAX_NTREC, MIN_NTREC } from './format/constants.js';
-import type { TapeChunk, VolumeInfo } from './format/object-headers.js';
+import type { TapeChunk } from './format/object-headers.js';
+import type { VolumeInfo } from './format/volume.js';
 import { TapeWriter } from './pipeline/tape-writer.js';
 import { directoryEmit, volumeHead } from './stages/directory-emit.js';
 import { fileEmit } from './stages/file-emit.js';
@@ -136,12 +137,12 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
   try {
     // Workers start while the walk runs, so their start-up cost overlaps it.
     pool = new Piscina({
-      filename: new URL('./workers/read-files.js', import.meta.url).href,
+      filename: new URL('./workers/index.js', import.meta.url).href,
       minThreads: threads, maxThreads: threads, idleTimeout: 1000,
     });
     setPhase('traverse');
     plan = await traverse({
-      source: opts.source,
+      source: opts.source, pool, concurrency: threads * 2,
       exclude: sink.identity ? [sink.identity] : [],
       signal: opts.signal,
       onProgress: (n) => { progress.files = n; sendProgress(); },
@@ -156,8 +157,18 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
     const usedPool = pool;
     writer = new TapeWriter({ sink, volume: vol, onInode: opts.onInode, onWritten: () => sendProgress() });
 
+    // The file phase's first reads start right after the 'directories' event, so the workers are busy while the directories
+    // are encoded; its chunks are only written after them.
+    const files = fileEmit(p, {
+      pool: usedPool, vol, concurrency: threads * 3, taskBytes: 2 << 20, taskItems: 512, signal: opts.signal,
+      onNotes: (notes) => { for (const n of notes) notice({ code: n.code, path: n.path, message: n.message, skipped: n.skipped }); },
+      onData: (bytes, objects) => { progress.bytes += bytes; progress.files += objects; sendProgress(); },
+    });
+    setPhase('directories');
+    const firstFile = files.next();
+    firstFile.catch(() => undefined);
+
     async function* headStage(): AsyncGenerator<TapeChunk> {
-      setPhase('directories');
       yield* volumeHead(p, vol);
     }
     async function* directoryStage(upstream: AsyncIterable<TapeChunk>): AsyncGenerator<TapeChunk> {
@@ -168,11 +179,7 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
     async function* fileStage(upstream: AsyncIterable<TapeChunk>): AsyncGenerator<TapeChunk> {
       yield* upstream;
       setPhase('files');
-      yield* fileEmit(p, {
-        pool: usedPool, vol, concurrency: threads * 3, taskBytes: 2 << 20, taskItems: 512, signal: opts.signal,
-        onNotes: (notes) => { for (const n of notes) notice({ code: n.code, path: n.path, message: n.message, skipped: n.skipped }); },
-        onData: (bytes, objects) => { progress.bytes += bytes; progress.files += objects; sendProgress(); },
-      });
+      for (let next = await firstFile; !next.done; next = await files.next()) yield next.value;
       setPhase('finish');
     }
     await pipeline(Readable.from(headStage()), directoryStage, fileStage, writer, { signal: opts.signal });

@@ -6,7 +6,7 @@
  */
 import { CHECKSUM, TP_BSIZE, TP_NINDIR } from './constants.js';
 import { encodeHeader } from './header.js';
-import { baseHeader, type VolumeInfo } from './object-headers.js';
+import { baseHeader, type VolumeInfo } from './volume.js';
 
 /** The embedded inode as flat numbers (what the file phase knows about an object). */
 export interface InodeFields {

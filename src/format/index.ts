@@ -6,3 +6,4 @@ export * from './xattr.js';
 export * from './inode-fields.js';
 export * from './object-headers.js';
 export * from './header-template.js';
+export * from './volume.js';

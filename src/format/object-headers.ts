@@ -4,40 +4,11 @@
  * Pure: takes already-read data, returns buffers. c_tapea is left 0 for the tape writer to fill.
  */
 import {
-  DR_EXTATTRIBUTES, DR_NEWHEADER, DR_NEWINODEFMT, EXT_XATTR, RecordType, TP_BSIZE, TP_NINDIR,
+  DR_EXTATTRIBUTES, DR_NEWHEADER, EXT_XATTR, RecordType, TP_BSIZE, TP_NINDIR,
 } from './constants.js';
-import { encodeHeader, emptyHeader, type DumpInode, type Header } from './header.js';
-
-/** What every header of one dump carries (DUMP-FORMAT.md §10 checklist item 3). */
-export interface VolumeInfo {
-  date: number;
-  ddate: number;
-  volume: number;
-  level: number;
-  label: string;
-  filesys: string;
-  dev: string;
-  host: string;
-  ntrec: number;
-  /** Highest inode number + 1 (TS_CLRI/TS_END carry maxino − 1). */
-  maxino: number;
-}
-
-export function baseHeader(vol: VolumeInfo, type: number): Header {
-  const h = emptyHeader();
-  h.type = type;
-  h.date = vol.date;
-  h.ddate = vol.ddate;
-  h.volume = vol.volume;
-  h.level = vol.level;
-  h.label = vol.label;
-  h.filesys = vol.filesys;
-  h.dev = vol.dev;
-  h.host = vol.host;
-  h.ntrec = vol.ntrec;
-  h.flags = DR_NEWINODEFMT;
-  return h;
-}
+import { encodeHeader, type Header } from './header.js';
+import { baseHeader, type VolumeInfo } from './volume.js';
+import { HeaderTemplate, type InodeFields } from './header-template.js';
 
 /**
  * A run of tape blocks in tape order. `headers` are the block indexes (relative to the chunk's
@@ -104,33 +75,32 @@ export function endRecord(vol: VolumeInfo): Buffer {
  * present blocks. `present` null means every block is present. `data` holds exactly the
  * present blocks, in order, each 1 KiB (the last one zero-padded).
  */
+const templates = new WeakMap<VolumeInfo, HeaderTemplate>();
+
+/** The shared-field template of a volume, made once per VolumeInfo object. */
+export function headerTemplate(vol: VolumeInfo): HeaderTemplate {
+  let t = templates.get(vol);
+  if (!t) { t = new HeaderTemplate(vol); templates.set(vol, t); }
+  return t;
+}
+
 export function objectChunk(
-  vol: VolumeInfo, ino: number, inode: DumpInode, nblocks: number, data: Buffer, present: Uint8Array | null,
+  vol: VolumeInfo, ino: number, inode: InodeFields, nblocks: number, data: Buffer, present: Uint8Array | null,
   opts: { firstType?: RecordType; extraFlags?: number; extattributes?: number } = {},
 ): TapeChunk {
+  const tpl = headerTemplate(vol);
   const parts: Buffer[] = [];
   const headers: number[] = [];
   let block = 0;
   let dataPos = 0;
   let entry = 0;
   let type = opts.firstType ?? RecordType.INODE;
-  const end = entry + nblocks;
   do {
-    const h = baseHeader(vol, type);
-    h.inumber = ino;
-    h.inode = inode;
-    h.flags |= opts.extraFlags ?? 0;
-    h.extattributes = opts.extattributes ?? 0;
-    const n = Math.min(TP_NINDIR, end - entry);
-    h.count = n;
-    let presentHere = 0;
-    for (let i = 0; i < n; i++) {
-      const p = present === null || present[entry + i] !== 0;
-      h.addr[i] = p ? 1 : 0;
-      if (p) presentHere++;
-    }
+    const n = Math.min(TP_NINDIR, nblocks - entry);
+    const header = Buffer.allocUnsafe(TP_BSIZE);
+    const presentHere = tpl.write(header, 0, type, ino, inode, n, present, entry, opts.extraFlags ?? 0, opts.extattributes ?? 0);
     headers.push(block);
-    parts.push(encodeOne(h));
+    parts.push(header);
     block += 1 + presentHere;
     if (presentHere > 0) {
       parts.push(data.subarray(dataPos, dataPos + presentHere * TP_BSIZE));
@@ -138,14 +108,14 @@ export function objectChunk(
     }
     entry += n;
     type = RecordType.ADDR;
-  } while (entry < end);
+  } while (entry < nblocks);
   const startsObject = (opts.firstType ?? RecordType.INODE) === RecordType.INODE && !((opts.extraFlags ?? 0) & DR_EXTATTRIBUTES);
   return { parts, headers, objects: startsObject ? [[ino, 0]] : [] };
 }
 
 /** One EA extension record: the object's inode fields with di_size = blob size (§6.1). */
-export function xattrChunk(vol: VolumeInfo, ino: number, inode: DumpInode, blob: Buffer): TapeChunk {
-  const eaInode: DumpInode = { ...inode, size: blob.length };
+export function xattrChunk(vol: VolumeInfo, ino: number, inode: InodeFields, blob: Buffer): TapeChunk {
+  const eaInode: InodeFields = { ...inode, size: blob.length };
   return objectChunk(vol, ino, eaInode, blob.length / TP_BSIZE, blob, null, {
     extraFlags: DR_EXTATTRIBUTES, extattributes: EXT_XATTR,
   });

@@ -6,7 +6,8 @@
 import { Writable } from 'node:stream';
 import { TP_BSIZE } from '../format/constants.js';
 import { patchTapea } from '../format/header.js';
-import { endRecord, type TapeChunk, type VolumeInfo } from '../format/object-headers.js';
+import { endRecord, type TapeChunk } from '../format/object-headers.js';
+import { type VolumeInfo } from '../format/volume.js';
 import type { TapeSink } from '../tape/sink.js';
 
 /** Chunks with borrowed memory the writer holds at most before it writes them out. */

@@ -9,9 +9,13 @@
  *   entries; names stop at a NUL byte; paths that would exceed 4,096 bytes are skipped;
  * - the broken records Linux dump writes for 255-byte names (§4.4) get the name restore shows,
  *   taken from the bytes that follow the record in restore's re-packed directory file.
- * Deliberate deviations, for hostile or damaged images only:
- * - a directory reachable under several names is descended into once (restore loops forever on
- *   a directory cycle and explodes on shared subtrees); later names are listed, not descended;
+ * Deliberate deviations:
+ * - a correctly written 255-byte name (d_reclen 264, as snapdump writes it) is shown as it is;
+ *   restore mangles it the same way as the broken record, which is no use to anyone.
+ * For hostile or damaged images only:
+ * - a directory reachable under several names is descended into once; later names are listed,
+ *   not descended (restore re-enters it under every name: on a cycle that only stops at the
+ *   4,096-byte path limit, and shared subtrees can make the output grow exponentially);
  * - without a readable TS_BITS map, every inode whose header was seen counts as dumped;
  * - without a "." entry in the root, the walk starts at inode 2 (restore lists nothing).
  */
@@ -157,7 +161,7 @@ export class Catalog {
   /** TS_BITS: inodes on this tape (null when missing). */
   dumped: InodeMap | null = null;
   readonly damage: DamageItem[] = [];
-  /** What restore would print on stderr while walking (missing ".", names too long...). */
+  /** What restore would print on stderr while walking (missing ".", names too long...); set by the last walk. */
   readonly warnings: string[] = [];
   /** The stream ended with TS_END. */
   complete = false;
@@ -302,6 +306,7 @@ function kindOfDtype(t: number): FileKind {
  * inode is dumped (hard links under each name).
  */
 export function* catalogEntries(c: Catalog): Generator<CatalogEntry> {
+  c.warnings.length = 0;
   if (!c.isDirectory(ROOTINO)) {
     c.warnings.push('Root directory is not on tape');
     return;

@@ -5,7 +5,8 @@
  */
 import type { Piscina } from 'piscina';
 import { TP_BSIZE, TP_NINDIR } from '../format/constants.js';
-import type { TapeChunk, VolumeInfo } from '../format/object-headers.js';
+import type { TapeChunk } from '../format/object-headers.js';
+import type { VolumeInfo } from '../format/volume.js';
 import { orderedMap } from '../pipeline/ordered-map.js';
 import { SlotPool } from '../pipeline/slot-pool.js';
 import { TAPE_WRITER_MAX_HELD } from '../pipeline/tape-writer.js';

@@ -5,8 +5,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { SnapdumpError, isErrno } from '../errors.js';
+import type { Piscina } from 'piscina';
+import { SnapdumpError } from '../errors.js';
 import { InodeMap } from '../format/bitmap.js';
 import { DT_DIR, ROOTINO, S_IFDIR, dtypeOfMode, kindOfMode, type FileKind } from '../format/constants.js';
 import { MAX_NAME_BYTES, type DirEntry } from '../format/directory.js';
@@ -17,6 +17,7 @@ import { EntryTable, ROW, XCol, joinPath, type Name } from './entry-table.js';
 import * as sysx from '../native/sysx.js';
 import { StatField as F, STAT_FIELDS } from '../native/sysx.js';
 import { readXattrs, readInodeFlags } from './xattr-emit.js';
+import { WALK_COLS, W_READABLE, type WalkResult, type WalkTask } from '../workers/walk-dirs.js';
 
 export interface Notice {
   code: string;
@@ -43,6 +44,10 @@ export interface DumpPlan {
 
 export interface TraverseOptions {
   source: string;
+  /** The worker pool whose `walkDirs` lists directories in parallel. */
+  pool: Piscina;
+  /** Walk tasks in flight. */
+  concurrency: number;
   /** Objects to leave out, e.g. the output file itself when it lies inside the source. */
   exclude?: Array<{ dev: number; ino: number }>;
   signal?: AbortSignal;
@@ -53,31 +58,13 @@ export function displayPath(p: Name): string {
   return typeof p === 'string' ? p : p.toString('utf8');
 }
 
-/**
- * Names of a directory as strings, or as bytes when one of them is not valid UTF-8 (a string
- * would silently replace the bad bytes and name another file).
- */
-function listNames(dir: string | Buffer): Array<string | Buffer> {
-  if (typeof dir === 'string') {
-    const names = fs.readdirSync(dir);
-    let plain = true;
-    for (const n of names) if (n.includes('\uFFFD') || SURROGATE.test(n)) { plain = false; break; }
-    // Without replacement characters the names are exact; without surrogates, UTF-16 code unit
-    // order (the default sort) equals UTF-8 byte order, which is the order on tape.
-    if (plain) return names.sort();
-  }
-  const raw = fs.readdirSync(dir, { encoding: 'buffer' }).sort(Buffer.compare);
-  return raw.map((n) => { const s = n.toString('utf8'); return Buffer.byteLength(s) === n.length && !s.includes('\uFFFD') ? s : n; });
-}
-
-const SURROGATE = /[\uD800-\uDFFF]/;
-
 function nameBytes(n: string | Buffer): number {
   return typeof n === 'string' ? Buffer.byteLength(n) : n.length;
 }
 
 /** Fills the row of `id` from an lstat result. Returns the object's kind. */
-function fillRow(t: EntryTable, id: number, st: Float64Array, warnings: FieldWarning[]): FileKind {
+function fillRow(t: EntryTable, id: number, src: Float64Array, at: number, warnings: FieldWarning[]): FileKind {
+  const st = at === 0 ? src : src.subarray(at, at + STAT_FIELDS);
   const r = t.rows;
   const o = id * ROW;
   const mode = st[F.mode]!;
@@ -156,78 +143,100 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
 
   const t = new EntryTable(4096);
   const root = t.add(rootPath);
-  fillRow(t, root, st, warnings);
+  fillRow(t, root, st, 0, warnings);
   flushWarnings(rootPath);
   t.dirPaths.set(root, rootPath);
   // Objects with several links, by source inode, so every name maps to one dump inode.
   const linked = new Map<number, number>();
-  const stack: number[] = [root];
-  let visited = 0;
 
-  while (stack.length > 0) {
-    const dir = stack.pop()!;
+  /** Adds the listing of directory `dir` (entries `first` .. `first + count` of a walk result). */
+  const integrate = (dir: number, r: WalkResult, names: string[], first: number, count: number, pending: number[]) => {
     const dirPath = t.dirPaths.get(dir)!;
     t.set(dir, XCol.childStart, t.linkCount);
-    let names: Name[];
-    try {
-      names = listNames(dirPath);
-    } catch (e) {
-      notices.push({ code: 'UNREADABLE_DIR', path: displayPath(dirPath), message: `cannot read directory: ${(e as Error).message}; dumped empty`, skipped: true });
-      continue;
-    }
-    for (const name of names) {
+    for (let k = first; k < first + count; k++) {
+      const name: Name = r.rawNames?.[k] ? Buffer.from(r.rawNames[k]!) : names[k]!;
       const childPath = joinPath(dirPath, name);
+      const statError = r.statErrors[k];
+      if (statError) {
+        const gone = statError[0] === 'ENOENT';
+        notices.push({ code: gone ? 'VANISHED' : 'UNREADABLE', path: displayPath(childPath), message: gone ? 'file removed before we read it; skipped' : `cannot stat: ${statError[1]}; skipped`, skipped: true });
+        continue;
+      }
       const bytes = nameBytes(name);
       if (bytes > MAX_NAME_BYTES) {
         notices.push({ code: 'NAME_TOO_LONG', path: displayPath(childPath), message: 'name longer than 255 bytes; skipped', skipped: true });
         continue;
       }
-      try {
-        sysx.lstatInto(childPath, st);
-      } catch (e) {
-        const gone = isErrno(e, 'ENOENT');
-        notices.push({ code: gone ? 'VANISHED' : 'UNREADABLE', path: displayPath(childPath), message: gone ? 'file removed before we read it; skipped' : `cannot stat: ${(e as Error).message}; skipped`, skipped: true });
-        continue;
-      }
-      if (exclude.size && exclude.has(`${st[F.dev]}:${st[F.ino]}`)) continue;
-      const type = st[F.mode]! & 0o170000;
+      const o = k * WALK_COLS;
+      const row = r.rows;
+      if (exclude.size && exclude.has(`${row[o + F.dev]}:${row[o + F.ino]}`)) continue;
+      const type = row[o + F.mode]! & 0o170000;
       const isDir = type === S_IFDIR;
-      if (!isDir && st[F.nlink]! > 1) {
-        const known = linked.get(st[F.ino]!);
+      const multiLinked = !isDir && row[o + F.nlink]! > 1;
+      if (multiLinked) {
+        const known = linked.get(row[o + F.ino]!);
         if (known !== undefined) { t.addLink(known, name); continue; }
       }
-      if (checkAccess && type === 0o100000) {
-        try { fs.accessSync(childPath, fs.constants.R_OK); } catch (e) {
-          notices.push({ code: 'UNREADABLE', path: displayPath(childPath), message: `cannot read: ${(e as Error).message}; skipped`, skipped: true });
-          continue;
-        }
+      if (row[o + W_READABLE] === 0) {
+        notices.push({ code: 'UNREADABLE', path: displayPath(childPath), message: 'cannot read: permission denied; skipped', skipped: true });
+        continue;
       }
       if (bytes === MAX_NAME_BYTES) {
         notices.push({ code: 'NAME_255', path: displayPath(childPath), message: 'a 255-byte name is dumped correctly, but Linux restore 0.4b47 cannot restore it', skipped: false });
       }
       const id = t.add(name);
-      fillRow(t, id, st, warnings);
+      fillRow(t, id, row, o, warnings);
       if (warnings.length) flushWarnings(childPath);
       t.set(id, XCol.parent, dir);
-      if (!isDir && st[F.nlink]! > 1) linked.set(st[F.ino]!, id);
+      if (multiLinked) linked.set(row[o + F.ino]!, id);
       t.addLink(id, name);
       if (isDir) {
         t.dirPaths.set(id, childPath);
-        if (st[F.dev] !== rootDev) {
+        if (row[o + F.dev] !== rootDev) {
           // A mount point: recorded as an empty directory, its file system is not crossed.
-          t.set(id, XCol.childStart, 0);
           notices.push({ code: 'MOUNT_POINT', path: displayPath(childPath), message: 'mount point not crossed; dumped as an empty directory', skipped: false });
         } else {
-          stack.push(id);
+          pending.push(id);
         }
       }
     }
     t.set(dir, XCol.childCount, t.linkCount - t.get(dir, XCol.childStart));
-    if (++visited % 256 === 0) {
-      opts.onProgress?.(t.count);
-      await yieldToLoop();
-      opts.signal?.throwIfAborted();
+  };
+
+  const pending: number[] = [root];
+  const inflight = new Map<number, Promise<{ key: number; dirs: number[]; result: WalkResult }>>();
+  let nextKey = 0;
+  while (pending.length > 0 || inflight.size > 0) {
+    while (pending.length > 0 && inflight.size < opts.concurrency) {
+      // Spread the known directories over the tasks in flight, a few per task.
+      const take = Math.min(64, Math.max(1, Math.ceil(pending.length / opts.concurrency)));
+      const dirs = pending.splice(pending.length - take, take);
+      const key = nextKey++;
+      const paths: string[] = [];
+      let rawDirs: Record<number, Uint8Array> | undefined;
+      dirs.forEach((d, i) => {
+        const p = t.dirPaths.get(d)!;
+        if (typeof p === 'string') paths.push(p); else { paths.push(''); (rawDirs ??= {})[i] = p; }
+      });
+      const task: WalkTask = { dirs: paths.join('\0'), rawDirs, checkAccess };
+      inflight.set(key, (opts.pool.run(task, { name: 'walkDirs', signal: opts.signal }) as Promise<WalkResult>).then((result) => ({ key, dirs, result })));
     }
+    const { key, dirs, result } = await Promise.race(inflight.values());
+    inflight.delete(key);
+    const names = result.names.split('\0');
+    let first = 0;
+    dirs.forEach((dir, i) => {
+      const count = result.counts[i]!;
+      if (count < 0) {
+        t.set(dir, XCol.childStart, t.linkCount);
+        notices.push({ code: 'UNREADABLE_DIR', path: displayPath(t.dirPaths.get(dir)!), message: `cannot read directory: ${result.dirErrors[i]}; dumped empty`, skipped: true });
+        return;
+      }
+      integrate(dir, result, names, first, count, pending);
+      first += count;
+    });
+    opts.onProgress?.(t.count);
+    opts.signal?.throwIfAborted();
   }
   opts.onProgress?.(t.count);
 

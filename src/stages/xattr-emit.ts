@@ -8,7 +8,8 @@
 import * as fs from 'node:fs';
 import * as sysx from '../native/sysx.js';
 import type { DumpInode } from '../format/header.js';
-import { joinChunks, xattrChunk, type TapeChunk, type VolumeInfo } from '../format/object-headers.js';
+import { joinChunks, xattrChunk, type TapeChunk } from '../format/object-headers.js';
+import { type VolumeInfo } from '../format/volume.js';
 import { encodeXattrs, EA_MAX_BLOB, type Xattr } from '../format/xattr.js';
 
 export interface ReadXattrsResult {

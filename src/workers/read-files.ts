@@ -10,7 +10,7 @@ import * as sysx from '../native/sysx.js';
 import { StatField as F, STAT_FIELDS } from '../native/sysx.js';
 import { DR_EXTATTRIBUTES, EXT_XATTR, RecordType, TP_BSIZE, TP_NINDIR } from '../format/constants.js';
 import { HeaderTemplate, type InodeFields } from '../format/header-template.js';
-import type { VolumeInfo } from '../format/object-headers.js';
+import type { VolumeInfo } from '../format/volume.js';
 import { encodeXattrs, EA_MAX_BLOB } from '../format/xattr.js';
 import { readXattrs } from '../stages/xattr-emit.js';
 import { COLS, Col, ItemBits, ItemKind, type ReadNote, type ReadResult, type ReadTask } from './read-protocol.js';

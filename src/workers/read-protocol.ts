@@ -3,7 +3,7 @@
  * message is cloned between threads: object metadata travels as rows of a Float64Array,
  * paths as strings (bytes only for names that are not UTF-8), results as one transferred buffer.
  */
-import type { VolumeInfo } from '../format/object-headers.js';
+import type { VolumeInfo } from '../format/volume.js';
 
 export const enum ItemKind { File = 0, Symlink = 1, Other = 2 }
 export const enum ItemBits { First = 1, Last = 2, Sparse = 4 }

@@ -87,7 +87,8 @@ describe('backup bad input', () => {
     try {
       const summary = await backup({
         source: src, output: out,
-        onEvent: (e) => { if (e.type === 'phase' && e.phase === 'files') fs.appendFileSync(victim, 'after\n'); },
+        // The walk is done and no file has been read yet when the 'directories' phase starts.
+        onEvent: (e) => { if (e.type === 'phase' && e.phase === 'directories') fs.appendFileSync(victim, 'after\n'); },
       });
       assert.equal(summary.exitStatus, 1);
       assert.deepEqual(summary.skipped.map((s) => [s.code, path.basename(s.path)]), [['CHANGED', 'changing.txt']]);

@@ -3,10 +3,8 @@ import { describe, test } from 'node:test';
 
 import { RecordType } from '../../src/format/constants.js';
 import { emptyInode, dataBlocksAfter, decodeHeader, patchTapea, type DumpInode } from '../../src/format/header.js';
-import {
-  chunkBlocks, endRecord, joinChunks, mapRecord, objectChunk, padToBlocks, volumeLabel, xattrChunk,
-  type TapeChunk, type VolumeInfo,
-} from '../../src/format/object-headers.js';
+import { chunkBlocks, endRecord, joinChunks, mapRecord, objectChunk, padToBlocks, volumeLabel, xattrChunk, type TapeChunk } from '../../src/format/object-headers.js';
+import { type VolumeInfo } from '../../src/format/volume.js';
 import { BLOCK, LEVEL0_VOLUME, block, patternBytes, readDecoded, readSample, wordSum } from '../helpers/format-fixtures.js';
 
 const VOL: VolumeInfo = { ...LEVEL0_VOLUME };

@@ -11,9 +11,8 @@ import { InodeMap, mapSizeFor } from '../../src/format/bitmap.js';
 import { RecordType } from '../../src/format/constants.js';
 import { encodeDirectory } from '../../src/format/directory.js';
 import { emptyInode, encodeHeader, emptyHeader, type DumpInode } from '../../src/format/header.js';
-import {
-  mapRecord, objectChunk, volumeLabel, xattrChunk, type TapeChunk, type VolumeInfo,
-} from '../../src/format/object-headers.js';
+import { mapRecord, objectChunk, volumeLabel, xattrChunk, type TapeChunk } from '../../src/format/object-headers.js';
+import { type VolumeInfo } from '../../src/format/volume.js';
 import { TapeWriter } from '../../src/pipeline/tape-writer.js';
 import type { TapeSink } from '../../src/tape/sink.js';
 import { BLOCK, parseDecoded, patternBytes, runDecodeTool, walkImage, wordSum } from '../helpers/format-fixtures.js';

@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { emptyHeader, encodeHeader } from '../../src/format/header.js';
 import { encodeDirectory, type DirEntry } from '../../src/format/directory.js';
 import { formatListing, listImage } from '../../src/read/list.js';
+import { buildCatalog } from '../../src/read/catalog.js';
+import { openTapeSource } from '../../src/tape/source.js';
 
 process.env.TZ = 'UTC';
 
@@ -89,7 +91,7 @@ test('hostile directory structures are listed once and never loop', async () => 
     [4, './a'],
     [5, './sub'],
     [6, './sub/x'],
-    // restore would descend again (and forever for ./sub/self and ./loop); we list the name only
+    // restore would descend again (on ./sub/self and ./loop until paths reach 4,096 bytes); we list the name only
     [5, './sub/self'],
     [5, './again'],
     [2, './loop'],
@@ -128,6 +130,13 @@ test('old inode format: 16-bit name lengths and 16-bit owners', async () => {
   const r = await listImage({ files: [], inputs: [mem(img)] });
   assert.equal(r.label.oldInodeFormat, true);
   assert.equal(formatListing(r).split('\n').slice(4).join('\n'), '         2\t.\n         3\t./file\n');
+  const source = await openTapeSource([mem(img)]);
+  try {
+    const c = await buildCatalog(source);
+    assert.equal(c.inode(3)?.uid, 70000 & 0xffff);
+  } finally {
+    await source.close();
+  }
 });
 
 test('without a TS_BITS map, inodes seen on the tape count as dumped', async () => {

@@ -1,0 +1,87 @@
+/**
+ * Piscina task of the traverse phase: lists directories and lstats every entry, so the walk's
+ * system calls run on every core. Names travel as one NUL-joined string (bytes only for names
+ * that are not UTF-8), stat results as rows of a Float64Array.
+ */
+import * as fs from 'node:fs';
+import * as sysx from '../native/sysx.js';
+import { STAT_FIELDS } from '../native/sysx.js';
+import { listNames } from './list-names.js';
+
+export interface WalkTask {
+  /** Directory paths joined by NUL; bytes for the ones that are not UTF-8. */
+  dirs: string;
+  rawDirs?: Record<number, Uint8Array>;
+  /** Test read access of regular files (when not running as root). */
+  checkAccess: boolean;
+}
+
+/** Columns of a walk row: the lstat fields, then whether a regular file is readable. */
+export const WALK_COLS = STAT_FIELDS + 1;
+export const W_READABLE = STAT_FIELDS;
+
+export interface WalkResult {
+  /** Entries per directory, in task order; -1 when the directory could not be listed. */
+  counts: Int32Array;
+  /** Why a directory could not be listed, by directory index. */
+  dirErrors: Record<number, string>;
+  /** Names of all entries, NUL-joined, in order. */
+  names: string;
+  rawNames?: Record<number, Uint8Array>;
+  rows: Float64Array;
+  /** lstat failures by entry index: [errno code, message]. */
+  statErrors: Record<number, [string, string]>;
+}
+
+function join(dir: string | Buffer, name: string | Buffer): string | Buffer {
+  if (typeof dir === 'string' && typeof name === 'string') return dir === '/' ? '/' + name : dir + '/' + name;
+  return Buffer.concat([Buffer.from(dir), Buffer.from('/'), Buffer.from(name)]);
+}
+
+export function walkDirs(task: WalkTask): WalkResult {
+  const dirs: Array<string | Buffer> = task.dirs.split('\0');
+  if (task.rawDirs) for (const [i, raw] of Object.entries(task.rawDirs)) dirs[Number(i)] = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  const counts = new Int32Array(dirs.length);
+  const dirErrors: Record<number, string> = {};
+  const names: string[] = [];
+  let rawNames: Record<number, Uint8Array> | undefined;
+  const statErrors: Record<number, [string, string]> = {};
+  let rows = new Float64Array(1024 * WALK_COLS);
+  const st = new Float64Array(STAT_FIELDS);
+  let n = 0;
+  dirs.forEach((dir, d) => {
+    let list: Array<string | Buffer>;
+    try {
+      list = listNames(dir);
+    } catch (e) {
+      counts[d] = -1;
+      dirErrors[d] = (e as Error).message;
+      return;
+    }
+    counts[d] = list.length;
+    for (const name of list) {
+      if ((n + 1) * WALK_COLS > rows.length) {
+        const grown = new Float64Array(rows.length * 2);
+        grown.set(rows);
+        rows = grown;
+      }
+      if (typeof name === 'string') names.push(name);
+      else { names.push(''); (rawNames ??= {})[n] = name; }
+      const p = join(dir, name);
+      const o = n * WALK_COLS;
+      try {
+        sysx.lstatInto(p, st);
+        rows.set(st, o);
+        rows[o + W_READABLE] = 1;
+        if (task.checkAccess && (st[2]! & 0o170000) === 0o100000) {
+          try { fs.accessSync(p, fs.constants.R_OK); } catch { rows[o + W_READABLE] = 0; }
+        }
+      } catch (e) {
+        rows.fill(0, o, o + WALK_COLS);
+        statErrors[n] = [String((e as NodeJS.ErrnoException).code), (e as Error).message];
+      }
+      n++;
+    }
+  });
+  return { counts, dirErrors, names: names.join('\0'), rawNames, rows: rows.slice(0, n * WALK_COLS), statErrors };
+}
