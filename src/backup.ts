@@ -27,6 +27,8 @@ export interface BackupOptions {
   level?: number;
   blockingFactor?: number;
   label?: string;
+  /** Flush a file image to stable storage before renaming it into place. */
+  sync?: boolean;
   /** Worker threads reading file data (default: available parallelism). */
   threads?: number;
   signal?: AbortSignal;
@@ -111,7 +113,7 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
   if (level > 0) {
     notice({ code: 'NO_BASE', path: opts.source, skipped: false, message: `no lower-level backup of ${opts.source} is known: this level ${level} image contains everything (a full backup)` });
   }
-  const sink = openSink(opts.output, ntrec * 1024);
+  const sink = openSink(opts.output, ntrec * 1024, { sync: opts.sync });
   const threads = Math.max(1, opts.threads ?? os.availableParallelism());
   let pool: Piscina | null = null;
   let plan: DumpPlan | null = null;

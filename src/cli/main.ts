@@ -14,7 +14,7 @@ export const EXIT_PARTIAL = 1;
 export const EXIT_FAILED = 2;
 
 const USAGE = `usage:
-  snapdump backup SOURCE -f FILE|- [-l LEVEL] [-b BLOCKING] [--label TEXT] [--json] [--quiet]
+  snapdump backup SOURCE -f FILE|- [-l LEVEL] [-b BLOCKING] [--label TEXT] [--sync] [--json] [--quiet]
   snapdump list -f FILE|- [-f FILE ...] [--json]
   snapdump --help | --version
 
@@ -42,6 +42,7 @@ async function backupCommand(args: string[]): Promise<number> {
       json: { type: 'boolean' },
       quiet: { type: 'boolean', short: 'q' },
       threads: { type: 'string' },
+      sync: { type: 'boolean' },
     },
   });
   if (positionals.length !== 1) throw new UsageError('backup needs exactly one SOURCE directory');
@@ -62,7 +63,7 @@ async function backupCommand(args: string[]): Promise<number> {
       source: positionals[0]!, output,
       level: parseInteger(values.level, 'level'),
       blockingFactor: parseInteger(values.blocking, 'blocking factor'),
-      label: values.label, threads: parseInteger(values.threads, 'threads'),
+      label: values.label, threads: parseInteger(values.threads, 'threads'), sync: values.sync,
       signal: controller.signal, onEvent: (e) => reporter.event(e),
     });
     reporter.finish();

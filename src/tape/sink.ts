@@ -62,7 +62,7 @@ class FileSink implements TapeSink {
   readonly identity: { dev: number; ino: number };
   private closed = false;
 
-  constructor(readonly name: string, private readonly tmpPath: string, private readonly fd: number) {
+  constructor(readonly name: string, private readonly tmpPath: string, private readonly fd: number, private readonly sync: boolean) {
     const st = fs.fstatSync(fd);
     this.identity = { dev: st.dev, ino: st.ino };
   }
@@ -73,7 +73,9 @@ class FileSink implements TapeSink {
 
   async commit(): Promise<void> {
     try {
-      fs.fsyncSync(this.fd);
+      // Renaming only a complete image protects against a failed run; flushing first also
+      // protects against a crash of the machine, at the cost of waiting for the disk.
+      if (this.sync) fs.fsyncSync(this.fd);
       fs.closeSync(this.fd);
       this.closed = true;
       fs.renameSync(this.tmpPath, this.name);
@@ -144,8 +146,11 @@ export class TapeDeviceSink implements TapeSink {
   async abort(): Promise<void> { try { this.close(this.fd); } catch { /* ignore */ } }
 }
 
-/** Opens the output named on the command line. `recordSize` = blocking factor × 1 KiB. */
-export function openSink(name: string, recordSize: number): TapeSink {
+/**
+ * Opens the output named on the command line. `recordSize` = blocking factor × 1 KiB.
+ * `sync` flushes a file image to stable storage before it is renamed into place.
+ */
+export function openSink(name: string, recordSize: number, opts: { sync?: boolean } = {}): TapeSink {
   if (name === '-') return new StreamFdSink('-', 1, false);
   let st: fs.Stats | null = null;
   try { st = fs.statSync(name); } catch (e) {
@@ -158,7 +163,7 @@ export function openSink(name: string, recordSize: number): TapeSink {
     const dir = path.dirname(path.resolve(name));
     const tmp = path.join(dir, `.${path.basename(name)}.partial-${process.pid}`);
     const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_EXCL, 0o644);
-    return new FileSink(name, tmp, fd);
+    return new FileSink(name, tmp, fd, opts.sync ?? false);
   } catch (e) {
     if (e instanceof SnapdumpError) throw e;
     throw outputError(name, e, 'open');
