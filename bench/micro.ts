@@ -9,6 +9,7 @@ import { Bench } from 'tinybench';
 import { NFS_MAGIC, RecordType, S_IFREG, DT_REG, TP_BSIZE } from '../src/format/constants.js';
 import { decodeDirectory, encodeDirectory, type DirEntry } from '../src/format/directory.js';
 import { checksumOk, decodeHeader, emptyHeader, encodeHeader, headerWordSum, patchTapea, type DumpInode } from '../src/format/header.js';
+import { HeaderTemplate } from '../src/format/header-template.js';
 import { inodeFromStat } from '../src/format/inode-fields.js';
 import { objectChunk, type TapeChunk } from '../src/format/object-headers.js';
 import { baseHeader, type VolumeInfo } from '../src/format/volume.js';
@@ -51,7 +52,13 @@ export async function micro(argv: readonly string[] = []): Promise<MicroRow[]> {
   let sink = 0;
 
   add('encodeHeader (TS_INODE, 16 blocks)', () => { encodeHeader(h, hbuf, 0); }, TP_BSIZE);
-  add('baseHeader + encodeHeader (per header, as the worker does)', () => {
+  // The file workers' path: a per-volume template copied and patched per header.
+  const tpl = new HeaderTemplate(vol);
+  const tbuf = Buffer.alloc(TP_BSIZE);
+  add('HeaderTemplate.write (TS_INODE, 16 blocks; the file workers\' path)', () => {
+    tpl.write(tbuf, 0, RecordType.INODE, 4242, h.inode, 16, null, 0);
+  }, TP_BSIZE);
+  add('baseHeader + encodeHeader (general path)', () => {
     const x = baseHeader(vol, RecordType.INODE);
     x.inumber = 4242; x.inode = h.inode; x.count = 16; x.addr.fill(1, 0, 16);
     encodeHeader(x, hbuf, 0);
@@ -85,11 +92,11 @@ export async function micro(argv: readonly string[] = []): Promise<MicroRow[]> {
   // TapeWriter: record assembly (c_tapea patching, batching, TS_END) into a null sink.
   // (a) one chunk per small object as the directory phase yields them: 1 header + 8 KiB.
   // (b) one 1 MiB chunk per worker task as the file phase yields them (≈ 120 objects each).
-  const smallChunks: TapeChunk[] = [];
+  const smallChunks: Array<TapeChunk<Buffer>> = [];
   const data8k = mib.subarray(0, 8192);
   for (let i = 0; i < 2000; i++) smallChunks.push(objectChunk(vol, 100 + i, sampleInode(8192), 8, data8k, null));
   const smallBytes = smallChunks.reduce((s, c) => s + c.parts.reduce((t, p) => t + p.length, 0), 0);
-  const taskChunks: TapeChunk[] = [];
+  const taskChunks: Array<TapeChunk<Buffer>> = [];
   for (let t = 0; t < 32; t++) {
     // Emulates a worker result: one buffer, 116 objects of 9 blocks (header + 8 KiB) each.
     const objects = 116;

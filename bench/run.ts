@@ -3,7 +3,8 @@
  *
  *   node dist/bench/run.js                       micro-benchmarks, then the whole-run benchmark
  *   node dist/bench/run.js micro [--quick]       micro-benchmarks only
- *   node dist/bench/run.js whole [--small] [--large] [--quick] [--runs N] [--dir D] [--no-dump] [--json FILE] [--snapdump BIN]
+ *   node dist/bench/run.js whole [--small] [--large] [--quick] [--runs N] [--idle-wait S] [--no-dump] [--with-sync]
+ *                                [--dir D] [--json FILE] [--snapdump BIN]
  *   node dist/bench/run.js profile [--small|--large] [--quick] [--top N] [--snapdump BIN]
  *
  * See bench/README.md for what each number means.
@@ -15,7 +16,7 @@ import { wholeRun } from './whole-run.js';
 const USAGE = `usage: node dist/bench/run.js [micro|whole|profile|all] [options]
   micro    codec and tape-writer micro-benchmarks (tinybench)      [--quick] [--time MS]
   whole    snapdump vs GNU tar vs Linux dump, whole processes       [--small] [--large] [--quick]
-           [--runs N] [--dir DIR] [--no-dump] [--json FILE] [--snapdump BIN]
+           [--runs N] [--idle-wait S] [--no-dump] [--with-sync] [--dir DIR] [--json FILE] [--snapdump BIN]
            DIR default: $SNAPDUMP_BENCH_DIR or /var/tmp/snapdump-bench; BIN default: $SNAPDUMP_BENCH_BIN or ./bin/snapdump
   profile  one snapdump backup under node --cpu-prof, top self time [--small|--large] [--quick] [--top N]
            [--snapdump BIN] [--summarize DIR]

@@ -48,7 +48,7 @@ export interface WholeRunReport {
   startedAt: string;
   finishedAt: string;
   machine: { cpus: number; cpuModel: string; memoryGB: number; kernel: string; node: string; tar: string; dump: string | null };
-  options: { workdir: string; runs: number; quick: boolean; sets: string[]; dump: boolean; snapdump: string; build: string; idleWait: number };
+  options: { workdir: string; runs: number; quick: boolean; sets: string[]; dump: boolean; withSync: boolean; snapdump: string; build: string; idleWait: number };
   datasets: Array<Pick<Dataset, 'name' | 'dir' | 'files' | 'directories' | 'bytes'> & { params: Dataset['params'] }>;
   results: ToolResult[];
   goals: Array<{ goal: string; measured: string; met: boolean | null }>;
@@ -202,17 +202,21 @@ function attachLoop(img: string): string {
 async function runSet(ds: Dataset, tools: Tool[], outDir: string, runs: number, idleWait: number, notes: string[]): Promise<ToolResult[]> {
   const timeFile = path.join(outDir, '.time');
   const acc = new Map<string, RunOutcome[]>(tools.map((t) => [t.name, []]));
+  const busyRuns: string[] = [];
   for (let i = 0; i < runs; i++) {
     for (const t of tools) {
       const out = path.join(outDir, `${ds.name}.${t.name.replace(/[^a-z0-9]+/gi, '-')}.out`);
       if (await waitForIdle(idleWait) < 0) notes.push(`${ds.name} ${t.name} run ${i + 1}: machine still busy after ${idleWait} s; ran anyway`);
       const o = timedRun(t.argv.map((a) => (a === 'OUT' ? out : a)), out, timeFile);
       acc.get(t.name)!.push(o);
-      log(`  ${ds.name} run ${i + 1}/${runs} ${t.name.padEnd(9)} ${o.seconds.toFixed(2).padStart(6)} s  cpu ${o.userSeconds.toFixed(2)} u ${o.sysSeconds.toFixed(2)} s  ${(o.rssKiB / 1024).toFixed(0).padStart(4)} MiB RSS  others ${o.otherCpuSeconds.toFixed(2)} cpu-s${o.error ? `  FAILED: ${o.error}` : ''}`);
-      if (o.otherCpuSeconds > 0.25 * o.seconds) notes.push(`${ds.name} ${t.name} run ${i + 1}: other work used ${o.otherCpuSeconds.toFixed(2)} CPU-s during its ${o.seconds.toFixed(2)} s (includes kernel threads working for the tool, e.g. loop and write-back)`);
+      log(`  ${ds.name} run ${i + 1}/${runs} ${t.name.padEnd(15)} ${o.seconds.toFixed(2).padStart(6)} s  cpu ${o.userSeconds.toFixed(2)} u ${o.sysSeconds.toFixed(2)} s  ${(o.rssKiB / 1024).toFixed(0).padStart(4)} MiB RSS  others ${o.otherCpuSeconds.toFixed(2)} cpu-s${o.error ? `  FAILED: ${o.error}` : ''}`);
+      if (o.otherCpuSeconds > 0.25 * o.seconds) busyRuns.push(`${t.name} #${i + 1} (${o.otherCpuSeconds.toFixed(1)} CPU-s in ${o.seconds.toFixed(1)} s)`);
     }
   }
   try { fs.unlinkSync(timeFile); } catch { /* none */ }
+  if (busyRuns.length) {
+    notes.push(`${ds.name}: runs during which the rest of the machine used over a quarter of a CPU (other sessions, or kernel threads working for the tool: the loop device for dump, write-back): ${busyRuns.join(', ')}`);
+  }
   const results: ToolResult[] = tools.map((t) => {
     const os_ = acc.get(t.name)!;
     const ok = os_.filter((o) => !o.error);
@@ -238,14 +242,19 @@ async function runSet(ds: Dataset, tools: Tool[], outDir: string, runs: number, 
   return results;
 }
 
-async function benchSet(ds: Dataset, bin: string, workdir: string, outDir: string, runs: number, idleWait: number, withDump: boolean, notes: string[]): Promise<ToolResult[]> {
+async function benchSet(ds: Dataset, bin: string, workdir: string, outDir: string, runs: number, idleWait: number, withDump: boolean, withSync: boolean, notes: string[]): Promise<ToolResult[]> {
   const tools: Tool[] = [
     { name: 'snapdump', argv: [bin, 'backup', ds.dir, '-f', 'OUT'], display: `${bin} backup ${ds.dir} -f OUT` },
     { name: 'tar', argv: ['tar', '-cf', 'OUT', '-C', ds.dir, '.'], display: `tar -cf OUT -C ${ds.dir} .` },
-    // snapdump fsyncs its image before renaming it into place; tar and dump do not. This row
-    // shows what tar costs when it is held to the same durability.
-    { name: 'tar+fsync', argv: ['sh', '-c', 'tar -cf "$1" -C "$2" . && sync "$1"', 'sh', 'OUT', ds.dir], display: `tar -cf OUT -C ${ds.dir} . && sync OUT` },
   ];
+  if (withSync) {
+    // Durable output: snapdump --sync fsyncs the image before renaming it into place; tar is
+    // followed by sync(1) on its archive (an fsync of that file).
+    tools.push(
+      { name: 'snapdump --sync', argv: [bin, 'backup', '--sync', ds.dir, '-f', 'OUT'], display: `${bin} backup --sync ${ds.dir} -f OUT` },
+      { name: 'tar+fsync', argv: ['sh', '-c', 'tar -cf "$1" -C "$2" . && sync "$1"', 'sh', 'OUT', ds.dir], display: `tar -cf OUT -C ${ds.dir} . && sync OUT` },
+    );
+  }
   let loop: string | null = null;
   try {
     if (withDump) {
@@ -332,7 +341,7 @@ export async function wholeRun(argv: readonly string[]): Promise<WholeRunReport>
   const withDump = !args.flags.has('no-dump') && isRoot && commandExists('dump') && commandExists('mke2fs') && commandExists('losetup');
   if (!withDump) notes.push(`Linux dump not compared: ${args.flags.has('no-dump') ? '--no-dump given' : !isRoot ? 'not running as root (losetup needs root)' : 'dump, mke2fs or losetup missing'}`);
   if (!fs.existsSync(TIME_BIN)) notes.push(`${TIME_BIN} missing: peak RSS not measured`);
-  notes.push('snapdump fsyncs the image before renaming it into place; GNU tar and Linux dump do not fsync (the tar+fsync row holds tar to the same durability).');
+  const withSync = args.flags.has('with-sync');
 
   const startedAt = new Date().toISOString();
   const stale: string[] = [];
@@ -346,7 +355,11 @@ export async function wholeRun(argv: readonly string[]): Promise<WholeRunReport>
   try {
     for (const ds of sets) {
       log(`${ds.name}: ${ds.files} files, ${ds.directories} directories, ${(ds.bytes / 1e6).toFixed(0)} MB; ${runs} timed runs per tool`);
-      results.push(...await benchSet(ds, bin, workdir, outDir, runs, idleWait, withDump, notes));
+      try {
+        results.push(...await benchSet(ds, bin, workdir, outDir, runs, idleWait, withDump, withSync, notes));
+      } catch (e) {
+        log(`${ds.name}: FAILED: ${(e as Error).message}`); // recorded in notes; go on with the next set
+      }
     }
   } finally {
     detachAll();
@@ -364,7 +377,7 @@ export async function wholeRun(argv: readonly string[]): Promise<WholeRunReport>
       cpus: os.availableParallelism(), cpuModel: os.cpus()[0]?.model ?? 'unknown', memoryGB: Math.round(os.totalmem() / 1e9),
       kernel: os.release(), node: process.version, tar: firstLine('tar', ['--version']), dump: withDump ? firstLine('dump', []) : null,
     },
-    options: { workdir, runs, quick, sets: sets.map((s) => s.name), dump: withDump, snapdump: bin, build, idleWait },
+    options: { workdir, runs, quick, sets: sets.map((s) => s.name), dump: withDump, withSync, snapdump: bin, build, idleWait },
     datasets: sets.map((s) => ({ name: s.name, dir: s.dir, files: s.files, directories: s.directories, bytes: s.bytes, params: s.params })),
     results, goals, notes,
   };

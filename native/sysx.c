@@ -814,6 +814,41 @@ static napi_value FstatInto(napi_env env, napi_callback_info info) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* In-kernel copy between files                                              */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * copyFileRange(fdIn, offIn, fdOut, offOut, length): copies with copy_file_range(2) at
+ * explicit offsets (neither file position moves) until `length` bytes are copied or the
+ * source ends. Returns the bytes copied. File data then never passes through user space,
+ * which saves two memory copies per byte of a large file.
+ */
+static napi_value CopyFileRange(napi_env env, napi_callback_info info) {
+  napi_value argv[5], result;
+  int fd_in, fd_out;
+  int64_t off_in, off_out, length;
+  if (!get_args(env, info, 5, argv) || !arg_fd(env, argv[0], &fd_in) ||
+      !arg_offset(env, argv[1], "offIn", &off_in) || !arg_fd(env, argv[2], &fd_out) ||
+      !arg_offset(env, argv[3], "offOut", &off_out) || !arg_offset(env, argv[4], "length", &length)) {
+    return NULL;
+  }
+  loff_t in = (loff_t)off_in, out = (loff_t)off_out;
+  int64_t done = 0;
+  while (done < length) {
+    ssize_t n = copy_file_range(fd_in, &in, fd_out, &out, (size_t)(length - done), 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno(env, errno, "copy_file_range", NULL);
+      return NULL;
+    }
+    if (n == 0) break; /* end of the source */
+    done += n;
+  }
+  NAPI_CALL(env, napi_create_double(env, (double)done, &result));
+  return result;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Registration                                                              */
 /* ------------------------------------------------------------------------ */
 
@@ -838,6 +873,7 @@ NAPI_MODULE_INIT() {
       METHOD("lutimesNs", LutimesNs),
       METHOD("lstatInto", LstatInto),
       METHOD("fstatInto", FstatInto),
+      METHOD("copyFileRange", CopyFileRange),
   };
   if (napi_define_properties(env, exports, sizeof(methods) / sizeof(methods[0]),
                              methods) != napi_ok) {

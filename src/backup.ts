@@ -14,7 +14,7 @@ import type { VolumeInfo } from './format/volume.js';
 import { TapeWriter } from './pipeline/tape-writer.js';
 import { directoryEmit, volumeHead } from './stages/directory-emit.js';
 import { fileEmit } from './stages/file-emit.js';
-import { traverse, type DumpPlan, type Notice } from './stages/traverse.js';
+import { displayPath, traverse, type DumpPlan, type Notice } from './stages/traverse.js';
 import { sourceInfo } from './source-info.js';
 import { openSink } from './tape/sink.js';
 
@@ -157,12 +157,16 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
     };
     progress.files = 0;
     const usedPool = pool;
-    writer = new TapeWriter({ sink, volume: vol, onInode: opts.onInode, onWritten: () => sendProgress() });
+    writer = new TapeWriter({
+      sink, volume: vol, onInode: opts.onInode, onWritten: () => sendProgress(),
+      onShortCopy: (path) => notice({ code: 'CHANGED', path: displayPath(path), message: 'file shrank as we read it; the rest is zeros', skipped: true }),
+    });
 
     // The file phase's first reads start right after the 'directories' event, so the workers are busy while the directories
     // are encoded; its chunks are only written after them.
     const files = fileEmit(p, {
       pool: usedPool, vol, concurrency: threads * 3, taskBytes: 2 << 20, taskItems: 512, signal: opts.signal,
+      copyLargeFiles: sink.copyFrom !== undefined,
       onNotes: (notes) => { for (const n of notes) notice({ code: n.code, path: n.path, message: n.message, skipped: n.skipped }); },
       onData: (bytes, objects) => { progress.bytes += bytes; progress.files += objects; sendProgress(); },
     });

@@ -5,26 +5,10 @@
  * Produces exactly the bytes of {@link encodeHeader} (tested).
  */
 import { CHECKSUM, TP_BSIZE, TP_NINDIR } from './constants.js';
-import { encodeHeader } from './header.js';
-import { baseHeader, type VolumeInfo } from './volume.js';
+import { encodeHeader, type DumpInode, type InodeFields } from './header.js';
 
-/** The embedded inode as flat numbers (what the file phase knows about an object). */
-export interface InodeFields {
-  mode: number;
-  nlink: number;
-  uid: number;
-  gid: number;
-  size: number;
-  atime: number;
-  atimeUsec: number;
-  mtime: number;
-  mtimeUsec: number;
-  ctime: number;
-  ctimeUsec: number;
-  rdev: number;
-  flags: number;
-  blocks: number;
-}
+export type { InodeFields } from './header.js';
+import { baseHeader, type VolumeInfo } from './volume.js';
 
 const O_TYPE = 0, O_INUMBER = 20, O_CHECKSUM = 28, O_DINODE = 32, O_COUNT = 160, O_ADDR = 164, O_FLAGS = 888, O_EXTATTR = 900;
 
@@ -91,7 +75,7 @@ export class HeaderTemplate {
 }
 
 /** The full embedded inode for the general encoder. */
-export function toDumpInode(f: InodeFields): import('./header.js').DumpInode {
+export function toDumpInode(f: InodeFields): DumpInode {
   return {
     mode: f.mode, nlink: f.nlink, size: f.size, atime: f.atime, atimeUsec: f.atimeUsec, mtime: f.mtime,
     mtimeUsec: f.mtimeUsec, ctime: f.ctime, ctimeUsec: f.ctimeUsec, rdev: f.rdev, flags: f.flags,

@@ -4,8 +4,8 @@
  */
 import { CHECKSUM, LBLSIZE, NAMELEN, NFS_MAGIC, TP_BSIZE, TP_NINDIR } from './constants.js';
 
-/** The embedded inode (`struct new_bsd_inode`, header bytes 32..159). */
-export interface DumpInode {
+/** The fields of the embedded inode a writer fills from the file system. */
+export interface InodeFields {
   mode: number;
   nlink: number;
   size: number;
@@ -20,9 +20,13 @@ export interface DumpInode {
   /** ext2 inode flags (chattr bits). */
   flags: number;
   blocks: number;
-  gen: number;
   uid: number;
   gid: number;
+}
+
+/** The whole embedded inode (`struct new_bsd_inode`, header bytes 32..159). */
+export interface DumpInode extends InodeFields {
+  gen: number;
   /** uid/gid low 16 bits at the old location (36/38); written from uid/gid, read for old-format dumps. */
   ouid: number;
   ogid: number;

@@ -15,8 +15,22 @@ import { HeaderTemplate, type InodeFields } from './header-template.js';
  * first block) of every header, so the writer can fill in c_tapea; `objects` pairs each inode
  * whose object starts in this chunk with the block index of its first header.
  */
-export interface TapeChunk {
-  parts: Buffer[];
+/**
+ * File data the sink copies straight from the source file (copy_file_range), so it never
+ * passes through this process: `length` bytes from `offset`, then zeros up to `blocks` KiB.
+ */
+export interface CopyPart {
+  copy: { path: string | Buffer; offset: number; length: number; blocks: number };
+}
+
+export type TapePart = Buffer | CopyPart;
+
+export function partBlocks(p: TapePart): number {
+  return Buffer.isBuffer(p) ? p.length / TP_BSIZE : p.copy.blocks;
+}
+
+export interface TapeChunk<P extends TapePart = TapePart> {
+  parts: P[];
   headers: number[];
   objects: Array<[ino: number, block: number]>;
   /** Called once the chunk's bytes are written, so its (shared, reused) memory can be refilled. */
@@ -25,13 +39,13 @@ export interface TapeChunk {
 
 export function chunkBlocks(c: TapeChunk): number {
   let n = 0;
-  for (const p of c.parts) n += p.length / TP_BSIZE;
+  for (const p of c.parts) n += partBlocks(p);
   return n;
 }
 
 /** Concatenates chunks logically (no data copy). */
-export function joinChunks(chunks: readonly TapeChunk[]): TapeChunk {
-  const out: TapeChunk = { parts: [], headers: [], objects: [] };
+export function joinChunks<P extends TapePart>(chunks: ReadonlyArray<TapeChunk<P>>): TapeChunk<P> {
+  const out: TapeChunk<P> = { parts: [], headers: [], objects: [] };
   let base = 0;
   for (const c of chunks) {
     out.parts.push(...c.parts);
@@ -48,7 +62,7 @@ export function encodeOne(h: Header): Buffer {
   return buf;
 }
 
-export function volumeLabel(vol: VolumeInfo): TapeChunk {
+export function volumeLabel(vol: VolumeInfo): TapeChunk<Buffer> {
   const h = baseHeader(vol, RecordType.TAPE);
   h.flags |= DR_NEWHEADER;
   h.count = 1;
@@ -56,7 +70,7 @@ export function volumeLabel(vol: VolumeInfo): TapeChunk {
 }
 
 /** TS_CLRI or TS_BITS with its map blocks. */
-export function mapRecord(vol: VolumeInfo, type: RecordType.CLRI | RecordType.BITS, map: Buffer, firstIno: number): TapeChunk {
+export function mapRecord(vol: VolumeInfo, type: RecordType.CLRI | RecordType.BITS, map: Buffer, firstIno: number): TapeChunk<Buffer> {
   const h = baseHeader(vol, type);
   h.count = map.length / TP_BSIZE;
   h.inode.size = map.length;
@@ -87,7 +101,7 @@ export function headerTemplate(vol: VolumeInfo): HeaderTemplate {
 export function objectChunk(
   vol: VolumeInfo, ino: number, inode: InodeFields, nblocks: number, data: Buffer, present: Uint8Array | null,
   opts: { firstType?: RecordType; extraFlags?: number; extattributes?: number } = {},
-): TapeChunk {
+): TapeChunk<Buffer> {
   const tpl = headerTemplate(vol);
   const parts: Buffer[] = [];
   const headers: number[] = [];
@@ -114,7 +128,7 @@ export function objectChunk(
 }
 
 /** One EA extension record: the object's inode fields with di_size = blob size (§6.1). */
-export function xattrChunk(vol: VolumeInfo, ino: number, inode: InodeFields, blob: Buffer): TapeChunk {
+export function xattrChunk(vol: VolumeInfo, ino: number, inode: InodeFields, blob: Buffer): TapeChunk<Buffer> {
   const eaInode: InodeFields = { ...inode, size: blob.length };
   return objectChunk(vol, ino, eaInode, blob.length / TP_BSIZE, blob, null, {
     extraFlags: DR_EXTATTRIBUTES, extattributes: EXT_XATTR,

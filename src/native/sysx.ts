@@ -57,6 +57,7 @@ interface SysxBinding {
   statxBirth(path: string | Uint8Array): BirthTime | null;
   lstatInto(path: string | Uint8Array, out: Float64Array): void;
   fstatInto(fd: number, out: Float64Array): void;
+  copyFileRange(fdIn: number, offIn: number, fdOut: number, offOut: number, length: number): number;
   lutimesNs(
     path: string | Uint8Array,
     atimeSec: number,
@@ -289,4 +290,12 @@ export function lstatInto(path: string | Uint8Array, out: Float64Array): void {
 /** fstat(2) into `out`, like {@link lstatInto}. */
 export function fstatInto(fd: number, out: Float64Array): void {
   native().fstatInto(fd, out);
+}
+
+/**
+ * copy_file_range(2) at explicit offsets until `length` bytes are copied or the source ends;
+ * returns the bytes copied. Throws (EXDEV, EINVAL, ENOSYS...) where the kernel cannot do it.
+ */
+export function copyFileRange(fdIn: number, offIn: number, fdOut: number, offOut: number, length: number): number {
+  return native().copyFileRange(fdIn, offIn, fdOut, offOut, length);
 }

@@ -6,7 +6,7 @@
 import { Writable } from 'node:stream';
 import { TP_BSIZE } from '../format/constants.js';
 import { patchTapea } from '../format/header.js';
-import { endRecord, type TapeChunk } from '../format/object-headers.js';
+import { endRecord, partBlocks, type TapeChunk, type TapePart } from '../format/object-headers.js';
 import { type VolumeInfo } from '../format/volume.js';
 import type { TapeSink } from '../tape/sink.js';
 
@@ -20,13 +20,15 @@ export interface TapeWriterOptions {
   batchBytes?: number;
   /** Called with the byte offset of the first header of every object that names an inode. */
   onInode?: (ino: number, offset: number) => void;
+  /** A copied range came up short (the source shrank): the rest was written as zeros. */
+  onShortCopy?: (path: string | Buffer, offset: number, copied: number, wanted: number) => void;
   /** Called after each write with the image bytes written so far. */
   onWritten?: (bytes: number) => void;
 }
 
 export class TapeWriter extends Writable {
   private blocks = 0;
-  private pending: Buffer[] = [];
+  private pending: TapePart[] = [];
   private pendingBytes = 0;
   private releases: Array<() => void> = [];
   private written = 0;
@@ -89,15 +91,16 @@ export class TapeWriter extends Writable {
     let h = 0;
     let partStart = 0;
     for (const part of chunk.parts) {
-      const partBlocks = part.length / TP_BSIZE;
-      while (h < chunk.headers.length && chunk.headers[h]! < partStart + partBlocks) {
+      const partBlocks_ = partBlocks(part);
+      while (h < chunk.headers.length && chunk.headers[h]! < partStart + partBlocks_) {
         const rel = chunk.headers[h]!;
+        if (!Buffer.isBuffer(part)) throw new Error('a header must be in memory, not in a copied range');
         patchTapea(part, (rel - partStart) * TP_BSIZE, base + rel);
         h++;
       }
-      partStart += partBlocks;
+      partStart += partBlocks_;
       this.pending.push(part);
-      this.pendingBytes += part.length;
+      this.pendingBytes += partBlocks_ * TP_BSIZE;
     }
     this.blocks += partStart;
   }
@@ -111,7 +114,15 @@ export class TapeWriter extends Writable {
     this.pendingBytes = 0;
     this.releases = [];
     try {
-      await this.opts.sink.write(parts);
+      let run: Buffer[] = [];
+      for (const part of parts) {
+        if (Buffer.isBuffer(part)) { run.push(part); continue; }
+        const { path, offset, length, blocks } = part.copy;
+        const copied = this.opts.sink.copyFrom!(run, path, offset, length, blocks * TP_BSIZE);
+        run = [];
+        if (copied < length) this.opts.onShortCopy?.(path, offset, copied, length);
+      }
+      if (run.length) await this.opts.sink.write(run);
     } finally {
       for (const release of releases) release();
     }

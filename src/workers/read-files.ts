@@ -52,6 +52,7 @@ interface Item extends InodeFields {
   first: boolean;
   last: boolean;
   sparse: boolean;
+  headersOnly: boolean;
   mtimeSec: number;
   mtimeNsec: number;
   ctimeSec: number;
@@ -68,6 +69,7 @@ function itemAt(rows: Float64Array, i: number, p: string | Uint8Array): Item {
     path: typeof p === 'string' ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength),
     offset: rows[r + Col.offset]!, length: rows[r + Col.length]!,
     first: (bits & ItemBits.First) !== 0, last: (bits & ItemBits.Last) !== 0, sparse: (bits & ItemBits.Sparse) !== 0,
+    headersOnly: (bits & ItemBits.HeadersOnly) !== 0,
     mode: rows[r + Col.mode]!, nlink: rows[r + Col.nlink]!, uid: rows[r + Col.uid]!, gid: rows[r + Col.gid]!,
     size: rows[r + Col.size]!, blocks: rows[r + Col.blocks]!, rdev: rows[r + Col.rdev]!, flags: 0,
     atime: rows[r + Col.atime]!, atimeUsec: rows[r + Col.atimeUsec]!, mtime: rows[r + Col.mtime]!,
@@ -116,8 +118,10 @@ function writeObject(out: Output, tpl: HeaderTemplate, item: Item, nblocks: numb
     out.headers.push(out.block);
     const announced = tpl.write(out.buf, at, type, item.ino, item, n, present, entry);
     out.pos += TP_BSIZE;
-    fill(entry, n, out.pos, announced);
-    out.pos += announced * TP_BSIZE;
+    if (!item.headersOnly) {
+      fill(entry, n, out.pos, announced);
+      out.pos += announced * TP_BSIZE;
+    }
     entry += n;
     type = RecordType.ADDR;
   } while (entry < nblocks);
@@ -161,7 +165,7 @@ function prepare(item: Item, notes: ReadNote[]): number {
   let blocks = 0;
   if (item.kind === ItemKind.File) {
     const n = Math.ceil(item.length / TP_BSIZE);
-    blocks += Math.max(1, Math.ceil(n / TP_NINDIR)) + n;
+    blocks += Math.max(1, Math.ceil(n / TP_NINDIR)) + (item.headersOnly ? 0 : n);
   } else if (item.kind === ItemKind.Symlink) {
     const n = Math.max(1, Math.ceil(item.target!.length / TP_BSIZE));
     blocks += Math.ceil(n / TP_NINDIR) + n;
@@ -183,7 +187,8 @@ function readFileItem(out: Output, tpl: HeaderTemplate, item: Item, notes: ReadN
     // vanished file's first item becomes an empty file, a later item keeps the promised size.
     const gone = (e as NodeJS.ErrnoException).code === 'ENOENT';
     note(notes, item, gone ? 'VANISHED' : 'UNREADABLE', `${gone ? 'file removed before we read it' : `cannot open: ${(e as Error).message}`}; dumped ${item.first ? 'empty' : 'with zeros'}`, true);
-    if (item.first) writeObject(out, tpl, { ...item, size: 0 }, 0, null, firstType, () => undefined);
+    // (A headers-only item keeps its headers: the writer's copy finds the file gone and writes zeros.)
+    if (item.first && !item.headersOnly) writeObject(out, tpl, { ...item, size: 0 }, 0, null, firstType, () => undefined);
     else writeObject(out, tpl, item, nblocks, null, firstType, (_e, count, at) => out.buf.fill(0, at, at + count * TP_BSIZE));
     return 0;
   }
@@ -191,7 +196,8 @@ function readFileItem(out: Output, tpl: HeaderTemplate, item: Item, notes: ReadN
   let short = false;
   try {
     item.flags = sysx.getFlags(fd);
-    const present = item.sparse ? presenceMap(fd, item.size, item.offset, item.length) : null;
+    const present = item.sparse && !item.headersOnly ? presenceMap(fd, item.size, item.offset, item.length) : null;
+    if (item.headersOnly) bytes = item.length;
     writeObject(out, tpl, item, nblocks, present, firstType, (entry, count, at, announced) => {
       if (announced === 0) return;
       if (announced === count) {

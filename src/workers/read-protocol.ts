@@ -6,7 +6,11 @@
 import type { VolumeInfo } from '../format/volume.js';
 
 export const enum ItemKind { File = 0, Symlink = 1, Other = 2 }
-export const enum ItemBits { First = 1, Last = 2, Sparse = 4 }
+export const enum ItemBits {
+  First = 1, Last = 2, Sparse = 4,
+  /** Only the headers: the tape writer copies the data in the kernel (copy_file_range). */
+  HeadersOnly = 8,
+}
 
 /** Columns of one item row. */
 export const enum Col {

@@ -17,14 +17,14 @@ function fileInode(size: number): DumpInode {
 }
 
 /** Splits a chunk into its blocks, in order. */
-function blocksOf(c: TapeChunk): Buffer[] {
+function blocksOf(c: TapeChunk<Buffer>): Buffer[] {
   const all = Buffer.concat(c.parts);
   assert.equal(all.length % BLOCK, 0, 'chunk is whole blocks');
   return Array.from({ length: all.length / BLOCK }, (_, i) => all.subarray(i * BLOCK, (i + 1) * BLOCK));
 }
 
 /** Checks the structure of a chunk independently: header positions, checksums, data in between. */
-function checkChunk(c: TapeChunk): Array<{ at: number; h: ReturnType<typeof decodeHeader> }> {
+function checkChunk(c: TapeChunk<Buffer>): Array<{ at: number; h: ReturnType<typeof decodeHeader> }> {
   const blocks = blocksOf(c);
   assert.equal(chunkBlocks(c), blocks.length);
   const out: Array<{ at: number; h: ReturnType<typeof decodeHeader> }> = [];

@@ -46,7 +46,7 @@ function inode(mode: number, size: number): DumpInode {
  * A small dump: TS_TAPE, maps, root dir (ino 2), an empty file (3), a file of `fileBlocks`
  * blocks (4) with an EA record, a sparse file (5). Returns the chunks and the number of blocks.
  */
-function content(vol: VolumeInfo, fileBlocks: number): { chunks: TapeChunk[]; blocks: number; objects: number[] } {
+function content(vol: VolumeInfo, fileBlocks: number): { chunks: TapeChunk<Buffer>[]; blocks: number; objects: number[] } {
   const used = new InodeMap();
   for (const i of [2, 3, 4, 5]) used.set(i);
   const map = used.toBuffer(mapSizeFor(vol.maxino));
@@ -57,7 +57,7 @@ function content(vol: VolumeInfo, fileBlocks: number): { chunks: TapeChunk[]; bl
   const dirData = Buffer.alloc(1024);
   dir.copy(dirData);
   const sparsePresent = Uint8Array.from([0, 1, 0, 0, 1]);
-  const chunks: TapeChunk[] = [
+  const chunks: TapeChunk<Buffer>[] = [
     volumeLabel(vol),
     mapRecord(vol, RecordType.CLRI, Buffer.from(map), 0),
     mapRecord(vol, RecordType.BITS, Buffer.from(map), 2),
@@ -77,7 +77,7 @@ function contentBlocks(fileBlocks: number): number {
 }
 
 /** The image the writer should produce: the chunk bytes with c_tapea set, then TS_END records. */
-function snapshot(chunks: readonly TapeChunk[]): Buffer {
+function snapshot(chunks: ReadonlyArray<TapeChunk<Buffer>>): Buffer {
   return Buffer.concat(chunks.flatMap((c) => c.parts.map((p) => Buffer.from(p))));
 }
 
@@ -213,7 +213,7 @@ describe('TapeWriter', () => {
       return b;
     };
     const part = Buffer.concat([mk(2, 2), patternBytes(2048, 1), mk(4, 1), patternBytes(1024, 2)]);
-    const chunk: TapeChunk = { parts: [part], headers: [0, 3], objects: [[9, 0]] };
+    const chunk: TapeChunk<Buffer> = { parts: [part], headers: [0, 3], objects: [[9, 0]] };
     const label = volumeLabel(vol);
     const r = await run([label, chunk], vol);
     assert.equal(r.image.readUInt32LE(1 * BLOCK + 16), 1);
