@@ -57,8 +57,12 @@ export interface DirTarget {
   path: Buffer;
   /** The image directory it restores; null for the parents a rename needs that the image does not give. */
   rec: DirRecord | null;
+  /** The directory it is in (null for DEST). */
+  parent: DirTarget | null;
   /** Set while creating: the restore made this directory (only those get the image's attributes). */
   created: boolean;
+  /** Set while creating: 'ok' once it is a checked directory, 'failed' when it could not be made. */
+  state: 'pending' | 'ok' | 'failed';
   /** The directory is DEST itself. */
   isDest: boolean;
 }
@@ -109,16 +113,16 @@ export function makePlan(root: TreeNode, dest: Buffer, sel: Selection): Plan {
   const leafPaths = new Set<string>();
   const plan: Plan = { dirs: [], leaves: new Map(), notFound: [], tooLong: [] };
   const key = (p: Buffer) => p.toString('latin1');
-  const destTarget: DirTarget = { path: dest, rec: root.dir, created: false, isDest: true };
+  const destTarget: DirTarget = { path: dest, rec: root.dir, parent: null, created: false, state: 'pending', isDest: true };
   dirByPath.set(key(dest), destTarget);
   plan.dirs.push(destTarget);
 
   const join = (dir: Buffer, name: Buffer) => Buffer.concat([dir, SLASH, name]);
-  const addDir = (path: Buffer, rec: DirRecord | null): DirTarget => {
+  const addDir = (path: Buffer, rec: DirRecord | null, parent: DirTarget): DirTarget => {
     const k = key(path);
     let t = dirByPath.get(k);
     if (!t) {
-      t = { path, rec, created: false, isDest: false };
+      t = { path, rec, parent, created: false, state: 'pending', isDest: false };
       dirByPath.set(k, t);
       plan.dirs.push(t);
     } else if (!t.rec && rec) {
@@ -138,14 +142,14 @@ export function makePlan(root: TreeNode, dest: Buffer, sel: Selection): Plan {
   const addSubtree = (node: TreeNode, path: Buffer, parent: DirTarget) => {
     if (path.length > PATH_MAX) { plan.tooLong.push(path); return; }
     if (!node.dir) { addLeaf(node, path, parent); return; }
-    const stack: Array<{ node: TreeNode; target: DirTarget }> = [{ node, target: addDir(path, node.dir) }];
+    const stack: Array<{ node: TreeNode; target: DirTarget }> = [{ node, target: addDir(path, node.dir, parent) }];
     while (stack.length > 0) {
       const { node: n, target } = stack.pop()!;
       const subdirs: Array<{ node: TreeNode; target: DirTarget }> = [];
       for (const ch of n.children ?? []) {
         const p = join(target.path, ch.name);
         if (p.length > PATH_MAX) { plan.tooLong.push(p); continue; }
-        if (ch.dir) subdirs.push({ node: ch, target: addDir(p, ch.dir) });
+        if (ch.dir) subdirs.push({ node: ch, target: addDir(p, ch.dir, target) });
         else addLeaf(ch, p, target);
       }
       for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]!);
@@ -168,7 +172,7 @@ export function makePlan(root: TreeNode, dest: Buffer, sel: Selection): Plan {
     for (const c of comps.slice(0, -1)) {
       n = n.children!.find((ch) => ch.name.equals(c))!;
       cur = join(cur, c);
-      parent = addDir(cur, n.dir);
+      parent = addDir(cur, n.dir, parent);
     }
     if (comps.length === 0) {
       for (const ch of root.children ?? []) addSubtree(ch, join(dest, ch.name), destTarget);
@@ -190,11 +194,11 @@ export function makePlan(root: TreeNode, dest: Buffer, sel: Selection): Plan {
     let cur = dest;
     for (const c of to.slice(0, -1)) {
       cur = join(cur, c);
-      parent = addDir(cur, null);
+      parent = addDir(cur, null, parent);
     }
     const target = join(cur, to[to.length - 1]!);
     if (node === root) {
-      const t = addDir(target, root.dir);
+      const t = addDir(target, root.dir, parent);
       for (const ch of root.children ?? []) addSubtree(ch, join(target, ch.name), t);
     } else {
       addSubtree(node, target, parent);

@@ -99,6 +99,28 @@ describe('backup bad input', () => {
     }
   });
 
+  it('a large file that shrinks before its data is copied is flagged and padded, the image stays valid', async () => {
+    const out = path.join(work, 'shrinking.dump');
+    const victim = path.join(src, 'shrinking.bin');
+    fs.writeFileSync(victim, Buffer.alloc(6 << 20, 7));
+    try {
+      const summary = await backup({
+        source: src, output: out,
+        onEvent: (e) => { if (e.type === 'phase' && e.phase === 'directories') fs.truncateSync(victim, 1 << 20); },
+      });
+      assert.equal(summary.exitStatus, 1);
+      assert.ok(summary.skipped.some((s) => s.code === 'CHANGED' && s.path.endsWith('shrinking.bin')), JSON.stringify(summary.skipped));
+      if (haveProgram('restore')) {
+        const t = run('restore', ['-t', '-f', out]);
+        assert.equal(t.status, 0, t.stderr);
+        assert.match(t.stdout.toString(), /shrinking\.bin/);
+      }
+    } finally {
+      fs.rmSync(victim, { force: true });
+      fs.rmSync(out, { force: true });
+    }
+  });
+
   it('aborting removes the partial image', async () => {
     const out = path.join(work, 'aborted.dump');
     const controller = new AbortController();
