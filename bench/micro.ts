@@ -71,8 +71,8 @@ export async function micro(argv: readonly string[] = []): Promise<MicroRow[]> {
   let tapea = 0;
   add('patchTapea', () => { patchTapea(hbuf, 0, ++tapea); });
   add('emptyHeader (allocation)', () => { sink += emptyHeader().magic === NFS_MAGIC ? 1 : 0; });
-  const st = { mode: S_IFREG | 0o644, nlink: 1, uid: 1000, gid: 1000, rdev: 0, size: 8192, blocks: 16, atimeNs: 1_700_000_000_123_456_789n, mtimeNs: 1_700_000_001_123_456_789n, ctimeNs: 1_700_000_002_123_456_789n };
-  add('inodeFromStat (per walked entry)', () => { sink += inodeFromStat(st, 0, []).mtime; });
+  const st = { mode: S_IFREG | 0o644, nlink: 1, uid: 1000, gid: 1000, rdev: 0, size: 8192, blocks: 16, atimeSec: 1_700_000_000, atimeNsec: 123_456_789, mtimeSec: 1_700_000_001, mtimeNsec: 123_456_789, ctimeSec: 1_700_000_002, ctimeNsec: 123_456_789 };
+  add('inodeFromStat (per walked entry)', () => { sink += inodeFromStat(st, []).mtime; });
 
   // Directories: 100 entries with names like tar-style file names.
   const entries: DirEntry[] = [];

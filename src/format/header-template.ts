@@ -5,7 +5,7 @@
  * Produces exactly the bytes of {@link encodeHeader} (tested).
  */
 import { CHECKSUM, TP_BSIZE, TP_NINDIR } from './constants.js';
-import { encodeHeader, type DumpInode, type InodeFields } from './header.js';
+import { encodeHeader, type InodeFields } from './header.js';
 
 export type { InodeFields } from './header.js';
 import { baseHeader, type VolumeInfo } from './volume.js';
@@ -74,11 +74,3 @@ export class HeaderTemplate {
   }
 }
 
-/** The full embedded inode for the general encoder. */
-export function toDumpInode(f: InodeFields): DumpInode {
-  return {
-    mode: f.mode, nlink: f.nlink, size: f.size, atime: f.atime, atimeUsec: f.atimeUsec, mtime: f.mtime,
-    mtimeUsec: f.mtimeUsec, ctime: f.ctime, ctimeUsec: f.ctimeUsec, rdev: f.rdev, flags: f.flags,
-    blocks: f.blocks, gen: 0, uid: f.uid, gid: f.gid, ouid: f.uid & 0xffff, ogid: f.gid & 0xffff,
-  };
-}

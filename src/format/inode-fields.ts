@@ -8,14 +8,14 @@
  *   else Linux's 32-bit encoding, which Linux restore passes to mknod unchanged and which
  *   glibc decodes correctly for majors < 4096 and minors < 2^20; larger ones are refused.
  */
-import type { DumpInode } from './header.js';
-import { emptyInode } from './header.js';
+import type { InodeFields } from './header.js';
 
 export interface FieldWarning {
   field: string;
   message: string;
 }
 
+/** What stat(2) says of an object, with times as seconds and nanoseconds. */
 export interface StatLike {
   mode: number;
   nlink: number;
@@ -24,20 +24,15 @@ export interface StatLike {
   rdev: number;
   size: number;
   blocks: number;
-  atimeNs: bigint;
-  mtimeNs: bigint;
-  ctimeNs: bigint;
+  atimeSec: number;
+  atimeNsec: number;
+  mtimeSec: number;
+  mtimeNsec: number;
+  ctimeSec: number;
+  ctimeNsec: number;
 }
 
-const NS_PER_SEC = 1_000_000_000n;
 const MAX_U32 = 0xffffffff;
-
-export function splitTime(ns: bigint, field: string, warnings: FieldWarning[]): { sec: number; usec: number } {
-  let sec = ns / NS_PER_SEC;
-  let rem = ns % NS_PER_SEC;
-  if (rem < 0n) { rem += NS_PER_SEC; sec -= 1n; }
-  return clampTime(Number(sec), Number(rem), field, warnings);
-}
 
 /**
  * Seconds + nanoseconds (as stat(2) gives them, nanoseconds in 0..999999999) → the unsigned
@@ -77,34 +72,23 @@ export function decodeRdev(rdev: number): { major: number; minor: number } {
   return { major: (rdev >>> 8) & 0xfff, minor: (rdev & 0xff) | ((rdev >>> 12) & 0xfff00) };
 }
 
-export function inodeFromStat(st: StatLike, flags: number, warnings: FieldWarning[]): DumpInode {
-  const ino = emptyInode();
-  ino.mode = st.mode & 0xffff;
-  ino.nlink = Math.min(st.nlink, 0x7fff);
-  ino.uid = st.uid >>> 0;
-  ino.gid = st.gid >>> 0;
-  ino.ouid = st.uid & 0xffff;
-  ino.ogid = st.gid & 0xffff;
-  ino.size = st.size;
-  ino.blocks = st.blocks >>> 0;
-  ino.flags = flags >>> 0;
-  const a = splitTime(st.atimeNs, 'atime', warnings);
-  const m = splitTime(st.mtimeNs, 'mtime', warnings);
-  const c = splitTime(st.ctimeNs, 'ctime', warnings);
-  ino.atime = a.sec; ino.atimeUsec = a.usec;
-  ino.mtime = m.sec; ino.mtimeUsec = m.usec;
-  ino.ctime = c.sec; ino.ctimeUsec = c.usec;
+/** The embedded-inode fields of an object (flags 0: they need an open descriptor). */
+export function inodeFromStat(st: StatLike, warnings: FieldWarning[]): InodeFields {
+  const a = clampTime(st.atimeSec, st.atimeNsec, 'atime', warnings);
+  const m = clampTime(st.mtimeSec, st.mtimeNsec, 'mtime', warnings);
+  const c = clampTime(st.ctimeSec, st.ctimeNsec, 'ctime', warnings);
+  let rdev = 0;
   const type = st.mode & 0o170000;
   if (type === 0o020000 || type === 0o060000) {
     const major = devMajor(st.rdev);
     const minor = devMinor(st.rdev);
-    const rdev = encodeRdev(major, minor);
-    if (rdev === null) {
-      warnings.push({ field: 'rdev', message: `device ${major}:${minor} cannot be stored; written as 0:0` });
-      ino.rdev = 0;
-    } else {
-      ino.rdev = rdev;
-    }
+    const encoded = encodeRdev(major, minor);
+    if (encoded === null) warnings.push({ field: 'rdev', message: `device ${major}:${minor} cannot be stored; written as 0:0` });
+    rdev = encoded ?? 0;
   }
-  return ino;
+  return {
+    mode: st.mode & 0xffff, nlink: Math.min(st.nlink, 0x7fff), uid: st.uid >>> 0, gid: st.gid >>> 0,
+    size: st.size, blocks: st.blocks, rdev, flags: 0,
+    atime: a.sec, atimeUsec: a.usec, mtime: m.sec, mtimeUsec: m.usec, ctime: c.sec, ctimeUsec: c.usec,
+  };
 }

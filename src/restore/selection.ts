@@ -59,7 +59,7 @@ export interface DirTarget {
   rec: DirRecord | null;
   /** The directory it is in (null for DEST). */
   parent: DirTarget | null;
-  /** Set while creating: the restore made this directory (only those get the image's attributes). */
+  /** Set while creating: the restore made this directory (DEST gets the image root's attributes only then). */
   created: boolean;
   /** Set while creating: 'ok' once it is a checked directory, 'failed' when it could not be made. */
   state: 'pending' | 'ok' | 'failed';
@@ -110,7 +110,6 @@ function findNode(root: TreeNode, comps: readonly Buffer[]): TreeNode | null {
  */
 export function makePlan(root: TreeNode, dest: Buffer, sel: Selection): Plan {
   const dirByPath = new Map<string, DirTarget>();
-  const leafPaths = new Set<string>();
   const plan: Plan = { dirs: [], leaves: new Map(), notFound: [], tooLong: [] };
   const key = (p: Buffer) => p.toString('latin1');
   const destTarget: DirTarget = { path: dest, rec: root.dir, parent: null, created: false, state: 'pending', isDest: true };
@@ -130,12 +129,13 @@ export function makePlan(root: TreeNode, dest: Buffer, sel: Selection): Plan {
     }
     return t;
   };
+  // Two entries of the same name for different inodes (hostile images) both stay: the later
+  // inode replaces the earlier one, as restore does. The same name twice for one inode (a path
+  // selected twice, or a repeated entry) is one name.
   const addLeaf = (node: TreeNode, path: Buffer, dir: DirTarget) => {
-    const k = key(path);
-    if (leafPaths.has(k) || dirByPath.has(k)) return;
-    leafPaths.add(k);
     let list = plan.leaves.get(node.ino);
     if (!list) plan.leaves.set(node.ino, list = []);
+    else if (list.some((t) => t.path.equals(path))) return;
     list.push({ path, dir, dtype: node.dtype });
   };
   /** The node (dir or leaf) and everything below it, placed at `path` inside `parent`. */

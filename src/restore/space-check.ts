@@ -100,24 +100,35 @@ export class SpaceGuard {
 const WINDOW = 1 << 20;
 const O_INUMBER = 20, O_MAGIC = 24, O_MODE = 32, O_SIZE = 40, O_COUNT = 160, O_ADDR = 164, O_FLAGS = 888;
 
+export interface Prescan {
+  /** Data bytes of the selected inodes (tape blocks present, capped at each size). */
+  data: number;
+  /** The same rounded up to file-system blocks per file: what they occupy once written. */
+  allocated: number;
+}
+
 /**
- * Adds up the data the selected inodes occupy once restored (tape blocks present, capped at the
- * size, rounded up to `bsize`), reading only headers of an uncompressed image in regular files.
- * Null when that is not possible (compressed, not seekable, damaged: no trustworthy walk).
+ * Adds up the data of the selected inodes, reading only the headers of an uncompressed image in
+ * regular files (seeking over the data). Null when that is not possible (compressed, not
+ * seekable, damaged: no trustworthy walk).
  */
 export async function prescanDataBytes(
   files: readonly string[], order: ByteOrder, selected: (ino: number) => boolean, bsize: number, signal?: AbortSignal,
-): Promise<number | null> {
+): Promise<Prescan | null> {
   if (files.length === 0 || files.includes('-')) return null;
   const le = order === 'le';
   const win = Buffer.allocUnsafe(WINDOW);
   const view = new DataView(win.buffer, win.byteOffset, win.byteLength);
-  let total = 0;
+  const total: Prescan = { data: 0, allocated: 0 };
   let cur = -1;
   let curSize = 0;
   let curPresent = 0;
   const flush = () => {
-    if (cur >= 0 && selected(cur)) total += roundUp(Math.min(curPresent * TP_BSIZE, curSize), bsize);
+    if (cur >= 0 && selected(cur)) {
+      const bytes = Math.min(curPresent * TP_BSIZE, curSize);
+      total.data += bytes;
+      total.allocated += roundUp(bytes, bsize);
+    }
     cur = -1;
   };
   let carry = 0;

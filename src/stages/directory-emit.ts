@@ -5,8 +5,7 @@
 import { RecordType } from '../format/constants.js';
 import { encodeDirectory } from '../format/directory.js';
 import { mapSizeFor } from '../format/bitmap.js';
-import { toDumpInode } from '../format/header-template.js';
-import { mapRecord, objectChunk, volumeLabel, type TapeChunk } from '../format/object-headers.js';
+import { mapRecord, objectChunk, padToBlocks, volumeLabel, type TapeChunk } from '../format/object-headers.js';
 import { type VolumeInfo } from '../format/volume.js';
 import { Col } from '../workers/read-protocol.js';
 import { directoryEntries, displayPath, inodeFields, type DumpPlan, type Notice } from './traverse.js';
@@ -30,9 +29,9 @@ export function* directoryEmit(plan: DumpPlan, vol: VolumeInfo, onNotice: (n: No
     if (data.length > MAX_DIRECTORY_BYTES) {
       onNotice({ code: 'DIR_TOO_LARGE', path: displayPath(t.path(dir)), message: 'directory listing of 256 MiB or more: Linux restore misreads it', skipped: false });
     }
-    const inode = toDumpInode({ ...inodeFields(t, dir), size: data.length });
+    const inode = { ...inodeFields(t, dir), size: data.length };
     // Directory data is a whole number of 512-byte chunks; pad to the last 1 KiB block.
-    const padded = data.length % 1024 === 0 ? data : Buffer.concat([data, Buffer.alloc(1024 - (data.length % 1024))]);
+    const padded = padToBlocks(data);
     yield objectChunk(vol, ino, inode, padded.length / 1024, padded, null);
     const ea = xattrRecords(vol, ino, inode, t.xattrs.get(dir) ?? []);
     for (const note of ea.notes) onNotice({ code: 'XATTR', path: displayPath(t.path(dir)), message: note, skipped: false });

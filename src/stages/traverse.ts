@@ -11,7 +11,7 @@ import { InodeMap } from '../format/bitmap.js';
 import { DT_DIR, ROOTINO, S_IFDIR, dtypeOfMode, kindOfMode, type FileKind } from '../format/constants.js';
 import { MAX_NAME_BYTES, type DirEntry } from '../format/directory.js';
 import type { InodeFields } from '../format/header-template.js';
-import { clampTime, devMajor, devMinor, encodeRdev, type FieldWarning } from '../format/inode-fields.js';
+import { inodeFromStat, type FieldWarning } from '../format/inode-fields.js';
 import { Col, ItemBits, ItemKind } from '../workers/read-protocol.js';
 import { EntryTable, ROW, XCol, joinPath, type Name } from './entry-table.js';
 import * as sysx from '../native/sysx.js';
@@ -64,42 +64,33 @@ function nameBytes(n: string | Buffer): number {
 
 /** Fills the row of `id` from an lstat result. Returns the object's kind. */
 function fillRow(t: EntryTable, id: number, src: Float64Array, at: number, warnings: FieldWarning[]): FileKind {
-  const st = at === 0 ? src : src.subarray(at, at + STAT_FIELDS);
   const r = t.rows;
   const o = id * ROW;
-  const mode = st[F.mode]!;
-  const kind = kindOfMode(mode);
-  const a = clampTime(st[F.atimeSec]!, st[F.atimeNsec]!, 'atime', warnings);
-  const m = clampTime(st[F.mtimeSec]!, st[F.mtimeNsec]!, 'mtime', warnings);
-  const c = clampTime(st[F.ctimeSec]!, st[F.ctimeNsec]!, 'ctime', warnings);
-  let rdev = 0;
-  if (kind === 'chr' || kind === 'blk') {
-    const major = devMajor(st[F.rdev]!);
-    const minor = devMinor(st[F.rdev]!);
-    const encoded = encodeRdev(major, minor);
-    if (encoded === null) warnings.push({ field: 'rdev', message: `device ${major}:${minor} cannot be stored; written as 0:0` });
-    rdev = encoded ?? 0;
-  }
-  const size = st[F.size]!;
-  const blocks = st[F.blocks]!;
+  const s = (f: number) => src[at + f]!;
+  const f = inodeFromStat({
+    mode: s(F.mode), nlink: s(F.nlink), uid: s(F.uid), gid: s(F.gid), rdev: s(F.rdev), size: s(F.size), blocks: s(F.blocks),
+    atimeSec: s(F.atimeSec), atimeNsec: s(F.atimeNsec), mtimeSec: s(F.mtimeSec), mtimeNsec: s(F.mtimeNsec),
+    ctimeSec: s(F.ctimeSec), ctimeNsec: s(F.ctimeNsec),
+  }, warnings);
+  const kind = kindOfMode(f.mode);
   r[o + Col.kind] = kind === 'file' ? ItemKind.File : kind === 'symlink' ? ItemKind.Symlink : ItemKind.Other;
   r[o + Col.ino] = 0;
   r[o + Col.offset] = 0;
-  r[o + Col.length] = kind === 'file' ? size : 0;
-  r[o + Col.bits] = kind === 'file' && blocks * 512 < size ? ItemBits.Sparse : 0;
-  r[o + Col.mode] = mode;
-  r[o + Col.nlink] = Math.min(st[F.nlink]!, 0x7fff);
-  r[o + Col.uid] = st[F.uid]!;
-  r[o + Col.gid] = st[F.gid]!;
-  r[o + Col.size] = size;
-  r[o + Col.blocks] = blocks;
-  r[o + Col.rdev] = rdev;
-  r[o + Col.atime] = a.sec; r[o + Col.atimeUsec] = a.usec;
-  r[o + Col.mtime] = m.sec; r[o + Col.mtimeUsec] = m.usec;
-  r[o + Col.ctime] = c.sec; r[o + Col.ctimeUsec] = c.usec;
-  r[o + Col.mtimeSec] = st[F.mtimeSec]!; r[o + Col.mtimeNsec] = st[F.mtimeNsec]!;
-  r[o + Col.ctimeSec] = st[F.ctimeSec]!; r[o + Col.ctimeNsec] = st[F.ctimeNsec]!;
-  r[o + XCol.srcIno] = st[F.ino]!;
+  r[o + Col.length] = kind === 'file' ? f.size : 0;
+  r[o + Col.bits] = kind === 'file' && f.blocks * 512 < f.size ? ItemBits.Sparse : 0;
+  r[o + Col.mode] = f.mode;
+  r[o + Col.nlink] = f.nlink;
+  r[o + Col.uid] = f.uid;
+  r[o + Col.gid] = f.gid;
+  r[o + Col.size] = f.size;
+  r[o + Col.blocks] = f.blocks;
+  r[o + Col.rdev] = f.rdev;
+  r[o + Col.atime] = f.atime; r[o + Col.atimeUsec] = f.atimeUsec;
+  r[o + Col.mtime] = f.mtime; r[o + Col.mtimeUsec] = f.mtimeUsec;
+  r[o + Col.ctime] = f.ctime; r[o + Col.ctimeUsec] = f.ctimeUsec;
+  r[o + Col.mtimeSec] = s(F.mtimeSec); r[o + Col.mtimeNsec] = s(F.mtimeNsec);
+  r[o + Col.ctimeSec] = s(F.ctimeSec); r[o + Col.ctimeNsec] = s(F.ctimeNsec);
+  r[o + XCol.srcIno] = s(F.ino);
   r[o + XCol.parent] = 0;
   r[o + XCol.childStart] = 0;
   r[o + XCol.childCount] = 0;

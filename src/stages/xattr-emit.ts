@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as sysx from '../native/sysx.js';
-import type { DumpInode } from '../format/header.js';
+import type { InodeFields } from '../format/header.js';
 import { joinChunks, xattrChunk, type TapeChunk } from '../format/object-headers.js';
 import { type VolumeInfo } from '../format/volume.js';
 import { encodeXattrs, EA_MAX_BLOB, type Xattr } from '../format/xattr.js';
@@ -66,7 +66,7 @@ export interface XattrRecords {
 }
 
 /** EA records for one object. */
-export function xattrRecords(vol: VolumeInfo, ino: number, inode: DumpInode, attrs: readonly Xattr[]): XattrRecords {
+export function xattrRecords(vol: VolumeInfo, ino: number, inode: InodeFields, attrs: readonly Xattr[]): XattrRecords {
   if (attrs.length === 0) return { chunk: null, notes: [] };
   const notes: string[] = [];
   let encoded;

@@ -1,0 +1,88 @@
+/**
+ * `snapdump restore -f FILE|- [-f FILE...] -C DEST [PATH ...] [NEW=OLD ...] [--force] [--dry-run] [--json] [--quiet]`:
+ * a thin layer over restore(). Errors are thrown (main() prints them with their code, exit 2);
+ * the return value is the exit status (0 everything restored, 1 something named on stderr was not).
+ */
+import * as fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { BackupEvent } from '../backup.js';
+import { UsageError } from '../errors.js';
+import { parseOperands, restore } from '../restore/index.js';
+import type { RestoreEvent } from '../restore/types.js';
+import { formatBytes, jsonReporter, plainReporter, ttyReporter, type Reporter } from './progress.js';
+
+function writeLine(fd: number, text: string): void {
+  try {
+    fs.writeSync(fd, text + '\n');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPIPE') throw e;
+  }
+}
+
+export async function restoreCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args, allowPositionals: true, strict: true,
+    options: {
+      file: { type: 'string', short: 'f', multiple: true },
+      directory: { type: 'string', short: 'C' },
+      force: { type: 'boolean' },
+      'dry-run': { type: 'boolean', short: 'n' },
+      json: { type: 'boolean' },
+      quiet: { type: 'boolean', short: 'q' },
+    },
+  });
+  if (!values.file?.length) throw new UsageError('restore needs -f FILE (or -f - for standard input); give every volume of a set, in order');
+  if (!values.directory) throw new UsageError('restore needs -C DEST, the directory to restore into');
+  const { paths, renames } = parseOperands(positionals);
+  const dryRun = values['dry-run'] ?? false;
+  const quiet = values.quiet ?? false;
+  const warn = (t: string) => writeLine(2, `snapdump: ${t}`);
+  const reporter: Reporter = values.json ? jsonReporter((l) => writeLine(1, l))
+    : !quiet && process.stderr.isTTY ? ttyReporter(process.stderr, warn)
+      : plainReporter(warn, quiet);
+  const onEvent = (e: RestoreEvent): void => {
+    if (values.json) { reporter.event(e as unknown as BackupEvent); return; }
+    if (e.type === 'damage') {
+      reporter.clear();
+      warn(`damage [${e.code}] at byte ${e.offset}: ${e.message}`);
+    } else if (e.type === 'entry') {
+      writeLine(1, `${e.action === 'create' ? 'create' : 'link  '} ${e.kind.padEnd(7)} ${e.path}`);
+    } else {
+      // Progress and warnings render as backup's do (the phase names differ).
+      reporter.event(e as unknown as BackupEvent);
+    }
+  };
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const summary = await restore({
+      files: values.file, dest: values.directory, paths, renames, force: values.force ?? false, dryRun,
+      signal: controller.signal, onEvent,
+    });
+    reporter.finish();
+    if (values.json) {
+      writeLine(1, JSON.stringify({
+        type: 'summary', ...summary, skipped: summary.skipped.length, warnings: summary.warnings.length, damage: summary.damage.length,
+      }));
+    } else if (!quiet) {
+      const secs = (summary.durationMs / 1000).toFixed(2);
+      const what = `${summary.files} files (${formatBytes(summary.dataBytes)}), ${summary.directories} directories, ${summary.links} further hard links`;
+      warn(dryRun ? `dry run: would restore ${what} into ${summary.dest}; nothing was written`
+        : `restored ${what} into ${summary.dest} in ${secs} s`);
+    }
+    if (summary.stopped) warn(`stopped early: ${summary.stopped.message}`);
+    if (summary.exitStatus !== 0) {
+      const parts: string[] = [];
+      if (summary.skipped.length) parts.push(`${summary.skipped.length} entries were not restored`);
+      if (summary.damage.length) parts.push(`the image has ${summary.damage.length} damaged stretches`);
+      warn(`${parts.join('; ')}; see above`);
+    }
+    return summary.exitStatus;
+  } finally {
+    reporter.clear();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
