@@ -3,7 +3,6 @@
  * a thin layer over restore(). Errors are thrown (main() prints them with their code, exit 2);
  * the return value is the exit status (0 everything restored, 1 something named on stderr was not).
  */
-import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { BackupEvent } from '../backup.js';
 import { UsageError } from '../errors.js';
@@ -11,12 +10,20 @@ import { parseOperands, restore } from '../restore/index.js';
 import type { RestoreEvent } from '../restore/types.js';
 import { formatBytes, jsonReporter, plainReporter, ttyReporter, type Reporter } from './progress.js';
 
-function writeLine(fd: number, text: string): void {
-  try {
-    fs.writeSync(fd, text + '\n');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EPIPE') throw e;
-  }
+/**
+ * Lines go through the process streams, not fs.writeSync: a restore can report thousands of
+ * names, and once Node has made a stdio pipe non-blocking a direct write fails with EAGAIN when
+ * the reader is slower. Stdio pipes and files are written synchronously on Linux.
+ */
+function writeLine(stream: NodeJS.WriteStream, text: string): void {
+  stream.write(text + '\n');
+}
+
+/** A reader that went away (`| head`) just ends the output. */
+function ignoreEpipe(stream: NodeJS.WriteStream): () => void {
+  const onError = (e: NodeJS.ErrnoException) => { if (e.code !== 'EPIPE') throw e; };
+  stream.on('error', onError);
+  return () => stream.off('error', onError);
 }
 
 export async function restoreCommand(args: string[]): Promise<number> {
@@ -36,8 +43,8 @@ export async function restoreCommand(args: string[]): Promise<number> {
   const { paths, renames } = parseOperands(positionals);
   const dryRun = values['dry-run'] ?? false;
   const quiet = values.quiet ?? false;
-  const warn = (t: string) => writeLine(2, `snapdump: ${t}`);
-  const reporter: Reporter = values.json ? jsonReporter((l) => writeLine(1, l))
+  const warn = (t: string) => writeLine(process.stderr, `snapdump: ${t}`);
+  const reporter: Reporter = values.json ? jsonReporter((l) => writeLine(process.stdout, l))
     : !quiet && process.stderr.isTTY ? ttyReporter(process.stderr, warn)
       : plainReporter(warn, quiet);
   const onEvent = (e: RestoreEvent): void => {
@@ -46,12 +53,14 @@ export async function restoreCommand(args: string[]): Promise<number> {
       reporter.clear();
       warn(`damage [${e.code}] at byte ${e.offset}: ${e.message}`);
     } else if (e.type === 'entry') {
-      writeLine(1, `${e.action === 'create' ? 'create' : 'link  '} ${e.kind.padEnd(7)} ${e.path}`);
+      writeLine(process.stdout, `${e.action === 'create' ? 'create' : 'link  '} ${e.kind.padEnd(7)} ${e.path}`);
     } else {
       // Progress and warnings render as backup's do (the phase names differ).
       reporter.event(e as unknown as BackupEvent);
     }
   };
+  const unhookOut = ignoreEpipe(process.stdout);
+  const unhookErr = ignoreEpipe(process.stderr);
   const controller = new AbortController();
   const onSignal = () => controller.abort();
   process.once('SIGINT', onSignal);
@@ -63,7 +72,7 @@ export async function restoreCommand(args: string[]): Promise<number> {
     });
     reporter.finish();
     if (values.json) {
-      writeLine(1, JSON.stringify({
+      writeLine(process.stdout, JSON.stringify({
         type: 'summary', ...summary, skipped: summary.skipped.length, warnings: summary.warnings.length, damage: summary.damage.length,
       }));
     } else if (!quiet) {
@@ -76,12 +85,15 @@ export async function restoreCommand(args: string[]): Promise<number> {
     if (summary.exitStatus !== 0) {
       const parts: string[] = [];
       if (summary.skipped.length) parts.push(`${summary.skipped.length} entries were not restored`);
-      if (summary.damage.length) parts.push(`the image has ${summary.damage.length} damaged stretches`);
+      const d = summary.damage.length;
+      if (d) parts.push(`the image is damaged in ${d} place${d === 1 ? '' : 's'}`);
       warn(`${parts.join('; ')}; see above`);
     }
     return summary.exitStatus;
   } finally {
     reporter.clear();
+    unhookOut();
+    unhookErr();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

@@ -58,6 +58,8 @@ export interface Pending {
   damageOffsets: number[];
   /** Only attributes are applied (DR_METAONLY). */
   metaOnly: boolean;
+  /** Data bytes written for it (taken back from the count when it is removed). */
+  bytes: number;
 }
 
 const MAX_SYMLINK = 4096;
@@ -116,7 +118,7 @@ export async function extractObject(item: ObjectItem, targets: LeafTarget[], ctx
   const inode = item.header.inode;
   const ino = item.ino;
   const type = inode.mode & S_IFMT;
-  const base = { ino, inode, offset: item.offset, targets, file: null, made: [] as Buffer[], firstIndex: 0, lost: false, damageOffsets: [] as number[], metaOnly: false };
+  const base = { ino, inode, offset: item.offset, targets, file: null, made: [] as Buffer[], firstIndex: 0, lost: false, damageOffsets: [] as number[], metaOnly: false, bytes: 0 };
   if (item.header.flags & DR_METAONLY) return metaOnly(base, ctx);
   switch (type) {
     case S_IFREG: return regular(item, base, ctx);
@@ -156,6 +158,7 @@ async function regular(item: ObjectItem, p: Pending, ctx: ExtractContext): Promi
       if (piece.data) {
         writeAll(f.fd, piece.data, piece.offset);
         end = piece.offset + piece.data.length;
+        p.bytes += piece.data.length;
         ctx.onData(piece.data.length);
       }
     }
@@ -164,6 +167,7 @@ async function regular(item: ObjectItem, p: Pending, ctx: ExtractContext): Promi
       discardFile(f);
       p.file = null;
       p.lost = true;
+      ctx.onData(-p.bytes);
       return p;
     }
     // A trailing hole: the size comes from ftruncate, no zeros are written.
@@ -177,6 +181,7 @@ async function regular(item: ObjectItem, p: Pending, ctx: ExtractContext): Promi
     closeQuietly(f.fd);
     discardFile(f);
     p.file = null;
+    ctx.onData(-p.bytes);
     failed(ctx, e, first.path, p.ino);
     return null;
   }
@@ -290,7 +295,8 @@ export function finishObject(p: Pending, ctx: ExtractContext): boolean {
 }
 
 /** After a stop: removes every name made for the object (nothing half-made stays). */
-export function abandonObject(p: Pending): void {
+export function abandonObject(p: Pending, ctx: ExtractContext): void {
+  if (!p.lost) ctx.onData(-p.bytes);
   if (p.file) {
     closeQuietly(p.file.fd);
     discardFile(p.file);

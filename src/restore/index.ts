@@ -83,6 +83,8 @@ class RestoreRun {
   private readonly marks: DamageMark[] = [];
   private readonly done = new Set<number>();
   private pending: Pending | null = null;
+  /** The inode being extracted (until its pending object exists). */
+  private current = 0;
   private stop: StopRestore | null = null;
   private space: SpaceReport | null = null;
   private reader: ImageReader | null = null;
@@ -167,10 +169,12 @@ class RestoreRun {
       if (e instanceof StopRestore) this.stop = e;
       else failure = e;
       if (this.pending) {
-        if (!this.dryRun) abandonObject(this.pending);
+        if (!this.dryRun) abandonObject(this.pending, this.ctx);
         this.done.delete(this.pending.ino);
         this.pending = null;
       }
+      // The object being written when it stopped was removed by extractObject: not restored.
+      if (this.current) this.done.delete(this.current);
     }
     if (failure !== null) {
       // Cancelled or unreadable input: what was made stays, directories get their attributes.
@@ -274,7 +278,8 @@ class RestoreRun {
   }
 
   private makeDest(t: DirTarget): void {
-    if (this.destExisted || this.dryRun) { t.state = 'ok'; return; }
+    if (this.destExisted) { t.state = 'ok'; return; }
+    if (this.dryRun) { t.state = 'ok'; this.stats.directories++; return; }
     try {
       fs.mkdirSync(this.destAbs, { recursive: true, mode: 0o700 });
     } catch (e) {
@@ -393,13 +398,22 @@ class RestoreRun {
     if (targets.length === 0) return;
     if (this.dryRun) {
       const kind = kindOfMode(item.header.inode.mode);
+      // The data is walked (not copied) to count what would be written and to find damage.
+      let bytes = 0;
+      for await (const piece of item.data()) if (piece.data) bytes += piece.data.length;
+      if (!item.complete) {
+        for (const t of targets) this.ctx.skip('LOST', t.path, `would not be restored: its data in the image is damaged or cut short (object at byte ${item.offset})`, item.ino, item.offset);
+        return;
+      }
       targets.forEach((t, i) => this.emit({ type: 'entry', path: show(t.path), kind, ino: item.ino, size: item.size, action: i === 0 ? 'create' : 'link' }));
       this.stats.files++;
       this.stats.links += targets.length - 1;
-      if (kind === 'file') this.stats.bytes += item.size;
+      if (kind === 'file') this.stats.bytes += bytes;
       return;
     }
+    this.current = item.ino;
     this.pending = await extractObject(item, targets, this.ctx);
+    this.current = 0;
   }
 
   private async finishPending(): Promise<void> {
@@ -438,7 +452,7 @@ class RestoreRun {
         } else {
           const m = this.markFor(ino, t.dtype);
           const what = t.dtype === DT_DIR ? 'directory' : 'inode';
-          const msg = m ? `not restored: ${what} ${ino} is missing from the image, lost to the damage at byte ${m.offset} (${m.message})`
+          const msg = m ? `not restored: ${what} ${ino} is missing from the image (lost to the damage at byte ${m.offset})`
             : `not restored: ${what} ${ino} is listed as dumped but its header is not in the image`;
           this.ctx.skip('LOST', t.path, msg, ino, m?.offset);
         }
