@@ -14,6 +14,8 @@ export type ErrorCode =
   | 'ERR_TRUNCATED'          // image ends before its TS_END
   | 'ERR_ABORTED'            // the operation was cancelled (signal)
   | 'ERR_NATIVE'             // the native syscall addon is missing
+  | 'ERR_STATE'              // state directory missing, unwritable, or a corrupt state file (names file and line)
+  | 'ERR_LOCKED'             // the state directory stayed locked by another live process past the timeout
   | 'ERR_INTERNAL';          // a bug: should never reach a user
 
 export class SnapdumpError extends Error {

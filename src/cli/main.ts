@@ -9,6 +9,7 @@ import { SnapdumpError, UsageError, isSnapdumpError } from '../errors.js';
 import { jsonReporter, plainReporter, ttyReporter, type Reporter } from './progress.js';
 import { listCommand } from './list-command.js';
 import { verifyCommand } from './verify-command.js';
+import { historyCommand } from './history-command.js';
 
 export const EXIT_OK = 0;
 export const EXIT_PARTIAL = 1;
@@ -18,6 +19,7 @@ const USAGE = `usage:
   snapdump backup SOURCE -f FILE|- [-l LEVEL] [-b BLOCKING] [--label TEXT] [--sync] [--json] [--quiet]
   snapdump list -f FILE|- [-f FILE ...] [--json]
   snapdump verify -f FILE [-f FILE ...] -C DIR [--json] [--quiet]
+  snapdump history [--state DIR] [--json]
   snapdump --help | --version
 
 exit status: 0 success; 1 finished but some entries were skipped (each named on stderr);
@@ -92,6 +94,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'backup': return await backupCommand(rest);
       case 'list': return await listCommand(rest);
       case 'verify': return await verifyCommand(rest);
+      case 'history': return await historyCommand(rest);
       case '--version': case '-V': {
         const pkg = JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
         writeLine(1, `snapdump ${pkg.version}`);

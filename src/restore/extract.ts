@@ -66,7 +66,8 @@ const MAX_SYMLINK = 4096;
 
 function errText(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
-  return err.code ? `${err.code}: ${err.message}` : String(err.message ?? e);
+  const msg = String(err.message ?? e);
+  return err.code && !msg.startsWith(err.code) ? `${err.code}: ${msg}` : msg;
 }
 
 function stopFor(e: unknown, path: Buffer): StopRestore {

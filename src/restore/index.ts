@@ -56,6 +56,23 @@ interface DamageMark {
 }
 
 const S_ISGID = 0o2000;
+
+/** Total size of the image files, or null when any is not a regular file (standard input, a pipe, a tape). */
+function imageBytes(files: readonly string[]): number | null {
+  if (files.length === 0) return null;
+  let total = 0;
+  for (const f of files) {
+    if (f === '-') return null;
+    try {
+      const st = fs.statSync(f);
+      if (!st.isFile()) return null;
+      total += st.size;
+    } catch {
+      return null;
+    }
+  }
+  return total;
+}
 const PROGRESS_MS = 200;
 const MAX_XATTR_RECORD = 1 << 20;
 
@@ -83,6 +100,8 @@ class RestoreRun {
   private readonly marks: DamageMark[] = [];
   private readonly done = new Set<number>();
   private pending: Pending | null = null;
+  /** Every selected inode has been extracted: reading stops. */
+  private allDone = false;
   /** The inode being extracted (until its pending object exists). */
   private current = 0;
   private stop: StopRestore | null = null;
@@ -162,6 +181,7 @@ class RestoreRun {
       for await (const item of reader) {
         await this.handle(item, source);
         this.progress();
+        if (this.allDone) break;
       }
       if (this.phase !== 'files') await this.endDirectoryPhase(source);
       await this.finishPending();
@@ -216,6 +236,11 @@ class RestoreRun {
         }
         if (this.phase !== 'files') await this.endDirectoryPhase(source);
         await this.finishPending();
+        // Every selected inode has come by: the rest of the image is not needed.
+        if (this.done.size >= this.plan!.leaves.size && !this.plan!.leaves.has(item.ino)) {
+          this.allDone = true;
+          return;
+        }
         this.lastFileIno = item.ino;
         for (const m of this.marks) if (m.beforeFile === Infinity) m.beforeFile = item.ino;
         await this.extract(item);
@@ -289,6 +314,8 @@ class RestoreRun {
     t.created = true;
     t.state = 'ok';
     this.stats.directories++;
+    // mkdir -p takes a set-gid parent's group and bit: new files would too.
+    this.destSetgid = (fs.statSync(this.destAbs).mode & S_ISGID) !== 0;
   }
 
   // ------------------------------------------------------------------ plan, space, create
@@ -347,18 +374,33 @@ class RestoreRun {
     const where = existingAncestor(this.destAbs);
     const free = fsFree(where);
     const files = this.opts.inputs?.length ? [] : this.opts.files;
-    const pre = source.compressed ? null
-      : await prescanDataBytes(files, source.byteOrder, (ino) => plan.leaves.has(ino), free.bsize, this.opts.signal);
     let dirBytes = 0;
     for (const t of plan.dirs) if (!t.isDest) dirBytes += roundUp(Math.max(t.rec?.data?.length ?? 0, 1), free.bsize);
-    const report = this.space = checkSpace(free, { dataBytes: pre?.allocated ?? null, dirBytes, inodes: plan.dirs.length - 1 + plan.leaves.size });
-    if (pre) this.totals.bytes = pre.data;
+    const inodes = plan.dirs.length - 1 + plan.leaves.size;
+    // Uncompressed image files: twice their size bounds what they can hold once written (a tiny
+    // file takes a header and a block on tape, one file-system block on disk). When even that
+    // fits, the headers need not be read twice; otherwise they are added up exactly.
+    const bound = source.compressed ? null : imageBytes(files);
+    let dataBytes: number | null = null;
+    let bounded = false;
+    if (bound !== null && checkSpace(free, { dataBytes: 2 * bound, dirBytes, inodes }).ok) {
+      dataBytes = 2 * bound;
+      bounded = true;
+    } else if (bound !== null) {
+      const pre = await prescanDataBytes(files, source.byteOrder, (ino) => plan.leaves.has(ino), free.bsize, this.opts.signal);
+      if (pre) {
+        dataBytes = pre.allocated;
+        this.totals.bytes = pre.data;
+      }
+    }
+    const report = this.space = { ...checkSpace(free, { dataBytes, dirBytes, inodes }), dataBound: bounded };
     if (!report.ok) {
       const msg = describeShortfall(report, this.destAbs);
       if (!this.dryRun) throw new SnapdumpError('ERR_OUTPUT', msg, { reason: 'NO_SPACE', path: this.destAbs, freeBytes: report.freeBytes, needBytes: report.needBytes, freeInodes: report.freeInodes, needInodes: report.needInodes });
-      this.notice({ code: 'NO_SPACE', path: this.destAbs, message: `a restore would be refused: ${msg}`, skipped: false });
+      // A dry run goes on listing, but says (and its exit status shows) that this would fail.
+      this.notice({ code: 'NO_SPACE', path: this.destAbs, message: `the restore would be refused: ${msg}`, skipped: true });
     }
-    if (!pre && !this.dryRun) this.ctx.guard = new SpaceGuard(where);
+    if (dataBytes === null && !this.dryRun) this.ctx.guard = new SpaceGuard(where);
   }
 
   private createDirectories(plan: Plan): void {
@@ -367,8 +409,10 @@ class RestoreRun {
       if (t.parent!.state !== 'ok') { t.state = 'failed'; continue; }
       if (this.dryRun) {
         t.state = 'ok';
+        let exists = false;
+        try { exists = fs.lstatSync(t.path).isDirectory(); } catch { /* to be made */ }
+        if (!exists) this.stats.directories++;
         this.emit({ type: 'entry', path: show(t.path), kind: 'dir', ino: t.rec?.ino ?? 0, size: 0, action: 'create' });
-        this.stats.directories++;
         continue;
       }
       try {

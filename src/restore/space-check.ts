@@ -57,7 +57,7 @@ export interface SpaceNeeds {
   inodes: number;
 }
 
-export function checkSpace(free: FsFree, needs: SpaceNeeds): SpaceReport {
+export function checkSpace(free: FsFree, needs: SpaceNeeds): Omit<SpaceReport, 'dataBound'> {
   const needBytes = (needs.dataBytes ?? 0) + needs.dirBytes + SPACE_MARGIN;
   const ok = free.freeBytes >= needBytes && (free.freeInodes === null || free.freeInodes >= needs.inodes);
   return {
@@ -66,7 +66,7 @@ export function checkSpace(free: FsFree, needs: SpaceNeeds): SpaceReport {
   };
 }
 
-export function describeShortfall(r: SpaceReport, dest: string): string {
+export function describeShortfall(r: Omit<SpaceReport, 'dataBound'>, dest: string): string {
   const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
   const parts: string[] = [];
   if (r.freeBytes < r.needBytes) {

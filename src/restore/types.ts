@@ -56,7 +56,10 @@ export type RestoreNoticeCode =
 
 export interface RestoreNotice {
   code: RestoreNoticeCode;
-  /** The destination path concerned (absolute), or the image path for NOT_FOUND. */
+  /**
+   * The destination path concerned (absolute); for NOT_FOUND the operand as given, for BAD_NAME,
+   * DIR_LINK and NAME_TOO_LONG found in the image's tree the image path ('./a/b').
+   */
   path: string;
   message: string;
   /** True: the entry was not restored. */
@@ -114,8 +117,13 @@ export interface SpaceReport {
   checked: boolean;
   freeBytes: number;
   freeInodes: number | null;
-  /** Data to restore (null: unknown before extraction, e.g. compressed or streamed input). */
+  /**
+   * Data to restore, as it will occupy the destination (null: unknown before extraction, e.g.
+   * compressed or streamed input). With dataBound it is only an upper bound (twice the image
+   * size), used when that already fits so that the image need not be read twice.
+   */
   dataBytes: number | null;
+  dataBound: boolean;
   /** Bytes required: data (rounded to file system blocks) plus the 100 MiB margin. */
   needBytes: number;
   needInodes: number;

@@ -153,6 +153,29 @@ describe('restore of damaged images', () => {
     for (const k of s.skipped) assert.ok(!fs.existsSync(k.path), `${k.path} reported lost and absent`);
   });
 
+  it('an interrupted restore removes the file being written and keeps everything before it', async () => {
+    const start = firstHeader.get(inoOf.get('a/f05')!)!;
+    const controller = new AbortController();
+    const stream = (async function* () {
+      for (let off = 0; off < image.length; off += 64 * 1024) {
+        yield image.subarray(off, off + 64 * 1024);
+        // Interrupt in the middle of f05's data.
+        if (off > start + 600 * 1024) controller.abort();
+      }
+    })();
+    const dest = path.join(work, 'aborted');
+    await assert.rejects(restore({ files: [], inputs: [{ name: 'stream', stream }], dest, force: true, signal: controller.signal, readSize: 64 * 1024 }), { code: 'ERR_ABORTED' });
+    assert.ok(!fs.existsSync(path.join(dest, 'a/f05')), 'the file being written is removed');
+    for (const [rel, data] of contents) {
+      const p = path.join(dest, rel);
+      if (fs.existsSync(p)) assert.ok(fs.readFileSync(p).equals(data), rel);
+    }
+    assert.ok(fs.existsSync(path.join(dest, 'a/f04')));
+    const usec = (p: string) => fs.statSync(p, { bigint: true }).mtimeNs / 1000n;
+    assert.equal(usec(path.join(dest, 'a')), usec(path.join(src, 'a')), 'directories still get their attributes');
+    assert.deepEqual(listTree(dest).filter((x) => x.includes('.snapdump')), []);
+  });
+
   it('the CLI exits 1 and names the damage and the lost file on stderr', () => {
     const off = firstHeader.get(inoOf.get('a/f03')!)!;
     const file = path.join(work, 'bad.dump');

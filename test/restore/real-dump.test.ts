@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { restore } from '../../src/restore/index.js';
+import { prescanDataBytes } from '../../src/restore/space-check.js';
 import * as sysx from '../../src/native/sysx.js';
 import { buildFullTree, compareTrees, haveProgram, isRoot, run, snapshotTree, tempDir } from '../helpers/tree.js';
 import { removeRestored } from '../helpers/image-builder.js';
@@ -133,6 +134,16 @@ describe('the reference samples of Linux dump 0.4b47 → our restore', () => {
     assert.equal(r.status, 0, r.stderr);
     fs.rmSync(path.join(ref, 'restoresymtable'), { force: true });
     assert.deepEqual(compareTrees(snapshotTree(ref), snapshotTree(dest)), []);
+  });
+
+  it('adds up the data of an image from its headers alone, across volumes too', async () => {
+    const all = () => true;
+    const b64 = await prescanDataBytes([SAMPLES + 'mini-b64.dump'], 'le', all, 1024);
+    const mv = await prescanDataBytes(['001', '002', '003', '004', '005', '006'].map((v) => `${SAMPLES}mini-mv${v}`), 'le', all, 1024);
+    // text.txt 8000 lines of 40 bytes, five-k.txt 5000, a.txt 6, odd.bin 3, link's 9-byte target.
+    assert.deepEqual(b64, { data: 320000 + 5000 + 6 + 3 + 9, allocated: 320512 + 5120 + 1024 + 1024 + 1024 });
+    assert.deepEqual(mv, b64);
+    assert.equal(await prescanDataBytes([SAMPLES + 'level0-z.dump'], 'le', all, 1024), null, 'compressed: unknown');
   });
 
   it('restores the "mini" tree identically from every variant of the image', async () => {

@@ -45,7 +45,7 @@ describe('our backup → our restore', () => {
     assert.equal(s.files + s.links, names);
     assert.equal(s.links, 3);
     assert.equal(s.directories, [...expected.values()].filter((e) => e.type === 'dir').length);
-    assert.ok(s.space?.checked && s.space.ok && s.space.dataBytes !== null, 'the space check ran with the exact data size');
+    assert.ok(s.space?.checked && s.space.ok && s.space.dataBytes !== null, 'the space check ran with a known data size');
     assert.ok(s.dataBytes > 2_000_000 && s.dataBytes < 3_000_000, `data bytes ${s.dataBytes}: holes are not written`);
     if (isRoot) assert.equal(fs.statSync(path.join(dest, 'owner_big.txt')).uid, 70000);
     assert.equal(fs.statSync(path.join(dest, 'specials/chr_big')).rdev, fs.statSync(path.join(src, 'specials/chr_big')).rdev);

@@ -105,7 +105,12 @@ describe('the destination space check', { skip: !canMount && 'needs root, mke2fs
     // --dry-run says so without failing.
     const dry = await restore({ files: [image], dest, dryRun: true });
     assert.ok(dry.space && !dry.space.ok);
-    assert.ok(dry.warnings.some((w) => w.code === 'NO_SPACE'));
+    // Not enough room for twice the image: the headers were read to add up the exact data.
+    assert.equal(dry.space.dataBound, false);
+    const data = [...contents.values()].reduce((n, b) => n + b.length, 0);
+    assert.ok(dry.space.dataBytes! >= data && dry.space.dataBytes! < data + 24 * 4096, `${dry.space.dataBytes} for ${data}`);
+    assert.deepEqual(dry.skipped.map((w) => w.code), ['NO_SPACE']);
+    assert.equal(dry.exitStatus, 1);
   });
 
   it('with --force, restores what fits and stops cleanly when the space runs out', async () => {
