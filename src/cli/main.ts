@@ -9,6 +9,7 @@ import { SnapdumpError, UsageError, isSnapdumpError } from '../errors.js';
 import { jsonReporter, plainReporter, ttyReporter, type Reporter } from './progress.js';
 import { listCommand } from './list-command.js';
 import { verifyCommand } from './verify-command.js';
+import { restoreCommand } from './restore-command.js';
 import { historyCommand } from './history-command.js';
 
 export const EXIT_OK = 0;
@@ -18,6 +19,7 @@ export const EXIT_FAILED = 2;
 const USAGE = `usage:
   snapdump backup SOURCE -f FILE|- [-l LEVEL] [-b BLOCKING] [--label TEXT] [--sync] [--json] [--quiet]
   snapdump list -f FILE|- [-f FILE ...] [--json]
+  snapdump restore -f FILE|- [-f FILE ...] -C DEST [PATH ...] [NEW=OLD ...] [--force] [--dry-run] [--json] [--quiet]
   snapdump verify -f FILE [-f FILE ...] -C DIR [--json] [--quiet]
   snapdump history [--state DIR] [--json]
   snapdump --help | --version
@@ -93,6 +95,7 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'backup': return await backupCommand(rest);
       case 'list': return await listCommand(rest);
+      case 'restore': return await restoreCommand(rest);
       case 'verify': return await verifyCommand(rest);
       case 'history': return await historyCommand(rest);
       case '--version': case '-V': {

@@ -28,7 +28,7 @@ import {
   StopRestore, abandonObject, applyObjectXattrs, extractObject, finishObject, type ExtractContext, type Pending,
 } from './extract.js';
 import { InTheWay, ensureDirectory, openDirectory } from './safe-path.js';
-import { makePlan, splitUserPath, type DirTarget, type LeafTarget, type Plan } from './selection.js';
+import { checkSelection, makePlan, splitUserPath, type DirTarget, type LeafTarget, type Plan } from './selection.js';
 import {
   SpaceGuard, checkSpace, describeShortfall, existingAncestor, fsFree, prescanDataBytes, roundUp,
 } from './space-check.js';
@@ -161,14 +161,21 @@ class RestoreRun {
   // ------------------------------------------------------------------ run
 
   async run(): Promise<RestoreSummary> {
-    this.checkDest();
-    const source = await openTapeSource([...this.opts.files, ...(this.opts.inputs ?? [])], {
-      signal: this.opts.signal, readSize: this.opts.readSize,
-    });
     try {
-      await this.readImage(source);
-    } finally {
-      await source.close();
+      checkSelection({ paths: this.opts.paths ?? [], renames: this.opts.renames ?? [] });
+      this.checkDest();
+      const source = await openTapeSource([...this.opts.files, ...(this.opts.inputs ?? [])], {
+        signal: this.opts.signal, readSize: this.opts.readSize,
+      });
+      try {
+        await this.readImage(source);
+      } finally {
+        await source.close();
+      }
+    } catch (e) {
+      if (isSnapdumpError(e)) throw e;
+      const err = e as NodeJS.ErrnoException;
+      throw new SnapdumpError('ERR_INTERNAL', `restore failed: ${err.message}`, { errno: err.code }, { cause: e });
     }
     return this.summary();
   }

@@ -52,6 +52,29 @@ export function splitUserPath(p: string, what: string): Buffer[] {
   return out;
 }
 
+function checkRename(r: RenameSpec): { from: Buffer[]; to: Buffer[] } {
+  const from = splitUserPath(r.from, 'OLD');
+  const to = splitUserPath(r.to, 'NEW');
+  if (to.length === 0) throw new UsageError(`NEW in "${r.to}=${r.from}" names no entry below the destination`);
+  for (const c of to) {
+    const why = unsafeName(c);
+    if (why) throw new UsageError(`NEW "${r.to}": ${why}`);
+  }
+  return { from, to };
+}
+
+/** Checks every operand before the image is read (UsageError for '..', empty NEW, NUL bytes). */
+export function checkSelection(sel: Selection): void {
+  for (const p of sel.paths) {
+    if (p.includes('\0')) throw new UsageError(`PATH "${p}" contains a NUL byte`);
+    splitUserPath(p, 'PATH');
+  }
+  for (const r of sel.renames) {
+    if (r.from.includes('\0')) throw new UsageError(`OLD "${r.from}" contains a NUL byte`);
+    checkRename(r);
+  }
+}
+
 export interface DirTarget {
   /** Absolute destination path. */
   path: Buffer;
@@ -181,13 +204,7 @@ export function makePlan(root: TreeNode, dest: Buffer, sel: Selection): Plan {
     }
   }
   for (const r of sel.renames) {
-    const from = splitUserPath(r.from, 'OLD');
-    const to = splitUserPath(r.to, 'NEW');
-    if (to.length === 0) throw new UsageError(`NEW in "${r.to}=${r.from}" names no entry below the destination`);
-    for (const c of to) {
-      const why = unsafeName(c);
-      if (why) throw new UsageError(`NEW "${r.to}": ${why}`);
-    }
+    const { from, to } = checkRename(r);
     const node = findNode(root, from);
     if (!node) { plan.notFound.push(r.from); continue; }
     let parent = destTarget;
@@ -207,9 +224,3 @@ export function makePlan(root: TreeNode, dest: Buffer, sel: Selection): Plan {
   return plan;
 }
 
-/** The number of distinct inodes and names a plan restores. */
-export function planCounts(plan: Plan): { leafInodes: number; names: number } {
-  let names = 0;
-  for (const l of plan.leaves.values()) names += l.length;
-  return { leafInodes: plan.leaves.size, names };
-}

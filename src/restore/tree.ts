@@ -73,6 +73,7 @@ export function unsafeName(name: Uint8Array): string | null {
   if (name.length === 0) return 'empty name';
   if (isDotName(name, 1) || isDotName(name, 2)) return `name "${Buffer.from(name).toString('latin1')}" in the middle of a directory`;
   if (name.includes(SLASH)) return 'name contains "/"';
+  if (name.includes(0)) return 'name contains a NUL byte';
   if (name.length > 255) return 'name longer than 255 bytes';
   return null;
 }

@@ -11,7 +11,8 @@ import * as path from 'node:path';
 import { backup } from '../../src/backup.js';
 import { restore } from '../../src/restore/index.js';
 import { buildFullTree, compareTrees, isRoot, snapshotTree, tempDir } from '../helpers/tree.js';
-import { removeRestored } from '../helpers/image-builder.js';
+import * as sysx from '../../src/native/sysx.js';
+import { buildImage, dir, file, memInput, removeRestored, symlink } from '../helpers/image-builder.js';
 
 describe('our backup → our restore', () => {
   let work: string;
@@ -83,5 +84,47 @@ describe('our backup → our restore', () => {
     const s = await restore({ files: [image], dest, readSize: 3000 });
     assert.equal(s.exitStatus, 0);
     assert.deepEqual(compareTrees(expected, snapshotTree(dest, { includeRoot: true }), { mtimeResolutionNs: 1000n }), []);
+  });
+});
+
+describe('attributes that must come last', () => {
+  let work: string;
+  before(() => { work = tempDir('restore-attrs'); });
+  after(() => removeRestored(work));
+
+  it('immutable and append-only entries get their links, attributes and times first', async () => {
+    const flagsOf = (p: string) => {
+      const fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      try { return sysx.getFlags(fd); } finally { fs.closeSync(fd); }
+    };
+    const img = buildImage([
+      dir(2, 2, [{ ino: 3, name: 'frozen', type: 4 }, { ino: 10, name: 'imm', type: 8 }, { ino: 11, name: 'app', type: 8 }, { ino: 12, name: 'ln', type: 10 }]),
+      dir(3, 2, [{ ino: 10, name: 'imm-link', type: 8 }, { ino: 13, name: 'inner', type: 8 }], { flags: 0x10, mtime: 1500000000, mtimeUsec: 250000, mode: 0o40555 }),
+      file(10, 'immutable\n', { flags: 0x10 | 0x80000, mtime: 1234567890, mtimeUsec: 123456, atime: 1234567000, atimeUsec: 999999, uid: 4242, gid: 4343, mode: 0o104750, xattrs: [{ name: 'user.k', value: Buffer.from('v') }] }),
+      file(11, 'append\n', { flags: 0x20, mtime: 1300000000 }),
+      symlink(12, 'imm', { mtime: 1111111111, mtimeUsec: 5, uid: 7 }),
+      file(13, 'inner\n', { flags: 0x10 }),
+    ]);
+    const dest = path.join(work, 'out');
+    const s = await restore({ files: [], inputs: [memInput(img)], dest });
+    assert.deepEqual([...s.skipped, ...s.warnings], []);
+    const imm = path.join(dest, 'imm');
+    assert.equal(flagsOf(imm) & 0x30, 0x10);
+    assert.equal(fs.statSync(imm).ino, fs.statSync(path.join(dest, 'frozen/imm-link')).ino);
+    assert.equal(sysx.getXattr(imm, 'user.k').toString(), 'v');
+    const st = fs.statSync(imm, { bigint: true });
+    assert.equal(st.mtimeNs, 1234567890_123456000n);
+    assert.equal(st.atimeNs, 1234567000_999999000n);
+    if (isRoot) assert.deepEqual([Number(st.uid), Number(st.gid), Number(st.mode & 0o7777n)], [4242, 4343, 0o4750], 'set-uid survives the chown');
+    assert.equal(flagsOf(path.join(dest, 'app')) & 0x30, 0x20);
+    assert.equal(fs.readFileSync(path.join(dest, 'app'), 'utf8'), 'append\n');
+    const ln = fs.lstatSync(path.join(dest, 'ln'), { bigint: true });
+    assert.equal(ln.mtimeNs, 1111111111_000005000n);
+    if (isRoot) assert.equal(Number(ln.uid), 7);
+    const frozen = path.join(dest, 'frozen');
+    assert.equal(flagsOf(frozen) & 0x10, 0x10);
+    assert.equal(fs.statSync(frozen, { bigint: true }).mtimeNs, 1500000000_250000000n);
+    assert.equal(fs.statSync(frozen).mode & 0o7777, 0o555);
+    assert.equal(fs.readFileSync(path.join(frozen, 'inner'), 'utf8'), 'inner\n');
   });
 });
