@@ -3,13 +3,18 @@
  * `node --cpu-prof` (V8 writes one .cpuprofile per thread: the main thread and every worker)
  * and prints the functions with the most self time, per thread kind.
  *
- *   node dist/bench/run.js profile [--small | --large] [--quick] [--top N] [--dir D] [--snapdump BIN]
+ *   node dist/bench/run.js profile [--small | --large] [--quick] [--restore] [--top N] [--dir D] [--snapdump BIN]
+ *
+ * With --restore it profiles `snapdump restore` of the set's cached image (see restore-run.ts) into a
+ * fresh, loop-mounted ext4 file system instead (needs root).
  *   node dist/bench/run.js profile --summarize DIR     # only summarise existing .cpuprofile files
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ensureDataset, largeParams, smallParams, warmTree } from './datasets.js';
+import { ensureDataset, largeParams, smallParams, warmDevice, warmTree, type Dataset } from './datasets.js';
+import { ensureSnapdumpImage, scratchSize } from './restore-run.js';
+import { destroyScratchFs, makeScratchFs, type ScratchFs } from './scratch-fs.js';
 import { fmt, log, parseArgs, renderTable } from './util.js';
 import { snapdumpBin } from './whole-run.js';
 
@@ -100,6 +105,7 @@ export async function profile(argv: readonly string[]): Promise<void> {
   const stale: string[] = [];
   const ds = ensureDataset(workdir, args.flags.has('large') ? largeParams(quick) : smallParams(quick), stale);
   for (const s of stale) fs.rmSync(s, { recursive: true, force: true });
+  if (args.flags.has('restore')) { profileRestore(workdir, ds, snapdumpBin(args.values), top); return; }
   warmTree(ds.dir);
   const profDir = path.join(workdir, 'profiles', `${ds.name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   fs.mkdirSync(profDir, { recursive: true });
@@ -111,6 +117,33 @@ export async function profile(argv: readonly string[]): Promise<void> {
   const secs = (performance.now() - t0) / 1000;
   try { fs.unlinkSync(out); } catch { /* none */ }
   if (r.status !== 0) throw new Error(`snapdump exited with status ${r.status}`);
+  process.stdout.write(`\nprofiled run: ${secs.toFixed(2)} s wall (profiling adds overhead)\n`);
+  summarize(profDir, top);
+}
+
+/** One `snapdump restore` of the set's cached image into a fresh ext4 file system, under --cpu-prof. */
+function profileRestore(workdir: string, ds: Dataset, bin: string, top: number): void {
+  if (process.getuid?.() !== 0) throw new Error('profile --restore needs root (a fresh loop-mounted ext4 file system)');
+  const img = ensureSnapdumpImage(workdir, ds, bin);
+  const profDir = path.join(workdir, 'profiles', `${ds.name}-restore-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  fs.mkdirSync(profDir, { recursive: true });
+  const { sizeBytes, inodes } = scratchSize(ds);
+  let s: ScratchFs | null = null;
+  let secs: number;
+  try {
+    s = makeScratchFs(path.join(workdir, 'out'), sizeBytes, inodes);
+    const dest = path.join(s.mountPoint, 'dest');
+    fs.mkdirSync(dest);
+    spawnSync('sync', { stdio: 'ignore' });
+    warmDevice(img.path);
+    log(`profiling bin/snapdump restore -f ${img.path} -C ${dest} (profiles in ${profDir}) ...`);
+    const t0 = performance.now();
+    const r = spawnSync(process.execPath, ['--cpu-prof', '--cpu-prof-dir', profDir, bin, 'restore', '-f', img.path, '-C', dest], { stdio: ['ignore', 'inherit', 'inherit'] });
+    secs = (performance.now() - t0) / 1000;
+    if (r.status !== 0) throw new Error(`snapdump restore exited with status ${r.status}`);
+  } finally {
+    if (s) destroyScratchFs(s);
+  }
   process.stdout.write(`\nprofiled run: ${secs.toFixed(2)} s wall (profiling adds overhead)\n`);
   summarize(profDir, top);
 }

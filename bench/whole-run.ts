@@ -68,20 +68,20 @@ export function snapdumpBin(values: Map<string, string>): string {
 }
 
 /** Which code is measured: the git commit of the checkout holding `bin` (plus "-dirty"), if any. */
-function describeBuild(bin: string): string {
+export function describeBuild(bin: string): string {
   const root = path.dirname(path.dirname(bin));
   const rev = spawnSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
   if (rev.status !== 0) return `${root} (not a git checkout)`;
   const dirty = spawnSync('git', ['-C', root, 'status', '--porcelain', '--untracked-files=no', '--', 'src', 'native'], { encoding: 'utf8' }).stdout?.trim();
   return `${root} @ ${rev.stdout.trim()}${dirty ? ' (src/native modified)' : ''}`;
 }
-const TIME_BIN = '/usr/bin/time';
+export const TIME_BIN = '/usr/bin/time';
 
-function commandExists(cmd: string): boolean {
+export function commandExists(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
 
-function firstLine(cmd: string, args: string[]): string {
+export function firstLine(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
   return `${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n').find((l) => l.trim())?.trim() ?? 'unknown';
 }
@@ -99,7 +99,7 @@ interface RunOutcome {
 }
 
 /** Busy and total CPU time of the machine so far, seconds (from /proc/stat; null if unreadable). */
-function machineCpu(): { busy: number; total: number } | null {
+export function machineCpu(): { busy: number; total: number } | null {
   try {
     const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
     const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
@@ -116,7 +116,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  * `maxSeconds`. Other sessions share this machine; a timed run under their load measures them.
  * Returns the seconds waited, or -1 when it gave up.
  */
-async function waitForIdle(maxSeconds: number): Promise<number> {
+export async function waitForIdle(maxSeconds: number): Promise<number> {
   if (maxSeconds <= 0) return 0;
   const t0 = performance.now();
   let warned = false;
@@ -164,7 +164,7 @@ function timedRun(argv: string[], out: string, timeFile: string): RunOutcome {
 /** Attached loop devices, detached on exit or signal even if a run fails. */
 const attachedLoops = new Set<string>();
 
-function detachLoop(dev: string): void {
+export function detachLoop(dev: string): void {
   const r = spawnSync('losetup', ['-d', dev], { encoding: 'utf8' });
   if (r.status !== 0) log(`warning: losetup -d ${dev} failed: ${(r.stderr ?? '').trim()}`);
   attachedLoops.delete(dev);
@@ -185,7 +185,7 @@ function installSignalHandlers(): void {
 }
 
 /** Attaches the image read-only; first detaches loops a crashed earlier run left on this image. */
-function attachLoop(img: string): string {
+export function attachLoop(img: string): string {
   installSignalHandlers();
   const old = spawnSync('losetup', ['-j', img], { encoding: 'utf8' }).stdout ?? '';
   for (const line of old.split('\n')) {

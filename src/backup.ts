@@ -3,7 +3,9 @@
  * stream pipeline (traverse → directories → files → tape writer) with backpressure and an
  * AbortSignal, reports events, and returns a summary. It never prints.
  */
+import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Piscina } from 'piscina';
@@ -17,6 +19,8 @@ import { fileEmit } from './stages/file-emit.js';
 import { displayPath, traverse, type DumpPlan, type Notice } from './stages/traverse.js';
 import { sourceInfo } from './source-info.js';
 import { openSink } from './tape/sink.js';
+import { findBase, readDumpdates, recordDump } from './state/dumpdates.js';
+import { defaultStateDir } from './state/state-dir.js';
 
 export type { Notice } from './stages/traverse.js';
 
@@ -27,6 +31,19 @@ export interface BackupOptions {
   level?: number;
   blockingFactor?: number;
   label?: string;
+  /** Dump name whose history picks the base of an incremental (default: the source's real path). */
+  name?: string;
+  /** State directory holding the dumpdates history (default: see defaultStateDir). */
+  stateDir?: string;
+  /** Record this backup in the history (default true; ONTAP UPDATE=N is false). */
+  update?: boolean;
+  /**
+   * Date-token mode (ONTAP BASE_DATE): dump what changed since this token (a previous backup's
+   * dumpDate) instead of looking the base up by level.
+   */
+  baseDate?: number;
+  /** Include a file only for mtime changes (ONTAP IGNORE_CTIME). */
+  ignoreCtime?: boolean;
   /** Flush a file image to stable storage before renaming it into place. */
   sync?: boolean;
   /** Worker threads reading file data (default: available parallelism). */
@@ -65,8 +82,14 @@ export interface BackupSummary {
   /** 0: complete; 1: complete but some entries were skipped or changed (see `skipped`). */
   exitStatus: 0 | 1;
   output: string;
+  /** The dump name the history knows this backup by. */
+  name: string;
   date: number;
+  /** Token of this backup for date-token mode (ONTAP DUMP_DATE): give it as baseDate later. */
+  dumpDate: number;
   level: number;
+  /** What this image is relative to; null for a full backup (everything is in it). */
+  base: { level: number | null; date: number } | null;
   label: string;
   filesys: string;
   files: number;
@@ -96,6 +119,21 @@ export function validateBackupOptions(opts: BackupOptions): { level: number; ntr
   return { level, ntrec, label };
 }
 
+function realSourcePath(source: string): string {
+  try { return fs.realpathSync(source); } catch { return path.resolve(source); }
+}
+
+/** The base of this backup: the token given, or the latest lower level in the history. */
+async function chooseBase(opts: BackupOptions, name: string, level: number, stateDir: string): Promise<{ level: number | null; date: number } | null> {
+  if (opts.baseDate !== undefined) {
+    if (!Number.isInteger(opts.baseDate) || opts.baseDate <= 0) throw new SnapdumpError('ERR_USAGE', `invalid base date token ${String(opts.baseDate)}`, { baseDate: opts.baseDate });
+    return { level: null, date: opts.baseDate };
+  }
+  if (level === 0) return null;
+  const found = findBase(await readDumpdates(stateDir), name, level);
+  return found ? { level: found.level, date: found.date } : null;
+}
+
 export async function backup(opts: BackupOptions): Promise<BackupSummary> {
   const { level, ntrec, label } = validateBackupOptions(opts);
   const started = Date.now();
@@ -110,8 +148,14 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
     }
   })();
   const date = Math.floor((opts.now?.() ?? new Date()).getTime() / 1000);
-  if (level > 0) {
-    notice({ code: 'NO_BASE', path: opts.source, skipped: false, message: `no lower-level backup of ${opts.source} is known: this level ${level} image contains everything (a full backup)` });
+  const name = opts.name ?? realSourcePath(opts.source);
+  const stateDir = opts.stateDir ?? defaultStateDir();
+  const base = await chooseBase(opts, name, level, stateDir);
+  if (base === null && level > 0) {
+    notice({ code: 'NO_BASE', path: name, skipped: false, message: `NO LOWER-LEVEL BACKUP of "${name}" is recorded in ${stateDir}: this level ${level} backup contains EVERYTHING (a full backup)` });
+  }
+  if (base !== null && base.date > date) {
+    throw new SnapdumpError('ERR_USAGE', `the base date ${new Date(base.date * 1000).toISOString()} is after this backup's date (is the clock right?)`, { base: base.date, date });
   }
   const sink = openSink(opts.output, ntrec * 1024, { sync: opts.sync });
   const threads = Math.max(1, opts.threads ?? os.availableParallelism());
@@ -144,7 +188,7 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
     });
     setPhase('traverse');
     plan = await traverse({
-      source: opts.source, pool, concurrency: threads * 2,
+      source: opts.source, pool, concurrency: threads * 2, since: base?.date ?? 0, ignoreCtime: opts.ignoreCtime,
       exclude: sink.identity ? [sink.identity] : [],
       signal: opts.signal,
       onProgress: (n) => { progress.files = n; sendProgress(); },
@@ -152,7 +196,7 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
     for (const n of plan.notices) notice(n);
     const p = plan;
     const vol: VolumeInfo = {
-      date, ddate: 0, volume: 1, level, label, filesys: info.filesys, dev: info.device,
+      date, ddate: base?.date ?? 0, volume: 1, level, label, filesys: info.filesys, dev: info.device,
       host: os.hostname(), ntrec, maxino: p.maxino,
     };
     progress.files = 0;
@@ -191,6 +235,14 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
     await pipeline(Readable.from(headStage()), directoryStage, fileStage, writer, { signal: opts.signal });
     await sink.commit();
     sendProgress(true);
+    // Only a complete image becomes a base for later levels.
+    if (opts.update !== false) {
+      try {
+        await recordDump(stateDir, { name, level, date });
+      } catch (e) {
+        notice({ code: 'HISTORY', path: stateDir, skipped: true, message: `the image is complete, but it could not be recorded in the history: ${(e as Error).message}` });
+      }
+    }
   } catch (e) {
     await sink.abort();
     if (opts.signal?.aborted) throw new SnapdumpError('ERR_ABORTED', 'backup aborted; no image was written', {}, { cause: e });
@@ -203,7 +255,7 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
   const skipped = notices.filter((n) => n.skipped);
   return {
     exitStatus: skipped.length ? 1 : 0,
-    output: opts.output, date, level, label, filesys: info.filesys,
+    output: opts.output, name, date, dumpDate: date, level, base, label, filesys: info.filesys,
     files: plan.totals.files, directories: plan.totals.directories, dataBytes: progress.bytes,
     imageBytes: writer!.bytesWritten, blocks: writer!.blockCount, blockingFactor: ntrec,
     durationMs: elapsed(), skipped, warnings: notices.filter((n) => !n.skipped),

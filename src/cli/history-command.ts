@@ -1,8 +1,8 @@
 /** `snapdump history [--state DIR] [--json]`: the dumpdates history, sorted by name then level. */
-import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
 import { defaultStateDir } from '../state/state-dir.js';
+import { writeAllSync } from './output.js';
 import { escapeName, isoTime, readDumpdates, type DumpdatesEntry } from '../state/dumpdates.js';
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
@@ -43,16 +43,6 @@ export function formatHistoryJson(entries: readonly DumpdatesEntry[]): string {
 }
 
 /** Writes everything; a reader that went away (`| head`) just ends the output. */
-function writeAll(fd: number, text: string): void {
-  const data = Buffer.from(text);
-  let off = 0;
-  try {
-    while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EPIPE') throw e;
-  }
-}
-
 export async function historyCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args, allowPositionals: true, strict: true,
@@ -63,6 +53,6 @@ export async function historyCommand(args: string[]): Promise<number> {
   // Read-only: a missing state directory is simply an empty history; a corrupt file throws
   // ERR_STATE, which main() reports with exit status 2.
   const entries = await readDumpdates(values.state ?? defaultStateDir());
-  writeAll(1, values.json ? formatHistoryJson(entries) : formatHistoryText(entries));
+  writeAllSync(1, values.json ? formatHistoryJson(entries) : formatHistoryText(entries));
   return 0;
 }

@@ -2,17 +2,8 @@
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
+import { writeAllSync } from './output.js';
 import { formatListingBytes, formatListingJson, listImage } from '../read/list.js';
-
-/** Writes everything; a reader that went away (`| head`) just ends the output. */
-function writeAll(fd: number, data: Buffer): void {
-  let off = 0;
-  try {
-    while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EPIPE') throw e;
-  }
-}
 
 export async function listCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -26,7 +17,7 @@ export async function listCommand(args: string[]): Promise<number> {
   try {
     const result = await listImage({ files: values.file, signal: controller.signal });
     // Names are written as their raw bytes, as restore does: they need not be UTF-8.
-    writeAll(1, values.json ? Buffer.from(formatListingJson(result)) : formatListingBytes(result));
+    writeAllSync(1, values.json ? Buffer.from(formatListingJson(result)) : formatListingBytes(result));
     for (const w of result.warnings) fs.writeSync(2, `snapdump: warning: ${w}\n`);
     for (const d of result.damage) fs.writeSync(2, `snapdump: damage [${d.code}] at byte ${d.offset}: ${d.message}\n`);
     return result.damage.length ? 1 : 0;

@@ -8,6 +8,7 @@ import { backup } from '../backup.js';
 import { SnapdumpError, UsageError, isSnapdumpError } from '../errors.js';
 import { jsonReporter, plainReporter, ttyReporter, type Reporter } from './progress.js';
 import { listCommand } from './list-command.js';
+import { writeAllSync } from './output.js';
 import { verifyCommand } from './verify-command.js';
 import { restoreCommand } from './restore-command.js';
 import { historyCommand } from './history-command.js';
@@ -17,7 +18,8 @@ export const EXIT_PARTIAL = 1;
 export const EXIT_FAILED = 2;
 
 const USAGE = `usage:
-  snapdump backup SOURCE -f FILE|- [-l LEVEL] [-b BLOCKING] [--label TEXT] [--sync] [--json] [--quiet]
+  snapdump backup SOURCE -f FILE|- [-l LEVEL] [-b BLOCKING] [--label TEXT] [--name NAME] [--state DIR]
+                  [--no-update] [--base-date TOKEN] [--ignore-ctime] [--sync] [--threads N] [--json] [--quiet]
   snapdump list -f FILE|- [-f FILE ...] [--json]
   snapdump restore -f FILE|- [-f FILE ...] -C DEST [PATH ...] [NEW=OLD ...] [--force] [--dry-run] [--json] [--quiet]
   snapdump verify -f FILE [-f FILE ...] -C DIR [--json] [--quiet]
@@ -28,7 +30,7 @@ exit status: 0 success; 1 finished but some entries were skipped (each named on 
 2 nothing usable was produced (error printed with its code)`;
 
 function writeLine(fd: number, text: string): void {
-  fs.writeSync(fd, text + '\n');
+  writeAllSync(fd, text + '\n');
 }
 
 function parseInteger(text: string | undefined, what: string): number | undefined {
@@ -49,6 +51,11 @@ async function backupCommand(args: string[]): Promise<number> {
       quiet: { type: 'boolean', short: 'q' },
       threads: { type: 'string' },
       sync: { type: 'boolean' },
+      name: { type: 'string' },
+      state: { type: 'string' },
+      'no-update': { type: 'boolean' },
+      'base-date': { type: 'string' },
+      'ignore-ctime': { type: 'boolean' },
     },
   });
   if (positionals.length !== 1) throw new UsageError('backup needs exactly one SOURCE directory');
@@ -70,6 +77,8 @@ async function backupCommand(args: string[]): Promise<number> {
       level: parseInteger(values.level, 'level'),
       blockingFactor: parseInteger(values.blocking, 'blocking factor'),
       label: values.label, threads: parseInteger(values.threads, 'threads'), sync: values.sync,
+      name: values.name, stateDir: values.state, update: !values['no-update'],
+      baseDate: parseInteger(values['base-date'], 'base date token'), ignoreCtime: values['ignore-ctime'],
       signal: controller.signal, onEvent: (e) => reporter.event(e),
     });
     reporter.finish();
@@ -77,7 +86,8 @@ async function backupCommand(args: string[]): Promise<number> {
       writeLine(eventFd, JSON.stringify({ type: 'summary', ...summary, skipped: summary.skipped.length, warnings: summary.warnings.length }));
     } else if (!values.quiet) {
       const secs = summary.durationMs / 1000;
-      warn(`level ${summary.level} backup of ${summary.filesys}: ${summary.files} files, ${summary.directories} directories, ${summary.dataBytes} bytes of data, ${summary.imageBytes} bytes written to ${output} in ${secs.toFixed(2)} s`);
+      const base = summary.base ? `changes since ${new Date(summary.base.date * 1000).toISOString()}${summary.base.level !== null ? ` (level ${summary.base.level})` : ''}` : 'everything';
+      warn(`level ${summary.level} backup of ${summary.filesys} (${base}): ${summary.files} files, ${summary.directories} directories, ${summary.dataBytes} bytes of data, ${summary.imageBytes} bytes written to ${output} in ${secs.toFixed(2)} s; dump date token ${summary.dumpDate}`);
     }
     if (summary.exitStatus !== 0) warn(`${summary.skipped.length} entries were skipped or changed; see above`);
     return summary.exitStatus;

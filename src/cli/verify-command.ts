@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
+import { writeAllSync } from './output.js';
 import { verify } from '../verify/index.js';
 
 export async function verifyCommand(args: string[]): Promise<number> {
@@ -17,11 +18,11 @@ export async function verifyCommand(args: string[]): Promise<number> {
   try {
     const summary = await verify({
       files: values.file, dir: values.dir, signal: controller.signal,
-      onDifference: (d) => fs.writeSync(1, values.json ? JSON.stringify({ type: 'difference', ...d }) + '\n' : `${d.path}: ${d.kind}: ${d.detail}\n`),
+      onDifference: (d) => writeAllSync(1, values.json ? JSON.stringify({ type: 'difference', ...d }) + '\n' : `${d.path}: ${d.kind}: ${d.detail}\n`),
     });
     for (const d of summary.damage) fs.writeSync(2, `snapdump: damage at byte ${d.offset}: ${d.message}\n`);
     if (values.json) {
-      fs.writeSync(1, JSON.stringify({ type: 'summary', exitStatus: summary.exitStatus, differences: summary.differences.length, damage: summary.damage.length, objects: summary.objects, bytes: summary.bytes }) + '\n');
+      writeAllSync(1, JSON.stringify({ type: 'summary', exitStatus: summary.exitStatus, differences: summary.differences.length, damage: summary.damage.length, objects: summary.objects, bytes: summary.bytes }) + '\n');
     } else if (!values.quiet) {
       fs.writeSync(2, `snapdump: ${summary.differences.length} difference${summary.differences.length === 1 ? '' : 's'}, ${summary.objects} objects and ${summary.bytes} bytes compared\n`);
     }

@@ -48,6 +48,13 @@ export interface TraverseOptions {
   pool: Piscina;
   /** Walk tasks in flight. */
   concurrency: number;
+  /**
+   * Incremental selection: only objects whose ctime or mtime (mtime only with ignoreCtime) is at
+   * or after this date (Unix seconds) are dumped, with every directory on the path to them and
+   * every directory that changed itself. 0 dumps everything.
+   */
+  since?: number;
+  ignoreCtime?: boolean;
   /** Objects to leave out, e.g. the output file itself when it lies inside the source. */
   exclude?: Array<{ dev: number; ino: number }>;
   signal?: AbortSignal;
@@ -231,7 +238,13 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
   }
   opts.onProgress?.(t.count);
 
-  const maxino = assignInodeNumbers(t);
+  const numbering = assignInodeNumbers(t);
+  const maxino = numbering.maxino;
+  const since = opts.since ?? 0;
+  if (since > 0 && !numbering.identity) {
+    throw new SnapdumpError('ERR_UNSUPPORTED', `the inode numbers of ${opts.source} do not fit the dump format as they are, so they cannot be kept stable across levels; only level 0 backups of this source are possible for now`, { path: opts.source });
+  }
+  const selected = since > 0 ? selectChanged(t, since, opts.ignoreCtime ?? false) : null;
   const inUse = new InodeMap(maxino);
   const dumped = new InodeMap(maxino);
   const dirIds: number[] = [];
@@ -239,7 +252,9 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
   let bytes = 0;
   for (let id = 0; id < t.count; id++) {
     const ino = t.get(id, Col.ino);
+    // The in-use map lists everything present, so a restore can delete what is gone.
     inUse.set(ino);
+    if (selected && !selected[id]) continue;
     dumped.set(ino);
     if (t.isDir(id)) {
       dirIds.push(id);
@@ -266,27 +281,51 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
 /**
  * Source inode numbers are kept where they fit (they are the files' identity across
  * incremental levels, DUMP-FORMAT.md §7.2): the root becomes 2, everything else keeps its
- * st_ino. When st_ino values are too large or collide with the reserved numbers 0-2, or the
- * maps would be out of proportion with the tree, every object is renumbered densely in walk
- * order instead. Returns maxino (highest number + 1).
+ * st_ino. When st_ino values are too large or collide with the reserved numbers 0-2, every
+ * object is renumbered densely in walk order instead (level 0 only: such numbers are not
+ * stable across levels). Returns maxino (highest number + 1).
  */
-function assignInodeNumbers(t: EntryTable): number {
-  const identityLimit = Math.max(1 << 23, t.count * 64);
+/** Source inode numbers at or above this are not kept (the maps would reach 16 MiB). */
+const IDENTITY_LIMIT = 1 << 27;
+
+function assignInodeNumbers(t: EntryTable): { maxino: number; identity: boolean } {
+  // The rule depends only on the numbers themselves, never on the size of the tree, so the
+  // same source gets the same numbering at every level.
   const rootSrc = t.get(0, XCol.srcIno);
   let identity = true;
   let highest = ROOTINO;
   for (let id = 1; id < t.count; id++) {
     const src = t.get(id, XCol.srcIno);
-    if (src <= ROOTINO || src >= identityLimit || src === rootSrc) { identity = false; break; }
+    if (src <= ROOTINO || src >= IDENTITY_LIMIT || src === rootSrc) { identity = false; break; }
     if (src > highest) highest = src;
   }
   t.set(0, Col.ino, ROOTINO);
   if (identity) {
     for (let id = 1; id < t.count; id++) t.set(id, Col.ino, t.get(id, XCol.srcIno));
-    return highest + 1;
+    return { maxino: highest + 1, identity };
   }
   for (let id = 1; id < t.count; id++) t.set(id, Col.ino, ROOTINO + id);
-  return ROOTINO + t.count;
+  return { maxino: ROOTINO + t.count, identity };
+}
+
+/**
+ * Which objects an incremental dumps (Linux dump's passes I and II): those changed since the
+ * base date, every directory that changed itself (so a restore learns of deletions and
+ * renames), every directory on the path to a dumped object, and the root.
+ */
+function selectChanged(t: EntryTable, since: number, ignoreCtime: boolean): Uint8Array {
+  const selected = new Uint8Array(t.count);
+  for (let id = 0; id < t.count; id++) {
+    const changed = t.get(id, Col.mtimeSec) >= since || (!ignoreCtime && t.get(id, Col.ctimeSec) >= since);
+    if (!changed) continue;
+    // Mark it and its ancestors; stop at an ancestor already marked (its own are too).
+    for (let a = id; !selected[a]; a = t.get(a, XCol.parent)) {
+      selected[a] = 1;
+      if (a === 0) break;
+    }
+  }
+  selected[0] = 1;
+  return selected;
 }
 
 /** Directory listing in tape form: ".", "..", then every name in the directory, sorted. */

@@ -44,6 +44,8 @@ function writevAll(fd: number, parts: readonly Buffer[], name: string, position:
       const batch = parts.slice(i, i + IOV_MAX);
       const expected = batch.reduce((s, b) => s + b.length, 0);
       const cb = (err: NodeJS.ErrnoException | null, written: number) => {
+        // A non-blocking pipe (stdout handed over by a parent) is full: wait for the reader.
+        if (err?.code === 'EAGAIN') { setTimeout(next, 2); return; }
         if (err) { reject(outputError(name, err, 'write')); return; }
         if (position !== null) position += written;
         if (written < expected) {

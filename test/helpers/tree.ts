@@ -9,6 +9,13 @@ import * as sysx from '../../src/native/sysx.js';
 
 export const isRoot = process.getuid?.() === 0;
 
+// Backups record their history; a test run never writes into the machine's state directory.
+if (!process.env.SNAPDUMP_STATE) {
+  const state = fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', 'snapdump-test-state-'));
+  process.env.SNAPDUMP_STATE = state;
+  process.on('exit', () => fs.rmSync(state, { recursive: true, force: true }));
+}
+
 export interface EntryInfo {
   type: string;
   mode: number;

@@ -128,7 +128,8 @@ describe('the destination space check', { skip: !canMount && 'needs root, mke2fs
     const r = restoreCli(['-f', image, '-C', dest, '--force']);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /stopped early: the destination ran out of space/);
-    assert.match(r.stderr, /skipped: .*\/d\/f23: not restored: the restore stopped/);
+    // Which file hits the wall depends on when ext4 returns the space freed above.
+    assert.match(r.stderr, /skipped: .*\/d\/f\d\d: not restored: the restore stopped/);
   });
 
   it('with --force, stops cleanly when the inodes run out', async () => {
