@@ -22,6 +22,7 @@ const USAGE = `usage:
                   [--no-update] [--base-date TOKEN] [--ignore-ctime] [--sync] [--threads N] [--json] [--quiet]
   snapdump list -f FILE|- [-f FILE ...] [--json]
   snapdump restore -f FILE|- [-f FILE ...] -C DEST [PATH ...] [NEW=OLD ...] [--force] [--dry-run] [--json] [--quiet]
+  snapdump restore --finish -C DEST
   snapdump verify -f FILE [-f FILE ...] -C DIR [--json] [--quiet]
   snapdump history [--state DIR] [--json]
   snapdump --help | --version

@@ -1,12 +1,13 @@
 /**
- * `snapdump restore -f FILE|- [-f FILE...] -C DEST [PATH ...] [NEW=OLD ...] [--force] [--dry-run] [--json] [--quiet]`:
+ * `snapdump restore -f FILE|- [-f FILE...] -C DEST [PATH ...] [NEW=OLD ...] [--force] [--dry-run] [--json] [--quiet]`,
+ * `snapdump restore --finish -C DEST` (removes the chain state of DEST):
  * a thin layer over restore(). Errors are thrown (main() prints them with their code, exit 2);
  * the return value is the exit status (0 everything restored, 1 something named on stderr was not).
  */
 import { parseArgs } from 'node:util';
 import type { BackupEvent } from '../backup.js';
 import { UsageError } from '../errors.js';
-import { parseOperands, restore } from '../restore/index.js';
+import { STATE_FILE, parseOperands, removeState, restore } from '../restore/index.js';
 import type { RestoreEvent } from '../restore/types.js';
 import { formatBytes, jsonReporter, plainReporter, ttyReporter, type Reporter } from './progress.js';
 
@@ -36,8 +37,17 @@ export async function restoreCommand(args: string[]): Promise<number> {
       'dry-run': { type: 'boolean', short: 'n' },
       json: { type: 'boolean' },
       quiet: { type: 'boolean', short: 'q' },
+      finish: { type: 'boolean' },
     },
   });
+  if (values.finish) {
+    // The end of a chain: the restore state of DEST goes; nothing is read or restored.
+    if (!values.directory) throw new UsageError('restore --finish needs -C DEST, the directory the chain was restored into');
+    if (values.file?.length || positionals.length) throw new UsageError('restore --finish takes only -C DEST (it removes the restore state; it reads no image)');
+    const had = removeState(values.directory);
+    if (!values.quiet) writeLine(process.stderr, `snapdump: ${had ? `removed ${STATE_FILE} from ${values.directory}; an incremental can no longer be applied there` : `no restore state in ${values.directory}`}`);
+    return 0;
+  }
   if (!values.file?.length) throw new UsageError('restore needs -f FILE (or -f - for standard input); give every volume of a set, in order');
   if (!values.directory) throw new UsageError('restore needs -C DEST, the directory to restore into');
   const { paths, renames } = parseOperands(positionals);

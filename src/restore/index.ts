@@ -32,13 +32,17 @@ import { checkSelection, makePlan, splitUserPath, type DirTarget, type LeafTarge
 import {
   SpaceGuard, checkSpace, describeShortfall, existingAncestor, fsFree, prescanDataBytes, roundUp,
 } from './space-check.js';
-import { NameTree, type TreeWarning } from './tree.js';
+import { NameTree, type TreeNode, type TreeWarning } from './tree.js';
+import {
+  STATE_FILE, applyChanges, checkChain, entryKey, graft, makeState, readState, stateEntries as stateEntriesOf, writeState, type ChainState, type Entries,
+} from './chain.js';
 import type {
   RestoreDamage, RestoreEvent, RestoreNotice, RestoreNoticeCode, RestoreOptions, RestorePhase, RestoreSummary, SpaceReport,
 } from './types.js';
 
 export type * from './types.js';
 export { parseOperands } from './selection.js';
+export { STATE_FILE, removeState } from './chain.js';
 
 export async function restore(opts: RestoreOptions): Promise<RestoreSummary> {
   return new RestoreRun(opts).run();
@@ -91,6 +95,12 @@ class RestoreRun {
   private label: Header | null = null;
   private tree: NameTree | null = null;
   private dumped: InodeMap | null = null;
+  private present: InodeMap | null = null;
+  /** Whole-image restore: the chain state of DEST is checked, applied and updated. */
+  private readonly whole: boolean;
+  private chain: ChainState | null = null;
+  private nextEntries: Entries | null = null;
+  private chainRoot = 0;
   private maxino = 0;
   private plan: Plan | null = null;
   private phase: 'maps' | 'dirs' | 'files' = 'maps';
@@ -117,6 +127,7 @@ class RestoreRun {
 
   constructor(private readonly opts: RestoreOptions) {
     this.dryRun = opts.dryRun ?? false;
+    this.whole = (opts.paths?.length ?? 0) === 0 && (opts.renames?.length ?? 0) === 0;
     const euid = process.geteuid?.() ?? -1;
     this.env = {
       isRoot: euid === 0, euid, egid: process.getegid?.() ?? -1, umask: process.umask(),
@@ -214,6 +225,14 @@ class RestoreRun {
     }
     this.reportMissing();
     this.setPhase('finish');
+    // The chain state before the directories' attributes: DEST keeps the times the image gives it.
+    if (this.whole && !this.dryRun && !this.stop && this.label && this.nextEntries) {
+      try {
+        writeState(this.destAbs, makeState(this.label, this.chainRoot, this.nextEntries));
+      } catch (e) {
+        this.notice({ code: 'WRITE', path: this.destAbs, message: `the image was restored, but the restore state (${STATE_FILE}) could not be written: ${(e as Error).message}; an incremental cannot be applied here`, skipped: true });
+      }
+    }
     this.finishDirectories();
     this.progress(true);
   }
@@ -223,9 +242,14 @@ class RestoreRun {
       case 'label':
         this.label = item.header;
         this.tree = new NameTree(item.byteOrder === 'le', item.oldInodeFormat);
+        if (this.whole) {
+          this.chain = readState(this.destAbs);
+          checkChain(item.header, this.chain, this.opts.force ?? false);
+        }
         return;
       case 'clri':
         this.maxino = item.maxino;
+        this.present = item.map;
         if (this.phase === 'dirs') await this.endDirectoryPhase(source);
         return;
       case 'bits':
@@ -346,10 +370,12 @@ class RestoreRun {
     const relevant = (p: Buffer) => prefixes === null || prefixes.some((x) => p.equals(x) || (p.length > x.length && p[x.length] === 0x2f && p.subarray(0, x.length).equals(x)));
     const treeWarnings: TreeWarning[] = [];
     const bits = this.dumped;
+    const absent: Array<{ parent: TreeNode; name: Buffer; ino: number; dtype: number; path: Buffer }> = [];
     const built = tree.build({
       maxino: this.maxino,
       isDumped: (ino) => (bits ? bits.has(ino) : true),
       onWarning: (w) => treeWarnings.push(w),
+      ...(this.whole ? { onAbsent: (parent: TreeNode, name: Buffer, ino: number, dtype: number, p: Buffer) => { absent.push({ parent, name, ino, dtype, path: p }); } } : {}),
     });
     if (!built) {
       const d = this.damage[0];
@@ -370,10 +396,60 @@ class RestoreRun {
     this.totals.files = plan.leaves.size;
     await this.checkSpace(source, plan);
     tree.releaseData();
+    if (this.whole) this.applyChain(built.root, absent);
     this.setPhase('create');
     this.createDirectories(plan);
     this.setPhase('extract');
     this.progress(true);
+  }
+
+  /**
+   * The names of DEST after this image (the tape's listings, the unchanged directories' old
+   * entries), and for an incremental applied onto a chain, the removals and moves that take
+   * DEST there (src/restore/chain.ts).
+   */
+  private applyChain(root: TreeNode, absent: Array<{ parent: TreeNode; name: Buffer; ino: number; dtype: number; path: Buffer }>): void {
+    const incremental = this.label!.ddate !== 0 && this.chain !== null;
+    const old = incremental ? this.chainOld() : new Map() as Entries;
+    const next: Entries = new Map();
+    this.chainRoot = root.ino;
+    const stack: TreeNode[] = [root];
+    while (stack.length > 0) {
+      const n = stack.pop()!;
+      for (const ch of n.children ?? []) {
+        const name = ch.name.toString('latin1');
+        next.set(entryKey(n.ino, name), { parent: n.ino, name, ino: ch.ino, dir: ch.dir !== null });
+        if (ch.dir) stack.push(ch);
+      }
+    }
+    const oldKind = new Map<number, boolean>();
+    for (const e of old.values()) oldKind.set(e.ino, e.dir);
+    const present = this.present;
+    for (const a of absent) {
+      const isDir = oldKind.get(a.ino);
+      const gone = present !== null && !present.has(a.ino);
+      if (isDir === undefined || gone) {
+        // Not on this tape and not restored by an earlier image of the chain.
+        if (incremental || this.opts.force) this.notice({ code: 'LOST', path: show(Buffer.concat([Buffer.from(this.destAbs), a.path.subarray(1)])), message: `not restored: inode ${a.ino} is not on this tape and no earlier image applied here restored it`, skipped: true, ino: a.ino });
+        continue;
+      }
+      const name = a.name.toString('latin1');
+      next.set(entryKey(a.parent.ino, name), { parent: a.parent.ino, name, ino: a.ino, dir: isDir });
+      if (isDir) graft(old, a.ino, next);
+    }
+    this.nextEntries = next;
+    if (!incremental || this.dryRun) return;
+    const bits = this.dumped;
+    applyChanges({
+      dest: this.destAbs, root: root.ino, date: this.label!.date, old, next,
+      dumped: (ino) => (bits ? bits.has(ino) : true),
+      warn: (code, p, message, ino) => this.notice({ code, path: show(p), message, skipped: true, ...(ino ? { ino } : {}) }),
+    });
+  }
+
+  private chainOld(): Entries {
+    // Imported lazily to keep the type of the state in chain.ts.
+    return stateEntriesOf(this.chain!);
   }
 
   private async checkSpace(source: TapeSource, plan: Plan): Promise<void> {

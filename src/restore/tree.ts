@@ -118,6 +118,8 @@ export class NameTree {
     maxino: number;
     isDumped: (ino: number) => boolean;
     onWarning: (w: TreeWarning) => void;
+    /** A safe name whose inode is neither a directory of the image nor on the tape (an incremental's unchanged entry). */
+    onAbsent?: (parent: TreeNode, name: Buffer, ino: number, dtype: number, path: Buffer) => void;
   }): { root: TreeNode; notOnTape: number } | null {
     const rootRec = this.dirs.get(ROOTINO);
     if (!rootRec) return null;
@@ -161,6 +163,7 @@ export class NameTree {
           node.children!.push({ name: e.name, ino: e.ino, parent: node, dir: null, children: null, dtype: e.type });
         } else {
           notOnTape++;
+          opts.onAbsent?.(node, e.name, e.ino, e.type, childPath);
         }
       }
       // Depth first in on-tape order, like restore -t (children are visited in the order listed).
