@@ -131,4 +131,42 @@ describe('incremental backups', () => {
     const diffs = compareTrees(snapshotTree(src), snapshotTree(dest), { mtimeResolutionNs: 1000n, directoryTimes: false });
     assert.deepEqual(diffs, []);
   });
+
+  it('the chains of 0,2,3,1,4 restore exactly with the real restore -r at every point', { skip: (!isRoot || !haveProgram('restore')) && 'needs root and Linux restore' }, async () => {
+    const src = path.join(work, 'order-real');
+    const state = path.join(work, 'order-real-state');
+    const p = (rel: string) => path.join(src, rel);
+    fs.mkdirSync(p('d'), { recursive: true });
+    fs.writeFileSync(p('d/base'), 'base\n');
+    fs.writeFileSync(p('top'), 'top\n');
+    const changes: Array<() => void> = [
+      () => {},
+      () => { fs.writeFileSync(p('a2'), 'a2\n'); fs.renameSync(p('d/base'), p('base-moved')); },
+      () => { fs.mkdirSync(p('e')); fs.writeFileSync(p('e/a3'), 'a3\n'); fs.rmSync(p('top')); },
+      () => { fs.writeFileSync(p('a1'), 'a1\n'); fs.renameSync(p('e'), p('d/e')); fs.linkSync(p('a2'), p('d/a2-link')); },
+      () => { fs.appendFileSync(p('a1'), 'again\n'); fs.rmSync(p('a2')); fs.writeFileSync(p('top'), 'a new top\n'); },
+    ];
+    const levels = [0, 2, 3, 1, 4];
+    // The chain for each point: the image and, recursively, its base.
+    const baseOf = [-1, 0, 1, 0, 3];
+    const images: string[] = [];
+    for (let i = 0; i < levels.length; i++) {
+      await new Promise((r) => setTimeout(r, 1100)); // distinct dates, changes after the previous backup
+      changes[i]!();
+      const img = path.join(work, `order-real-${i}.dump`);
+      const s = await backup({ source: src, output: img, level: levels[i]!, stateDir: state, name: 'order-real' });
+      assert.equal(s.exitStatus, 0);
+      images.push(img);
+      const chain: string[] = [];
+      for (let k = i; k >= 0; k = baseOf[k]!) chain.unshift(images[k]!);
+      const dest = path.join(work, `order-real-restored-${i}`);
+      fs.mkdirSync(dest);
+      for (const image of chain) {
+        const r = run('restore', ['-r', '-y', '-T', work, '-f', image], { cwd: dest });
+        assert.equal(r.status, 0, `${image}: ${r.stderr}`);
+      }
+      fs.rmSync(path.join(dest, 'restoresymtable'));
+      assert.deepEqual(compareTrees(snapshotTree(src), snapshotTree(dest), { mtimeResolutionNs: 1000n, directoryTimes: false }), [], `after level ${levels[i]} (image ${i})`);
+    }
+  });
 });
