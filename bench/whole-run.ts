@@ -205,6 +205,7 @@ async function runSet(ds: Dataset, tools: Tool[], outDir: string, runs: number, 
   const busyRuns: string[] = [];
   for (let i = 0; i < runs; i++) {
     for (const t of tools) {
+      await new Promise<void>((r) => setImmediate(r)); // let signal handlers run between runs (even with --idle-wait 0)
       const out = path.join(outDir, `${ds.name}.${t.name.replace(/[^a-z0-9]+/gi, '-')}.out`);
       if (await waitForIdle(idleWait) < 0) notes.push(`${ds.name} ${t.name} run ${i + 1}: machine still busy after ${idleWait} s; ran anyway`);
       const o = timedRun(t.argv.map((a) => (a === 'OUT' ? out : a)), out, timeFile);
