@@ -314,6 +314,7 @@ async function benchSet(ds: Dataset, bin: string, inputs: Inputs, withBsdtar: bo
       let s: ScratchFs | null = null;
       try {
         s = makeScratchFs(scratchDir, sizeBytes, inodes);
+        if (!s.directIo && !notes.some((n) => n.startsWith('scratch loop device'))) notes.push(`scratch loop device without direct I/O (${s.device} on ${scratchDir}): writes are cached twice; large-file results suffer from dirty-page throttling`);
         const dest = path.join(s.mountPoint, 'dest');
         const tmp = path.join(s.mountPoint, 'tmp');
         fs.mkdirSync(dest);
