@@ -5,7 +5,7 @@
  *   node dist/bench/run.js micro [--quick]       micro-benchmarks only
  *   node dist/bench/run.js whole [--small] [--large] [--quick] [--runs N] [--idle-wait S] [--no-dump] [--with-sync]
  *                                [--dir D] [--json FILE] [--snapdump BIN]
- *   node dist/bench/run.js restore [--small] [--large] [--quick] [--runs N] [--idle-wait S] [--no-dump]
+ *   node dist/bench/run.js restore [--small] [--large] [--quick] [--runs N] [--idle-wait S] [--no-dump] [--no-warmup]
  *                                  [--dir D] [--json FILE] [--snapdump BIN]
  *   node dist/bench/run.js profile [--small|--large] [--quick] [--restore] [--top N] [--snapdump BIN]
  *
@@ -22,8 +22,8 @@ const USAGE = `usage: node dist/bench/run.js [micro|whole|restore|profile|all] [
            [--runs N] [--idle-wait S] [--no-dump] [--with-sync] [--dir DIR] [--json FILE] [--snapdump BIN]
            DIR default: $SNAPDUMP_BENCH_DIR or /var/tmp/snapdump-bench; BIN default: $SNAPDUMP_BENCH_BIN or ./bin/snapdump
   restore  snapdump restore vs GNU tar -x, bsdtar -x, Linux restore -r, each into a fresh ext4 (root)
-           [--small] [--large] [--quick] [--runs N] [--idle-wait S] [--no-dump] [--dir DIR] [--json FILE] [--snapdump BIN]
-           JSON default: bench/results/restore-latest.json
+           [--small] [--large] [--quick] [--runs N] [--idle-wait S] [--no-dump] [--no-warmup] [--dir DIR]
+           [--json FILE] [--snapdump BIN]; JSON default: bench/results/restore-latest.json
   profile  one snapdump backup (or with --restore: one restore into a fresh ext4) under node --cpu-prof,
            top self time [--small|--large] [--quick] [--restore] [--top N] [--snapdump BIN] [--summarize DIR]
   all      micro, whole, then restore (the default); options go to all three
