@@ -21,6 +21,7 @@ import { sourceInfo } from './source-info.js';
 import { openSink } from './tape/sink.js';
 import { findBase, readDumpdates, recordDump } from './state/dumpdates.js';
 import { defaultStateDir } from './state/state-dir.js';
+import { inodeMapExists, openInodeMap } from './state/inode-map.js';
 
 export type { Notice } from './stages/traverse.js';
 
@@ -44,6 +45,11 @@ export interface BackupOptions {
   baseDate?: number;
   /** Include a file only for mtime changes (ONTAP IGNORE_CTIME). */
   ignoreCtime?: boolean;
+  /**
+   * Number inodes through the dump name's persistent inode map even when the source's own
+   * numbers would serve (it is used anyway when they cannot, and always once it exists).
+   */
+  inodeMap?: boolean;
   /** Flush a file image to stable storage before renaming it into place. */
   sync?: boolean;
   /** Worker threads reading file data (default: available parallelism). */
@@ -190,6 +196,10 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
     plan = await traverse({
       source: opts.source, pool, concurrency: threads * 2, since: base?.date ?? 0, ignoreCtime: opts.ignoreCtime,
       exclude: sink.identity ? [sink.identity] : [],
+      numbering: {
+        date, forceMap: opts.inodeMap ?? false, mapExists: inodeMapExists(stateDir, name),
+        openMap: () => openInodeMap(stateDir, name),
+      },
       signal: opts.signal,
       onProgress: (n) => { progress.files = n; sendProgress(); },
     });
@@ -235,8 +245,19 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
     await pipeline(Readable.from(headStage()), directoryStage, fileStage, writer, { signal: opts.signal });
     await sink.commit();
     sendProgress(true);
+    // The numbers of a complete image are kept, whatever --no-update says: a date token may
+    // make it a base. Without them stored it must not become a base through the history either.
+    let numbersKept = true;
+    if (p.numbering.map) {
+      try {
+        await p.numbering.map.handle.commit(p.numbering.map.next);
+      } catch (e) {
+        numbersKept = false;
+        notice({ code: 'HISTORY', path: p.numbering.map.handle.file, skipped: true, message: `the image is complete, but its inode numbers could not be stored, so it is not recorded in the history and cannot be the base of an incremental: ${(e as Error).message}` });
+      }
+    }
     // Only a complete image becomes a base for later levels.
-    if (opts.update !== false) {
+    if (opts.update !== false && numbersKept) {
       try {
         await recordDump(stateDir, { name, level, date });
       } catch (e) {
@@ -250,6 +271,7 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
     const err = e as NodeJS.ErrnoException;
     throw new SnapdumpError('ERR_INTERNAL', `backup failed: ${err.message}`, { errno: err.code }, { cause: e });
   } finally {
+    await plan?.numbering.map?.handle.release();
     await pool?.destroy();
   }
   const skipped = notices.filter((n) => n.skipped);

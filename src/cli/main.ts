@@ -19,7 +19,7 @@ export const EXIT_FAILED = 2;
 
 const USAGE = `usage:
   snapdump backup SOURCE -f FILE|- [-l LEVEL] [-b BLOCKING] [--label TEXT] [--name NAME] [--state DIR]
-                  [--no-update] [--base-date TOKEN] [--ignore-ctime] [--sync] [--threads N] [--json] [--quiet]
+                  [--no-update] [--base-date TOKEN] [--ignore-ctime] [--inode-map] [--sync] [--threads N] [--json] [--quiet]
   snapdump list -f FILE|- [-f FILE ...] [--json]
   snapdump restore -f FILE|- [-f FILE ...] -C DEST [PATH ...] [NEW=OLD ...] [--force] [--dry-run] [--json] [--quiet]
   snapdump restore --finish -C DEST
@@ -57,6 +57,7 @@ async function backupCommand(args: string[]): Promise<number> {
       'no-update': { type: 'boolean' },
       'base-date': { type: 'string' },
       'ignore-ctime': { type: 'boolean' },
+      'inode-map': { type: 'boolean' },
     },
   });
   if (positionals.length !== 1) throw new UsageError('backup needs exactly one SOURCE directory');
@@ -80,6 +81,7 @@ async function backupCommand(args: string[]): Promise<number> {
       label: values.label, threads: parseInteger(values.threads, 'threads'), sync: values.sync,
       name: values.name, stateDir: values.state, update: !values['no-update'],
       baseDate: parseInteger(values['base-date'], 'base date token'), ignoreCtime: values['ignore-ctime'],
+      inodeMap: values['inode-map'],
       signal: controller.signal, onEvent: (e) => reporter.event(e),
     });
     reporter.finish();

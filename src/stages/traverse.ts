@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { Piscina } from 'piscina';
 import { SnapdumpError } from '../errors.js';
 import { InodeMap } from '../format/bitmap.js';
-import { DT_DIR, ROOTINO, S_IFDIR, dtypeOfMode, kindOfMode, type FileKind } from '../format/constants.js';
+import { DT_DIR, S_IFDIR, dtypeOfMode, kindOfMode, type FileKind } from '../format/constants.js';
 import { MAX_NAME_BYTES, type DirEntry } from '../format/directory.js';
 import type { InodeFields } from '../format/header-template.js';
 import { inodeFromStat, type FieldWarning } from '../format/inode-fields.js';
@@ -18,6 +18,7 @@ import * as sysx from '../native/sysx.js';
 import { StatField as F, STAT_FIELDS } from '../native/sysx.js';
 import { readXattrs, readInodeFlags } from './xattr-emit.js';
 import { WALK_COLS, W_READABLE, type WalkResult, type WalkTask } from '../workers/walk-dirs.js';
+import { numberInodes, type Numbering, type NumberingOptions } from './inode-numbers.js';
 
 export interface Notice {
   code: string;
@@ -40,6 +41,8 @@ export interface DumpPlan {
   maxino: number;
   totals: { files: number; directories: number; bytes: number };
   notices: Notice[];
+  /** How the inode numbers were given; in map mode the map is locked until stored or released. */
+  numbering: Numbering;
 }
 
 export interface TraverseOptions {
@@ -59,6 +62,8 @@ export interface TraverseOptions {
   exclude?: Array<{ dev: number; ino: number }>;
   signal?: AbortSignal;
   onProgress?: (entries: number) => void;
+  /** The persistent inode map (src/stages/inode-numbers.ts); without it: identity, else dense at level 0. */
+  numbering?: Pick<NumberingOptions, 'date' | 'forceMap' | 'mapExists' | 'openMap'>;
 }
 
 export function displayPath(p: Name): string {
@@ -146,6 +151,8 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
   t.dirPaths.set(root, rootPath);
   // Objects with several links, by source inode, so every name maps to one dump inode.
   const linked = new Map<number, number>();
+  // Objects on another device (mount points): their st_ino may equal one of the source's.
+  const foreign = new Set<number>();
 
   /** Adds the listing of directory `dir` (entries `first` .. `first + count` of a walk result). */
   const integrate = (dir: number, r: WalkResult, names: string[], first: number, count: number, pending: number[]) => {
@@ -187,6 +194,7 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
       if (warnings.length) flushWarnings(childPath);
       t.set(id, XCol.parent, dir);
       if (multiLinked) linked.set(row[o + F.ino]!, id);
+      if (row[o + F.dev] !== rootDev) foreign.add(id);
       t.addLink(id, name);
       if (isDir) {
         t.dirPaths.set(id, childPath);
@@ -238,13 +246,24 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
   }
   opts.onProgress?.(t.count);
 
-  const numbering = assignInodeNumbers(t);
-  const maxino = numbering.maxino;
   const since = opts.since ?? 0;
-  if (since > 0 && !numbering.identity) {
-    throw new SnapdumpError('ERR_UNSUPPORTED', `the inode numbers of ${opts.source} do not fit the dump format as they are, so they cannot be kept stable across levels; only level 0 backups of this source are possible for now`, { path: opts.source });
+  const numbering = await numberInodes(t, {
+    since, date: opts.numbering?.date ?? 0, forceMap: opts.numbering?.forceMap ?? false,
+    mapExists: opts.numbering?.mapExists ?? false, openMap: opts.numbering?.openMap, rootPath, foreign,
+    onFallback: (message) => notices.push({ code: 'INODE_MAP', path: displayPath(rootPath), message, skipped: false }),
+  });
+  try {
+    return planDump(t, numbering, since, opts.ignoreCtime ?? false, notices);
+  } catch (e) {
+    await numbering.map?.handle.release();
+    throw e;
   }
-  const selected = since > 0 ? selectChanged(t, since, opts.ignoreCtime ?? false) : null;
+}
+
+/** The maps and the emit order of what goes on tape. */
+function planDump(t: EntryTable, numbering: Numbering, since: number, ignoreCtime: boolean, notices: Notice[]): DumpPlan {
+  const maxino = numbering.maxino;
+  const selected = since > 0 ? selectChanged(t, since, ignoreCtime) : null;
   const inUse = new InodeMap(maxino);
   const dumped = new InodeMap(maxino);
   const dirIds: number[] = [];
@@ -273,39 +292,9 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
   const directories = Int32Array.from(dirIds).sort(byIno);
   const others = Int32Array.from(otherIds).sort(byIno);
   return {
-    table: t, root, directories, others, inUse, dumped, maxino, notices,
+    table: t, root: 0, directories, others, inUse, dumped, maxino, notices, numbering,
     totals: { files: others.length, directories: directories.length, bytes },
   };
-}
-
-/**
- * Source inode numbers are kept where they fit (they are the files' identity across
- * incremental levels, DUMP-FORMAT.md §7.2): the root becomes 2, everything else keeps its
- * st_ino. When st_ino values are too large or collide with the reserved numbers 0-2, every
- * object is renumbered densely in walk order instead (level 0 only: such numbers are not
- * stable across levels). Returns maxino (highest number + 1).
- */
-/** Source inode numbers at or above this are not kept (the maps would reach 16 MiB). */
-const IDENTITY_LIMIT = 1 << 27;
-
-function assignInodeNumbers(t: EntryTable): { maxino: number; identity: boolean } {
-  // The rule depends only on the numbers themselves, never on the size of the tree, so the
-  // same source gets the same numbering at every level.
-  const rootSrc = t.get(0, XCol.srcIno);
-  let identity = true;
-  let highest = ROOTINO;
-  for (let id = 1; id < t.count; id++) {
-    const src = t.get(id, XCol.srcIno);
-    if (src <= ROOTINO || src >= IDENTITY_LIMIT || src === rootSrc) { identity = false; break; }
-    if (src > highest) highest = src;
-  }
-  t.set(0, Col.ino, ROOTINO);
-  if (identity) {
-    for (let id = 1; id < t.count; id++) t.set(id, Col.ino, t.get(id, XCol.srcIno));
-    return { maxino: highest + 1, identity };
-  }
-  for (let id = 1; id < t.count; id++) t.set(id, Col.ino, ROOTINO + id);
-  return { maxino: ROOTINO + t.count, identity };
 }
 
 /**

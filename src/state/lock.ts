@@ -146,6 +146,19 @@ function lockedError(file: string, content: string | null, timeoutMs: number): S
  * and always releases it, also when `fn` throws.
  */
 export async function withLock<T>(dir: string, name: string, fn: () => Promise<T>, opts: LockOptions = {}): Promise<T> {
+  const release = await acquireLock(dir, name, opts);
+  try {
+    return await fn();
+  } finally {
+    await release();
+  }
+}
+
+/**
+ * Takes the lock `NAME` of `dir` (as withLock) for a span that is not one function call, e.g.
+ * a whole backup. Returns the release function; calling it more than once is harmless.
+ */
+export async function acquireLock(dir: string, name: string, opts: LockOptions = {}): Promise<() => Promise<void>> {
   const file = lockPath(dir, name);
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const token = crypto.randomBytes(12).toString('hex');
@@ -167,10 +180,11 @@ export async function withLock<T>(dir: string, name: string, fn: () => Promise<T
     await sleep(delay + Math.random() * delay);
     delay = Math.min(delay * 2, 100);
   }
-  try {
-    return await fn();
-  } finally {
+  let released = false;
+  return async () => {
+    if (released) return;
+    released = true;
     // Remove only our own lock: if it was (wrongly) broken and retaken, the new one is not ours.
     if (readSmall(file) === content.trim()) await fsp.rm(file, { force: true });
-  }
+  };
 }

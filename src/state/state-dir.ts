@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { SnapdumpError, isErrno } from '../errors.js';
 
-export { withLock, type LockOptions } from './lock.js';
+export { acquireLock, withLock, type LockOptions } from './lock.js';
 
 export interface DefaultStateDirContext {
   env?: NodeJS.ProcessEnv;
