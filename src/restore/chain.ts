@@ -15,9 +15,17 @@
  * 4. the ordinary restore then writes what is on the tape and the dumped directories' attributes.
  * Every path is DEST + names that were checked by the tree (or, for old names, that the state
  * recorded from such a tree); removals never follow symlinks.
+ *
+ * Interruption (a kill, a crash, SIGINT): the state doubles as a journal. Before step 1 it
+ * records that the image of date D is being applied (`applying`, phase `moves`), before step 3
+ * phase `place`, and once the names are in place (holding directory gone) phase `extract` with
+ * the new names. Applying the same image again resumes: in `moves` what is already in the
+ * holding directory counts as put aside, in `place` steps 1 and 2 are skipped and only what is
+ * still held is put at its new name, in `extract` the names are already right and only the
+ * tape is restored again. Any other incremental is refused (ERR_CHAIN, reason INTERRUPTED).
  */
 import * as fs from 'node:fs';
-import { SnapdumpError, UsageError } from '../errors.js';
+import { SnapdumpError } from '../errors.js';
 import type { Header } from '../format/header.js';
 import { ensureDirectory, createReplacing } from './safe-path.js';
 import { unsafeName } from './tree.js';
@@ -42,6 +50,14 @@ export interface ChainState {
   root: number;
   /** Per inode: whether it is a directory and its names relative to DEST (bytes as latin1 characters). */
   inodes: Record<string, { dir?: true; paths: string[] }>;
+  /** The journal of an incremental being applied on top of the image above (absent when none). */
+  applying?: {
+    /** c_date of the image being applied. */
+    date: number;
+    phase: 'moves' | 'place' | 'extract';
+    /** In phase extract: the names DEST has now (the image's). */
+    inodes?: ChainState['inodes'];
+  };
 }
 
 /** One directory entry: `name` (latin1) in directory `parent`. */
@@ -114,22 +130,31 @@ export function removeState(dest: string): boolean {
  */
 export function checkChain(h: Header, s: ChainState | null, force: boolean): void {
   if (h.ddate === 0) return;
+  const chainError = (reason: string, message: string, details: Record<string, unknown> = {}) =>
+    new SnapdumpError('ERR_CHAIN', message, { reason, date: h.date, ddate: h.ddate, ...(s ? { lastDate: s.date } : {}), ...details });
   if (!s) {
     if (force) return;
-    throw new UsageError(`this image is an incremental (level ${h.level}) based on the backup of ${showDate(h.ddate)}, but no image has been restored into this destination: restore the level 0 (and the images after it) first, or use --force to restore only what this image holds`, { reason: 'NO_CHAIN', ddate: h.ddate });
+    throw chainError('NO_CHAIN', `this image is an incremental (level ${h.level}) based on the backup of ${showDate(h.ddate)}, but no image has been restored into this destination: restore the level 0 (and the images after it) first, or use --force to restore only what this image holds`);
+  }
+  if (s.applying && s.applying.date !== h.date) {
+    throw chainError('INTERRUPTED', `applying the image of ${showDate(s.applying.date)} to this destination was interrupted; apply that image again to complete it before any other (this image is from ${showDate(h.date)})`, { interruptedDate: s.applying.date });
   }
   if (s.filesys !== h.filesys || s.host !== h.host) {
-    throw new UsageError(`this image is of ${h.host}:${h.filesys}, but the images applied here are of ${s.host}:${s.filesys}: it belongs to another dump`, { reason: 'OTHER_DUMP' });
+    throw chainError('OTHER_DUMP', `this image (level ${h.level} of ${h.host}:${h.filesys}, based on the backup of ${showDate(h.ddate)}) belongs to another dump than the images applied here (of ${s.host}:${s.filesys}, the last one from ${showDate(s.date)}): restore it into another destination`);
   }
   if (h.ddate !== s.date) {
-    throw new UsageError(`this image is based on the backup of ${showDate(h.ddate)}, but the last image applied here is from ${showDate(s.date)}: apply the images of the chain in order`, { reason: 'CHAIN_ORDER', ddate: h.ddate, lastDate: s.date });
+    throw chainError('CHAIN_ORDER', `this image is based on the backup of ${showDate(h.ddate)}, but the last image applied here is from ${showDate(s.date)}: apply the images of the chain in order (an image of another dump name of the same source is refused so too)`);
   }
 }
 
-/** The entries recorded by a state. */
+/**
+ * The entries recorded by a state: the names DEST has (after an interrupted incremental that
+ * got as far as extracting, the names of that image).
+ */
 export function stateEntries(s: ChainState): Entries {
+  const inodes = s.applying?.phase === 'extract' && s.applying.inodes ? s.applying.inodes : s.inodes;
   const dirIno = new Map<string, number>([['', s.root]]);
-  for (const [k, v] of Object.entries(s.inodes)) {
+  for (const [k, v] of Object.entries(inodes)) {
     if (!/^[1-9][0-9]*$/.test(k) || !Array.isArray(v.paths)) throw new SnapdumpError('ERR_STATE', `the restore state is corrupt (inode "${k}"); remove it (snapdump restore --finish -C DEST) and start again from a level 0`);
     for (const p of v.paths) {
       // Names recorded by an earlier restore, checked again: a state file cannot lead outside DEST.
@@ -140,7 +165,7 @@ export function stateEntries(s: ChainState): Entries {
     if (v.dir) for (const p of v.paths) dirIno.set(p, Number(k));
   }
   const out: Entries = new Map();
-  for (const [k, v] of Object.entries(s.inodes)) {
+  for (const [k, v] of Object.entries(inodes)) {
     for (const p of v.paths) {
       const cut = p.lastIndexOf('/');
       const parent = dirIno.get(cut < 0 ? '' : p.slice(0, cut));
@@ -172,7 +197,7 @@ function dirPaths(entries: Entries, root: number): Map<number, string> {
   return out;
 }
 
-export function makeState(h: Header, root: number, entries: Entries): ChainState {
+function namesOf(entries: Entries, root: number): ChainState['inodes'] {
   const dirs = dirPaths(entries, root);
   const inodes: ChainState['inodes'] = {};
   for (const e of entries.values()) {
@@ -183,6 +208,11 @@ export function makeState(h: Header, root: number, entries: Entries): ChainState
     if (e.dir) rec.dir = true;
     rec.paths.push(p);
   }
+  return inodes;
+}
+
+export function makeState(h: Header, root: number, entries: Entries): ChainState {
+  const inodes = namesOf(entries, root);
   return {
     format: 'snapdump-restore-state', version: 1, date: h.date, ddate: h.ddate, level: h.level, label: h.label,
     filesys: h.filesys, host: h.host, dev: h.dev, root, inodes,
@@ -224,12 +254,26 @@ export function applyChanges(opts: {
   dumped: (ino: number) => boolean; warn: Warn;
 }): void {
   const { dest, root, old, next, dumped, warn } = opts;
+  // The state the caller checked: the last image applied, and the journal of this one.
+  const base = readState(dest)!;
+  const resume = base.applying?.date === opts.date ? base.applying.phase : null;
+  if (resume !== null) sweepTemporaries(dest);
+  const journal = (phase: 'moves' | 'place' | 'extract', inodes?: ChainState['inodes']) => {
+    try {
+      writeState(dest, { ...base, applying: { date: opts.date, phase, ...(inodes ? { inodes } : {}) } });
+    } catch (e) {
+      throw new SnapdumpError('ERR_OUTPUT', `cannot write the restore state ${statePath(dest)}: ${(e as Error).message}`, { path: statePath(dest) }, { cause: e });
+    }
+  };
   const sameEntry = (a: Entry, c: Entry | undefined) => c !== undefined && c.ino === a.ino && c.dir === a.dir;
   const removed: Entry[] = [];
   const added: Entry[] = [];
   for (const [k, e] of old) if (!sameEntry(e, next.get(k))) removed.push(e);
   for (const [k, e] of next) if (!sameEntry(e, old.get(k))) added.push(e);
-  if (removed.length === 0 && added.length === 0) return;
+  if (removed.length === 0 && added.length === 0) {
+    if (resume !== 'extract') journal('extract', namesOf(next, root));
+    return;
+  }
 
   const oldDir = new Map<number, Entry>();
   const oldFiles = new Map<number, Entry[]>();
@@ -286,7 +330,9 @@ export function applyChanges(opts: {
     if (e.dir && oldDir.has(e.ino) && e.ino !== root) rescueDirs.add(e.ino);
     else if (!e.dir && oldFiles.has(e.ino) && !dumped(e.ino)) rescueFiles.add(e.ino);
   }
-  let made = false;
+  // A resumed run finds the holding directory of the interrupted one, with what it put aside.
+  let made = resume !== null && fs.existsSync(holding);
+  const isHeld = (ino: number) => made && fs.existsSync(`${holding}/${ino}`);
   const makeHolding = () => {
     if (made) return;
     try {
@@ -297,50 +343,65 @@ export function applyChanges(opts: {
     made = true;
   };
 
-  // 1. Put aside: files first (while every old path is valid), then directories, deepest first.
-  for (const ino of rescueFiles) {
-    makeHolding();
-    let ok = false;
-    for (const e of oldFiles.get(ino)!) {
+  if (resume === 'place') {
+    // Steps 1 and 2 were done: what is still held goes to its new name.
+    for (const ino of rescueDirs) if (isHeld(ino)) held.add(ino);
+    for (const ino of rescueFiles) if (!isHeld(ino)) rescueFiles.delete(ino);
+  } else {
+    journal('moves');
+    putAsideAndRemove();
+    journal('place');
+  }
+  crashPoint('after-moves');
+
+  function putAsideAndRemove(): void {
+    // 1. Put aside: files first (while every old path is valid), then directories, deepest first.
+    for (const ino of rescueFiles) {
+      if (isHeld(ino)) continue;
+      makeHolding();
+      let ok = false;
+      for (const e of oldFiles.get(ino)!) {
+        const d = current(e.parent);
+        if (!dirOk(d)) continue;
+        try {
+          fs.linkSync(`${d}/${e.name}`, `${holding}/${ino}`);
+          ok = true;
+          break;
+        } catch { /* try its next name */ }
+      }
+      if (!ok) rescueFiles.delete(ino);
+    }
+    const dirsDeepFirst = [...rescueDirs].sort((x, y) => (oldRel.get(y) ?? '').split('/').length - (oldRel.get(x) ?? '').split('/').length);
+    for (const ino of dirsDeepFirst) {
+      if (isHeld(ino)) { held.add(ino); continue; }
+      const from = current(ino);
+      if (from === null || !dirOk(from.slice(0, from.lastIndexOf('/')))) { rescueDirs.delete(ino); continue; }
+      makeHolding();
+      try {
+        fs.renameSync(from, `${holding}/${ino}`);
+        held.add(ino);
+      } catch (e) {
+        rescueDirs.delete(ino);
+        warn('WRITE', b(from), `cannot move the directory aside: ${(e as Error).message}`, ino);
+      }
+    }
+  
+    real.clear();
+    real.add(dest);
+    // 2. Names that are gone, in directories that survive (a removed directory takes its rest).
+    for (const e of removed) {
+      if (e.dir && held.has(e.ino)) continue;
+      if (e.parent !== root && !(oldDir.has(e.parent) && newDir.has(e.parent))) continue;
       const d = current(e.parent);
       if (!dirOk(d)) continue;
+      const p = `${d}/${e.name}`;
       try {
-        fs.linkSync(`${d}/${e.name}`, `${holding}/${ino}`);
-        ok = true;
-        break;
-      } catch { /* try its next name */ }
-    }
-    if (!ok) rescueFiles.delete(ino);
-  }
-  const dirsDeepFirst = [...rescueDirs].sort((x, y) => (oldRel.get(y) ?? '').split('/').length - (oldRel.get(x) ?? '').split('/').length);
-  for (const ino of dirsDeepFirst) {
-    const from = current(ino);
-    if (from === null || !dirOk(from.slice(0, from.lastIndexOf('/')))) { rescueDirs.delete(ino); continue; }
-    makeHolding();
-    try {
-      fs.renameSync(from, `${holding}/${ino}`);
-      held.add(ino);
-    } catch (e) {
-      rescueDirs.delete(ino);
-      warn('WRITE', b(from), `cannot move the directory aside: ${(e as Error).message}`, ino);
-    }
-  }
-
-  real.clear();
-  real.add(dest);
-  // 2. Names that are gone, in directories that survive (a removed directory takes its rest).
-  for (const e of removed) {
-    if (e.dir && held.has(e.ino)) continue;
-    if (e.parent !== root && !(oldDir.has(e.parent) && newDir.has(e.parent))) continue;
-    const d = current(e.parent);
-    if (!dirOk(d)) continue;
-    const p = `${d}/${e.name}`;
-    try {
-      const st = fs.lstatSync(p);
-      if (st.isDirectory()) fs.rmSync(p, { recursive: true, force: true });
-      else fs.unlinkSync(p);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') warn('WRITE', b(p), `cannot remove a name that is gone: ${(err as Error).message}`, e.ino);
+        const st = fs.lstatSync(p);
+        if (st.isDirectory()) fs.rmSync(p, { recursive: true, force: true });
+        else fs.unlinkSync(p);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') warn('WRITE', b(p), `cannot remove a name that is gone: ${(err as Error).message}`, e.ino);
+      }
     }
   }
 
@@ -348,7 +409,9 @@ export function applyChanges(opts: {
   real.add(dest);
   // 3. Directories at their new names, parents first; then the files put aside.
   const newDirs = added.filter((e) => e.dir).sort((x, y) => (newRel.get(x.ino) ?? '').split('/').length - (newRel.get(y.ino) ?? '').split('/').length);
+  let placed = 0;
   for (const e of newDirs) {
+    if (++placed > newDirs.length / 2) crashPoint('mid-place');
     const to = newPath(e.parent, e.name);
     if (to === null || !dirOk(to.slice(0, to.lastIndexOf('/')))) continue;
     try {
@@ -379,4 +442,36 @@ export function applyChanges(opts: {
       fs.rmSync(holding, { recursive: true, force: true });
     }
   }
+  journal('extract', namesOf(next, root));
+  crashPoint('before-extract');
+}
+
+/** The temporary names of files a killed restore was writing (safe-path.ts tempName). */
+const TEMP_NAME = /^\.snapdump-restore\.[0-9]+\.[0-9]+$/;
+
+/** Removes what a killed run left under temporary names in DEST; symlinks are never followed. */
+function sweepTemporaries(dest: string): void {
+  const stack = [dest];
+  while (stack.length > 0) {
+    const dir = stack.pop()!;
+    let list: fs.Dirent[];
+    try {
+      list = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const d of list) {
+      const p = `${dir}/${d.name}`;
+      if (d.isDirectory()) stack.push(p);
+      else if (d.isFile() && TEMP_NAME.test(d.name)) fs.rmSync(p, { force: true });
+    }
+  }
+}
+
+/**
+ * Test hook: SNAPDUMP_TEST_CRASH=POINT kills the process there (SIGKILL, like a power cut), so
+ * the tests can interrupt an incremental at each phase of its journal.
+ */
+function crashPoint(point: string): void {
+  if (process.env.SNAPDUMP_TEST_CRASH === point) process.kill(process.pid, 'SIGKILL');
 }

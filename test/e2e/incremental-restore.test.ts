@@ -165,7 +165,7 @@ describe('restoring a chain of incrementals (restore -r)', () => {
     // Another 1 on top of a 1 is refused: its base is the 0.
     const r = snapdump(['restore', '-f', c.images[2]!, '-C', c.dest]);
     assert.equal(r.status, 2, r.stderr);
-    assert.match(r.stderr, /ERR_USAGE/);
+    assert.match(r.stderr, /ERR_CHAIN/);
   });
 
   it('an image out of order is refused, naming both dates; nothing is written', async () => {
@@ -180,14 +180,14 @@ describe('restoring a chain of incrementals (restore -r)', () => {
     const before = snapshotTree(c.dest);
     const iso = (sec: number) => new Date(sec * 1000).toISOString().replace('.000Z', 'Z');
     await assert.rejects(restore({ files: [c.images[2]!], dest: c.dest }), (e: Error & { code?: string }) => {
-      assert.equal(e.code, 'ERR_USAGE');
+      assert.equal(e.code, 'ERR_CHAIN');
       assert.ok(e.message.includes(`based on the backup of ${iso(c.dates[1]!)}`), e.message);
       assert.ok(e.message.includes(`the last image applied here is from ${iso(c.dates[0]!)}`), e.message);
       return true;
     });
     const r = snapdump(['restore', '-f', c.images[2]!, '-C', c.dest]);
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /ERR_USAGE.*based on the backup of/);
+    assert.match(r.stderr, /ERR_CHAIN.*based on the backup of/);
     assert.deepEqual(compareTrees(before, snapshotTree(c.dest)), []);
     // In order it goes on.
     await c.apply(c.images[1]!);
@@ -207,7 +207,7 @@ describe('restoring a chain of incrementals (restore -r)', () => {
     fs.writeFileSync(c.p('g'), 'g\n');
     const img = await c.take(1);
     await assert.rejects(restore({ files: [img], dest: c.dest }), (e: Error & { code?: string }) => {
-      assert.equal(e.code, 'ERR_USAGE');
+      assert.equal(e.code, 'ERR_CHAIN');
       assert.match(e.message, /no image has been restored into this destination: restore the level 0/);
       return true;
     });
