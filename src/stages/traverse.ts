@@ -300,17 +300,28 @@ function planDump(t: EntryTable, numbering: Numbering, since: number, ignoreCtim
 /**
  * Which objects an incremental dumps (Linux dump's passes I and II): those changed since the
  * base date, every directory that changed itself (so a restore learns of deletions and
- * renames), every directory on the path to a dumped object, and the root.
+ * renames), every directory holding a name of a dumped object (a changed file with several
+ * links gets all its names on tape, so a restore rewrites every one of them), every directory
+ * on the path to those, and the root.
  */
 function selectChanged(t: EntryTable, since: number, ignoreCtime: boolean): Uint8Array {
   const selected = new Uint8Array(t.count);
-  for (let id = 0; id < t.count; id++) {
-    const changed = t.get(id, Col.mtimeSec) >= since || (!ignoreCtime && t.get(id, Col.ctimeSec) >= since);
-    if (!changed) continue;
-    // Mark it and its ancestors; stop at an ancestor already marked (its own are too).
+  // Mark it and its ancestors; stop at an ancestor already marked (its own are too).
+  const mark = (id: number) => {
     for (let a = id; !selected[a]; a = t.get(a, XCol.parent)) {
       selected[a] = 1;
       if (a === 0) break;
+    }
+  };
+  for (let id = 0; id < t.count; id++) {
+    if (t.get(id, Col.mtimeSec) >= since || (!ignoreCtime && t.get(id, Col.ctimeSec) >= since)) mark(id);
+  }
+  for (let dir = 0; dir < t.count; dir++) {
+    const start = t.get(dir, XCol.childStart);
+    const end = start + t.get(dir, XCol.childCount);
+    for (let l = start; l < end; l++) {
+      const child = t.linkChild[l]!;
+      if (selected[child] && !selected[dir] && t.get(child, Col.nlink) > 1 && !t.isDir(child)) mark(dir);
     }
   }
   selected[0] = 1;

@@ -11,7 +11,7 @@ import { backup } from '../../src/backup.js';
 import { restore } from '../../src/restore/index.js';
 import { STATE_FILE } from '../../src/restore/chain.js';
 import { snapdump } from '../helpers/cli.js';
-import { compareTrees, isRoot, removeTree, snapshotTree, tempDir } from '../helpers/tree.js';
+import { compareTrees, haveProgram, isRoot, removeTree, run, snapshotTree, tempDir } from '../helpers/tree.js';
 
 /** Backup dates are in seconds: images that must have distinct dates are a second apart. */
 const nextSecond = () => new Promise((r) => setTimeout(r, 1100));
@@ -113,6 +113,32 @@ describe('restoring a chain of incrementals (restore -r)', () => {
     await c.apply(c.images[1]!);
     await c.apply(c.images[2]!);
     c.check('after 0,1,2');
+  });
+
+  it('a changed file with names in unchanged directories: every name gets the new content, still one file', async () => {
+    // Found by the property test: only the first name's directory used to be dumped, so the
+    // restore rewrote that name and left the others as a stale, separate file.
+    const c = new Chain(work, 'links');
+    for (const d of ['a', 'b', 'c']) fs.mkdirSync(c.p(d));
+    fs.writeFileSync(c.p('a/f'), 'old\n');
+    fs.linkSync(c.p('a/f'), c.p('b/f-link'));
+    fs.linkSync(c.p('a/f'), c.p('c/f-link'));
+    await c.take(0);
+    fs.writeFileSync(c.p('c/f-link'), 'new content, written in place\n'); // no directory changes
+    await c.take(1);
+    const l1 = (await import('../../src/read/list.js')).listImage({ files: [c.images[1]!] });
+    const names = (await l1).entries.filter((e) => e.type !== 'dir').map((e) => e.path).sort();
+    assert.deepEqual(names, ['./a/f', './b/f-link', './c/f-link'], 'every name of the changed file is on tape');
+    await c.apply(c.images[0]!);
+    await c.apply(c.images[1]!);
+    c.check('0,1');
+    if (isRoot && haveProgram('restore')) {
+      const dest = path.join(work, 'links-restore-r');
+      fs.mkdirSync(dest);
+      for (const img of c.images) assert.equal(run('restore', ['-r', '-y', '-T', work, '-f', img], { cwd: dest }).status, 0);
+      fs.rmSync(path.join(dest, 'restoresymtable'));
+      assert.deepEqual(compareTrees(snapshotTree(c.src), snapshotTree(dest), { mtimeResolutionNs: 1000n, directoryTimes: false }), []);
+    }
   });
 
   it('the non-consecutive order 0,2,3,1,4, checked after every image', async () => {
