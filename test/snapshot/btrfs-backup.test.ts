@@ -13,7 +13,7 @@ import { backup, type SnapshotInfo } from '../../src/backup.js';
 import { restore } from '../../src/restore/index.js';
 import { STATE_FILE } from '../../src/restore/chain.js';
 import { readDumpdates } from '../../src/state/dumpdates.js';
-import { SNAPSHOT_DIR, listRecords } from '../../src/snapshot/index.js';
+import { SNAPSHOT_DIR, listRecords, pruneSnapshots, recordStatus, releaseKeptSnapshot } from '../../src/snapshot/index.js';
 import { snapdump } from '../helpers/cli.js';
 import { canBtrfs, createSubvolume, btrfs, listSubvolumes, mountBtrfs, type LoopBtrfs } from '../helpers/btrfs.js';
 import { compareTrees, haveProgram, pseudoRandom, removeTree, run, snapshotTree, tempDir } from '../helpers/tree.js';
@@ -221,6 +221,21 @@ describe('backups from btrfs snapshots', { skip: !canBtrfs && 'needs root, loop 
     assert.deepEqual(fs.readdirSync(work).filter((n) => n.includes('fails.dump')), [], 'no output file, not even a partial one');
     assert.deepEqual(listRecords(state), []);
     btrfs('subvolume', 'delete', other);
+  });
+
+  it('a snapshot kept by the keepSnapshot decision stays, is not pruned, and ends when released', async () => {
+    const outcomes: Array<{ ok: boolean }> = [];
+    const s = await backup({ source: vol, output: path.join(work, 'kept.dump'), stateDir: state, keepSnapshot: (_info, outcome) => { outcomes.push(outcome); return true; } });
+    assert.deepEqual(outcomes, [{ ok: true }]);
+    assert.ok(fs.existsSync(s.snapshot.path!));
+    assert.deepEqual(listRecords(state).map((r) => r.record && recordStatus(r.record)), ['kept']);
+    assert.deepEqual(await pruneSnapshots(state), []);
+    assert.ok(fs.existsSync(s.snapshot.path!), 'a kept snapshot is not an orphan');
+    assert.match(snapdump(['snapshots', '--state', state]).stdout.toString(), /^kept +\S+snapshot_for_backup\.\d+ /);
+    const released = await releaseKeptSnapshot(state, s.snapshot.recordId!);
+    assert.equal(released?.outcome, 'removed');
+    assert.deepEqual(listSubvolumes(fsx.mnt), ['vol']);
+    assert.deepEqual(listRecords(state), []);
   });
 
   it('a backup that fails after the snapshot still deletes it', async () => {
