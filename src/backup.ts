@@ -160,7 +160,9 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
   const elapsed = () => Date.now() - started;
   const emit = (e: BackupEvent) => opts.onEvent?.(e);
   const notices: Notice[] = [];
-  const notice = (n: Notice) => { notices.push(n); emit({ type: 'warning', ...n }); };
+  // Paths inside a snapshot are reported as the SOURCE paths they stand for.
+  let shownPath = (p: string) => p;
+  const notice = (n: Notice) => { n = { ...n, path: shownPath(n.path) }; notices.push(n); emit({ type: 'warning', ...n }); };
 
   const info = (() => {
     try { return sourceInfo(opts.source); } catch (e) {
@@ -180,11 +182,16 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
   // The snapshot comes before the output: if it cannot be made, no output file is created.
   const snap = await openBackupSnapshot({ source: opts.source, mode: opts.snapshot, snapshotPath: opts.snapshotPath, stateDir });
   for (const n of snap.notices) notice(n);
+  const readPath = snap.info.readPath;
+  if (snap.info.provider !== 'none') {
+    const live = realSourcePath(opts.source);
+    shownPath = (p) => (p === readPath ? live : p.startsWith(readPath + '/') ? live + p.slice(readPath.length) : p);
+  }
   emit({ type: 'snapshot', action: 'using', ...snap.info });
   let ok = false;
   const endSnapshot = async () => {
     const end = await closeBackupSnapshot(snap, ok, opts.keepSnapshot);
-    if (end.notice) notice(end.notice);
+    if (end.notice) { notices.push(end.notice); emit({ type: 'warning', ...end.notice }); }
     if (end.action !== 'none') emit({ type: 'snapshot', action: end.action, ...snap.info });
   };
   let sink: TapeSink;

@@ -118,6 +118,23 @@ describe('backups from btrfs snapshots', { skip: !canBtrfs && 'needs root, loop 
     }
   });
 
+  it('a file changed while the backup reads: CHANGED (exit 1) from the live tree, nothing from a snapshot', async () => {
+    const victim = path.join(vol, 'victim.txt');
+    fs.writeFileSync(victim, 'before\n');
+    // The walk is done and no file has been read yet when the 'directories' phase starts.
+    const change = (e: { type: string; phase?: string }) => { if (e.type === 'phase' && e.phase === 'directories') fs.appendFileSync(victim, 'after\n'); };
+    const live = await backup({ source: vol, output: path.join(work, 'changed-live.dump'), stateDir: state, snapshot: 'off', onEvent: change });
+    assert.equal(live.exitStatus, 1);
+    assert.deepEqual(live.skipped.map((x) => [x.code, x.message, path.basename(x.path)]), [['CHANGED', 'file changed as we read it', 'victim.txt']]);
+    assert.equal(live.snapshot.provider, 'none');
+    const snap = await backup({ source: vol, output: path.join(work, 'changed-snap.dump'), stateDir: state, onEvent: change });
+    assert.equal(snap.exitStatus, 0, JSON.stringify(snap.skipped));
+    const dest = path.join(work, 'changed-restored');
+    await restore({ files: [snap.output], dest });
+    assert.equal(fs.readFileSync(path.join(dest, 'victim.txt'), 'utf8'), 'before\nafter\n', 'the snapshot was taken after the first change, before the second');
+    fs.rmSync(victim);
+  });
+
   it('incrementals from snapshots: the history names the source; restore -r applies the chain', async () => {
     const chainState = path.join(work, 'chain-state');
     const images: string[] = [];
@@ -204,6 +221,20 @@ describe('backups from btrfs snapshots', { skip: !canBtrfs && 'needs root, loop 
     assert.match(missing.stderr, /error \[ERR_SNAPSHOT\]/);
     assert.equal(fs.existsSync(path.join(work, 'm.dump')), false);
     btrfs('subvolume', 'delete', given);
+  });
+
+  it('warnings about entries inside the snapshot name them by their SOURCE path', async () => {
+    const outer = path.join(fsx.mnt, 'outer');
+    createSubvolume(outer);
+    createSubvolume(path.join(outer, 'nested'));
+    fs.writeFileSync(path.join(outer, 'f'), 'x\n');
+    const s = await backup({ source: outer, output: path.join(work, 'nested.dump'), stateDir: state });
+    assert.equal(s.snapshot.provider, 'btrfs');
+    assert.ok(s.warnings.length > 0, 'the nested subvolume is reported');
+    for (const w of s.warnings) assert.ok(w.path.startsWith(outer + '/') && !w.path.includes(SNAPSHOT_DIR), JSON.stringify(w));
+    btrfs('subvolume', 'delete', path.join(outer, 'nested'));
+    btrfs('subvolume', 'delete', outer);
+    assert.deepEqual(listSubvolumes(fsx.mnt), ['vol']);
   });
 
   it('a snapshot that cannot be made is a coded error before any output is written', () => {

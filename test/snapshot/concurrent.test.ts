@@ -40,24 +40,31 @@ describe('two backups at once in one process', { skip: !canBtrfs && 'needs root,
     const trees: Array<ReturnType<typeof tree>> = [];
     let bothReady!: () => void;
     const barrier = new Promise<void>((r) => { bothReady = r; });
-    const hook = async (info: SnapshotInfo) => {
-      seen.push(info);
-      trees.push(tree(info.readPath));
-      // Between the two snapshots the live tree changes, so the two images must differ.
-      fs.writeFileSync(path.join(vol, `after-${seen.length}.txt`), 'x\n');
-      if (seen.length === 2) bothReady();
-      await barrier;
-    };
-    const running = ['a', 'b'].map((n) => backup({ source: vol, output: path.join(work, `${n}.dump`), stateDir: state, threads: 2, onSnapshotReady: hook }));
+    let checked!: () => void;
+    const gate = new Promise<void>((r) => { checked = r; });
+    const start = (n: string, hook: (info: SnapshotInfo) => Promise<void>) => backup({ source: vol, output: path.join(work, `${n}.dump`), stateDir: state, threads: 2, onSnapshotReady: hook });
+    const running: Array<ReturnType<typeof backup>> = [];
+    const record = (info: SnapshotInfo) => { seen.push(info); trees.push(tree(info.readPath)); };
+    // The first backup, holding its snapshot, changes the live tree and starts the second; both
+    // wait, holding their snapshots, until the checks below are done.
+    running.push(start('a', async (info) => {
+      record(info);
+      fs.writeFileSync(path.join(vol, 'after-first.txt'), 'x\n');
+      running.push(start('b', async (info2) => { record(info2); bothReady(); await gate; }));
+      await gate;
+    }));
     await barrier;
-    // Both held at once: two live records, both snapshots present.
-    assert.deepEqual(seen.map((s) => s.name).sort(), ['snapshot_for_backup.0', 'snapshot_for_backup.1']);
-    for (const s of seen) assert.ok(fs.existsSync(s.path!));
-    assert.deepEqual(listRecords(state).map((r) => r.record && recordStatus(r.record)), ['live', 'live']);
-    const listed = snapdump(['snapshots', '--state', state, '--json']).events();
-    assert.deepEqual(listed.map((e) => [e.name, e.status]).sort(), [['snapshot_for_backup.0', 'live'], ['snapshot_for_backup.1', 'live']]);
-
-    const summaries = await Promise.all(running);
+    try {
+      // Both held at once: two live records, both snapshots present.
+      assert.deepEqual(seen.map((s) => s.name).sort(), ['snapshot_for_backup.0', 'snapshot_for_backup.1']);
+      for (const s of seen) assert.ok(fs.existsSync(s.path!));
+      assert.deepEqual(listRecords(state).map((r) => r.record && recordStatus(r.record)), ['live', 'live']);
+      const listed = snapdump(['snapshots', '--state', state, '--json']).events();
+      assert.deepEqual(listed.map((e) => [e.name, e.status]).sort(), [['snapshot_for_backup.0', 'live'], ['snapshot_for_backup.1', 'live']]);
+    } finally {
+      checked(); // a failed check must not leave the backups waiting
+    }
+    const summaries = await Promise.all([running[0]!, running[1]!]);
     for (const s of summaries) {
       assert.equal(s.exitStatus, 0, JSON.stringify(s.skipped));
       assert.deepEqual(s.warnings.map((w) => w.code), [], 'the other backup\'s snapshot is not dumped (no mount point)');

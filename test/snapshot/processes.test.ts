@@ -48,7 +48,9 @@ function startBackup(args: string[], pause: string): Running {
 }
 
 async function paused(r: Running): Promise<SnapshotInfo> {
-  return JSON.parse(await waitForFile(`${r.pause}.ready`)) as SnapshotInfo;
+  const ended = r.exit.then((x) => { throw new Error(`the backup ended before its snapshot was ready (${x.status ?? x.signal}): ${x.stderr}`); });
+  ended.catch(() => undefined); // once the snapshot is ready, its later normal end is no failure
+  return JSON.parse(await Promise.race([waitForFile(`${r.pause}.ready`), ended])) as SnapshotInfo;
 }
 
 function resume(r: Running): void {
