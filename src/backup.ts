@@ -181,13 +181,7 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
   }
   // The snapshot comes before the output: if it cannot be made, no output file is created.
   const snap = await openBackupSnapshot({ source: opts.source, mode: opts.snapshot, snapshotPath: opts.snapshotPath, stateDir });
-  for (const n of snap.notices) notice(n);
   const readPath = snap.info.readPath;
-  if (snap.info.provider !== 'none') {
-    const live = realSourcePath(opts.source);
-    shownPath = (p) => (p === readPath ? live : p.startsWith(readPath + '/') ? live + p.slice(readPath.length) : p);
-  }
-  emit({ type: 'snapshot', action: 'using', ...snap.info });
   let ok = false;
   const endSnapshot = async () => {
     const end = await closeBackupSnapshot(snap, ok, opts.keepSnapshot);
@@ -196,6 +190,12 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
   };
   let sink: TapeSink;
   try {
+    for (const n of snap.notices) notice(n);
+    if (snap.info.provider !== 'none') {
+      const live = realSourcePath(opts.source);
+      shownPath = (p) => (p === readPath ? live : p.startsWith(readPath + '/') ? live + p.slice(readPath.length) : p);
+    }
+    emit({ type: 'snapshot', action: 'using', ...snap.info });
     await opts.onSnapshotReady?.(snap.info);
     sink = openSink(opts.output, ntrec * 1024, { sync: opts.sync });
   } catch (e) {

@@ -9,12 +9,13 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { backup, type SnapshotInfo } from '../../src/backup.js';
 import { restore } from '../../src/restore/index.js';
 import { STATE_FILE } from '../../src/restore/chain.js';
 import { readDumpdates } from '../../src/state/dumpdates.js';
 import { SNAPSHOT_DIR, listRecords, pruneSnapshots, recordStatus, releaseKeptSnapshot } from '../../src/snapshot/index.js';
-import { snapdump } from '../helpers/cli.js';
+import { snapdump, snapdumpBin } from '../helpers/cli.js';
 import { canBtrfs, createSubvolume, btrfs, listSubvolumes, mountBtrfs, type LoopBtrfs } from '../helpers/btrfs.js';
 import { compareTrees, haveProgram, pseudoRandom, removeTree, run, snapshotTree, tempDir } from '../helpers/tree.js';
 
@@ -267,6 +268,45 @@ describe('backups from btrfs snapshots', { skip: !canBtrfs && 'needs root, loop 
     assert.equal(released?.outcome, 'removed');
     assert.deepEqual(listSubvolumes(fsx.mnt), ['vol']);
     assert.deepEqual(listRecords(state), []);
+  });
+
+  it('no snapshot where the subvolume is not visible (a bind mount) or without permission: a warning, or ERR_SNAPSHOT when required', () => {
+    const bound = path.join(work, 'bound');
+    fs.mkdirSync(bound);
+    assert.equal(run('mount', ['--bind', path.join(vol, 'sub'), bound]).status, 0);
+    try {
+      const warned = snapdump(['backup', bound, '-f', path.join(work, 'bound.dump'), '--state', state, '--json']);
+      assert.equal(warned.status, 0, warned.stderr);
+      const w = warned.events().filter((e) => e.type === 'warning');
+      assert.deepEqual(w.map((e) => e.code), ['NO_SNAPSHOT']);
+      assert.match(String(w[0]!.message), /not visible here/);
+      const refused = snapdump(['backup', bound, '-f', path.join(work, 'bound2.dump'), '--state', state, '--json', '--require-snapshot']);
+      assert.equal(refused.status, 2);
+      const err = JSON.parse(refused.stderr.trim().split('\n').pop()!) as Record<string, unknown>;
+      assert.deepEqual([err.code, err.reason], ['ERR_SNAPSHOT', 'NOT_SUBVOLUME']);
+      assert.equal(fs.existsSync(path.join(work, 'bound2.dump')), false);
+    } finally {
+      run('umount', [bound]);
+    }
+
+    // An unprivileged user may read the subvolume but not snapshot it.
+    const nobody = 65534;
+    const open = path.join(work, 'nobody');
+    fs.mkdirSync(open, { mode: 0o777 });
+    fs.chmodSync(open, 0o777);
+    for (const d of [fsx.mnt, path.dirname(fsx.mnt)]) fs.chmodSync(d, 0o755); // temp dirs are made 0700
+    fs.chmodSync(work, 0o755);
+    const asNobody = (extra: string[]) => spawnSync(process.execPath, [snapdumpBin, 'backup', vol, '--state', path.join(open, 'state'), '--json', ...extra], { uid: nobody, gid: nobody, encoding: 'utf8' });
+    const live = asNobody(['-f', path.join(open, 'live.dump')]);
+    assert.equal(live.status, 0, live.stderr);
+    const codes = live.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.type === 'warning').map((e) => e.code);
+    assert.ok(codes.includes('NO_SNAPSHOT'), codes.join());
+    const required = asNobody(['-f', path.join(open, 'required.dump'), '--require-snapshot']);
+    assert.equal(required.status, 2);
+    const err = JSON.parse(required.stderr.trim().split('\n').pop()!) as Record<string, unknown>;
+    assert.deepEqual([err.code, err.reason], ['ERR_SNAPSHOT', 'PERMISSION']);
+    assert.equal(fs.existsSync(path.join(open, 'required.dump')), false);
+    assert.deepEqual(listSubvolumes(fsx.mnt), ['vol']);
   });
 
   it('a backup that fails after the snapshot still deletes it', async () => {
