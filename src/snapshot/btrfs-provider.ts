@@ -14,7 +14,7 @@ import { BtrfsError, btrfsTool, createReadOnlySnapshot, deleteSubvolume, isBtrfs
 import { SNAPSHOTS_LOCK, pruneLocked } from './prune.js';
 import { claimRecord, currentOwner, openRecordsDir, recordId, removeRecord, updateRecord, type SnapshotRecord } from './records.js';
 import {
-  SNAPSHOT_DIR, SNAPSHOT_PREFIX, SnapshotUnavailable, snapshotDirExclusion,
+  SNAPSHOT_DIR, SNAPSHOT_PREFIX, SnapshotUnavailable, liveTree, snapshotDirExclusion,
   type OpenedSnapshot, type SnapshotProvider, type SnapshotRequest,
 } from './provider.js';
 
@@ -30,6 +30,7 @@ function snapshotError(reason: string, message: string, details: Record<string, 
 function btrfsFailure(e: unknown, what: string, details: Record<string, unknown>): Error {
   if (e instanceof BtrfsError && e.reason === 'PERMISSION') return new SnapshotUnavailable('PERMISSION', `${what}: ${e.message}`);
   if (e instanceof BtrfsError && e.reason === 'NO_TOOL') return new SnapshotUnavailable('NO_TOOL', e.message);
+  if (e instanceof BtrfsError && e.reason === 'READ_ONLY') return new SnapshotUnavailable('READ_ONLY', `${what}: ${e.message}`);
   const reason = e instanceof BtrfsError ? e.reason : 'FAILED';
   return snapshotError(reason, `${what}: ${(e as Error).message}`, details, e);
 }
@@ -41,6 +42,8 @@ async function makeSnapshotDir(root: string): Promise<string> {
   } catch (e) {
     if (isErrno(e, 'EEXIST') && fs.lstatSync(dir).isDirectory()) return dir;
     if (isErrno(e, 'EACCES', 'EPERM')) throw new SnapshotUnavailable('PERMISSION', `cannot create ${dir}: ${(e as Error).message}`);
+    // A read-only mount: its subvolume may still change through another, writable mount.
+    if (isErrno(e, 'EROFS')) throw new SnapshotUnavailable('READ_ONLY', `cannot create ${dir}: ${(e as Error).message}`);
     const reason = isErrno(e, 'ENOSPC', 'EDQUOT') ? 'NO_SPACE' : 'FAILED';
     throw snapshotError(reason, `cannot create ${dir}: ${(e as Error).message}`, { path: dir }, e);
   }
@@ -78,12 +81,15 @@ export const btrfsProvider: SnapshotProvider = {
     const root = subvolumeRootOf(abs);
     if (root === null) throw new SnapshotUnavailable('NOT_SUBVOLUME', `the btrfs subvolume holding ${abs} is not visible here (is it a bind mount of a directory?)`);
     if (btrfsTool() === null) throw new SnapshotUnavailable('NO_TOOL', 'the btrfs command (btrfs-progs) is not installed');
-    let subvolumeUuid: string | null;
+    let subvolume;
     try {
-      subvolumeUuid = (await subvolumeInfo(root)).uuid;
+      subvolume = await subvolumeInfo(root);
     } catch (e) {
       throw btrfsFailure(e, `cannot read subvolume ${root}`, { path: root });
     }
+    // A read-only subvolume (a snapshot itself) cannot change: read it as it is.
+    if (subvolume.readOnly) return liveTree(abs, true);
+    const subvolumeUuid = subvolume.uuid;
     try {
       await openRecordsDir(req.stateDir);
     } catch (e) {

@@ -53,7 +53,7 @@ export interface SnapshotProvider {
   open(req: SnapshotRequest): Promise<OpenedSnapshot>;
 }
 
-export type UnavailableReason = 'NOT_SUPPORTED' | 'NOT_SUBVOLUME' | 'NO_TOOL' | 'PERMISSION' | 'STATE';
+export type UnavailableReason = 'NOT_SUPPORTED' | 'NOT_SUBVOLUME' | 'NO_TOOL' | 'PERMISSION' | 'READ_ONLY' | 'STATE';
 
 export class SnapshotUnavailable extends Error {
   constructor(readonly reason: UnavailableReason, message: string) {
@@ -83,4 +83,14 @@ export function snapshotDirExclusion(root: string): Array<{ dev: number; ino: nu
   } catch {
     return [];
   }
+}
+
+/** Reading SOURCE itself: no snapshot; `consistent` when it cannot change (a read-only subvolume). */
+export function liveTree(abs: string, consistent: boolean): OpenedSnapshot {
+  return {
+    info: { provider: 'none', path: null, name: null, volume: null, readPath: abs, consistent, recordId: null },
+    exclude: snapshotDirExclusion(abs),
+    notices: [],
+    release: async () => 'none',
+  };
 }

@@ -10,7 +10,7 @@ import type { Notice } from '../stages/traverse.js';
 import { btrfsProvider } from './btrfs-provider.js';
 import { pathProvider } from './path-provider.js';
 import {
-  SnapshotUnavailable, isReadOnlyDir, snapshotDirExclusion,
+  SnapshotUnavailable, liveTree,
   type OpenedSnapshot, type SnapshotInfo, type SnapshotProvider,
 } from './provider.js';
 
@@ -27,15 +27,6 @@ export interface OpenSnapshotOptions {
   providers?: SnapshotProvider[];
 }
 
-function liveTree(abs: string, consistent: boolean): OpenedSnapshot {
-  return {
-    info: { provider: 'none', path: null, name: null, volume: null, readPath: abs, consistent, recordId: null },
-    exclude: snapshotDirExclusion(abs),
-    notices: [],
-    release: async () => 'none',
-  };
-}
-
 export async function openBackupSnapshot(opts: OpenSnapshotOptions): Promise<OpenedSnapshot> {
   const mode = opts.mode ?? 'auto';
   if (!['auto', 'require', 'off'].includes(mode)) throw new UsageError(`invalid snapshot mode "${String(mode)}"`);
@@ -49,9 +40,7 @@ export async function openBackupSnapshot(opts: OpenSnapshotOptions): Promise<Ope
     if (mode === 'off') throw new UsageError('a snapshot path was given together with snapshots turned off');
     return pathProvider(opts.snapshotPath).open({ source: abs, stateDir: opts.stateDir });
   }
-  if (mode === 'off') return liveTree(abs, isReadOnlyDir(abs));
-  // A read-only tree (a mounted snapshot, a read-only subvolume) cannot change: read it as it is.
-  if (isReadOnlyDir(abs)) return liveTree(abs, true);
+  if (mode === 'off') return liveTree(abs, false);
   const reasons: string[] = [];
   let reasonCode = 'NOT_SUPPORTED';
   for (const provider of opts.providers ?? [btrfsProvider]) {

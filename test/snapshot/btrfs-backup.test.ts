@@ -196,6 +196,13 @@ describe('backups from btrfs snapshots', { skip: !canBtrfs && 'needs root, loop 
     const given = path.join(fsx.mnt, 'given');
     btrfs('subvolume', 'snapshot', '-r', vol, given);
     const frozen = tree(given);
+    // A read-only subvolume is read as it is: no snapshot of it, no warning, even when required.
+    const ro = snapdump(['backup', given, '-f', path.join(work, 'ro.dump'), '--state', state, '--json', '--require-snapshot']);
+    assert.equal(ro.status, 0, ro.stderr);
+    assert.deepEqual(ro.events().filter((e) => e.type === 'warning'), []);
+    const roSnap = ro.events().find((e) => e.type === 'summary')!.snapshot as SnapshotInfo;
+    assert.deepEqual([roSnap.provider, roSnap.consistent], ['none', true]);
+    assert.deepEqual(listSubvolumes(fsx.mnt), ['given', 'vol']);
     fs.writeFileSync(path.join(vol, 'after-given.txt'), 'not in the image\n');
     const image = path.join(work, 'given.dump');
     const r = snapdump(['backup', vol, '--snapshot', given, '-f', image, '--state', state, '--json']);
@@ -285,8 +292,15 @@ describe('backups from btrfs snapshots', { skip: !canBtrfs && 'needs root, loop 
       const err = JSON.parse(refused.stderr.trim().split('\n').pop()!) as Record<string, unknown>;
       assert.deepEqual([err.code, err.reason], ['ERR_SNAPSHOT', 'NOT_SUBVOLUME']);
       assert.equal(fs.existsSync(path.join(work, 'bound2.dump')), false);
+      // A read-only mount of a writable subvolume: it may change through the other mount.
+      assert.equal(run('mount', ['--bind', vol, bound]).status, 0);
+      assert.equal(run('mount', ['-o', 'remount,bind,ro', bound]).status, 0);
+      const roMount = snapdump(['backup', bound, '-f', path.join(work, 'ro-mount.dump'), '--state', state, '--json', '--require-snapshot']);
+      assert.equal(roMount.status, 2);
+      const roErr = JSON.parse(roMount.stderr.trim().split('\n').pop()!) as Record<string, unknown>;
+      assert.deepEqual([roErr.code, roErr.reason], ['ERR_SNAPSHOT', 'READ_ONLY']);
     } finally {
-      run('umount', [bound]);
+      while (run('umount', [bound]).status === 0) { /* both bind mounts */ }
     }
 
     // An unprivileged user may read the subvolume but not snapshot it.
