@@ -15,6 +15,8 @@ import { restore } from '../../src/restore/index.js';
 import { STATE_FILE } from '../../src/restore/chain.js';
 import { readDumpdates } from '../../src/state/dumpdates.js';
 import { SNAPSHOT_DIR, listRecords, pruneSnapshots, recordStatus, releaseKeptSnapshot } from '../../src/snapshot/index.js';
+import { BtrfsError, createReadOnlySnapshot, subvolumeInfo } from '../../src/snapshot/btrfs.js';
+import { claimRecord, currentOwner, openRecordsDir, recordId, type SnapshotRecord } from '../../src/snapshot/records.js';
 import { snapdump, snapdumpBin } from '../helpers/cli.js';
 import { canBtrfs, createSubvolume, btrfs, listSubvolumes, mountBtrfs, type LoopBtrfs } from '../helpers/btrfs.js';
 import { compareTrees, haveProgram, pseudoRandom, removeTree, run, snapshotTree, tempDir } from '../helpers/tree.js';
@@ -320,6 +322,38 @@ describe('backups from btrfs snapshots', { skip: !canBtrfs && 'needs root, loop 
     const err = JSON.parse(required.stderr.trim().split('\n').pop()!) as Record<string, unknown>;
     assert.deepEqual([err.code, err.reason], ['ERR_SNAPSHOT', 'PERMISSION']);
     assert.equal(fs.existsSync(path.join(open, 'required.dump')), false);
+    assert.deepEqual(listSubvolumes(fsx.mnt), ['vol']);
+  });
+
+  it('prune deletes a snapshot its dead owner made but never confirmed, and only if it is a snapshot of the recorded subvolume', async () => {
+    const pruneState = path.join(work, 'prune-state');
+    await openRecordsDir(pruneState);
+    const dead = { ...currentOwner(), pid: Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString()) };
+    const volUuid = (await subvolumeInfo(vol)).uuid;
+    const dir = path.join(vol, SNAPSHOT_DIR);
+    fs.mkdirSync(dir, { recursive: true });
+    const made = (name: string): SnapshotRecord => {
+      const p = path.join(dir, name);
+      return { version: 1, id: recordId(name, p), provider: 'btrfs', path: p, name, subvolume: vol, subvolumeUuid: volUuid, source: vol, owner: dead, created: new Date().toISOString(), state: 'claimed', uuid: null, keep: null };
+    };
+    // Killed between making the snapshot and recording its UUID: still recognised as ours.
+    const ours = made('snapshot_for_backup.90');
+    await createReadOnlySnapshot(vol, ours.path);
+    // Something else under a recorded name: a snapshot of another subvolume.
+    const stranger = path.join(fsx.mnt, 'stranger');
+    createSubvolume(stranger);
+    const theirs = made('snapshot_for_backup.91');
+    await createReadOnlySnapshot(stranger, theirs.path);
+    for (const r of [ours, theirs]) assert.ok(await claimRecord(pruneState, r));
+    const results = await pruneSnapshots(pruneState);
+    assert.deepEqual(results.map((r) => [path.basename(r.path), r.outcome]).sort(), [['snapshot_for_backup.90', 'removed'], ['snapshot_for_backup.91', 'not-ours']]);
+    assert.equal(fs.existsSync(ours.path), false);
+    assert.ok(fs.existsSync(theirs.path), 'not the recorded snapshot: left alone');
+    assert.deepEqual(listRecords(pruneState), []);
+    btrfs('subvolume', 'delete', theirs.path);
+    btrfs('subvolume', 'delete', stranger);
+    // btrfs itself refuses to snapshot a directory that is not a subvolume.
+    await assert.rejects(createReadOnlySnapshot(path.join(vol, 'sub'), path.join(dir, 'never')), (e) => e instanceof BtrfsError && e.reason === 'NOT_SUBVOLUME');
     assert.deepEqual(listSubvolumes(fsx.mnt), ['vol']);
   });
 
