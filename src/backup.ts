@@ -18,12 +18,14 @@ import { directoryEmit, volumeHead } from './stages/directory-emit.js';
 import { fileEmit } from './stages/file-emit.js';
 import { displayPath, traverse, type DumpPlan, type Notice } from './stages/traverse.js';
 import { sourceInfo } from './source-info.js';
-import { openSink } from './tape/sink.js';
+import { openSink, type TapeSink } from './tape/sink.js';
 import { findBase, readDumpdates, recordDump } from './state/dumpdates.js';
 import { defaultStateDir } from './state/state-dir.js';
 import { inodeMapExists, openInodeMap } from './state/inode-map.js';
+import { closeBackupSnapshot, openBackupSnapshot, type KeepSnapshot, type SnapshotInfo, type SnapshotMode } from './snapshot/index.js';
 
 export type { Notice } from './stages/traverse.js';
+export type { KeepSnapshot, SnapshotInfo, SnapshotMode } from './snapshot/index.js';
 
 export interface BackupOptions {
   source: string;
@@ -60,6 +62,21 @@ export interface BackupOptions {
   onInode?: (ino: number, offset: number) => void;
   /** Clock override for reproducible images in tests. */
   now?: () => Date;
+  /**
+   * How SOURCE is read. 'auto' (default): from a snapshot made for this backup where the file
+   * system can (btrfs), else from the live tree with a NO_SNAPSHOT warning; 'require': no
+   * snapshot is an ERR_SNAPSHOT error; 'off': the live tree.
+   */
+  snapshot?: SnapshotMode;
+  /** Back up from this existing snapshot of SOURCE (any file system); no snapshot is made. */
+  snapshotPath?: string;
+  /** Awaited once the snapshot is in place, before the image is opened. */
+  onSnapshotReady?: (snapshot: SnapshotInfo) => void | Promise<void>;
+  /**
+   * Asked when the backup ends whether a snapshot made for it stays (a restartable context still
+   * needs it). A kept snapshot is never pruned; releaseKeptSnapshot() ends it.
+   */
+  keepSnapshot?: KeepSnapshot;
 }
 
 export type BackupPhase = 'traverse' | 'directories' | 'files' | 'finish';
@@ -82,7 +99,8 @@ export interface ProgressEvent {
 export type BackupEvent =
   | { type: 'phase'; phase: BackupPhase; elapsedMs: number }
   | ProgressEvent
-  | ({ type: 'warning' } & Notice);
+  | ({ type: 'warning' } & Notice)
+  | ({ type: 'snapshot'; action: 'using' | 'deleted' | 'kept' } & SnapshotInfo);
 
 export interface BackupSummary {
   /** 0: complete; 1: complete but some entries were skipped or changed (see `skipped`). */
@@ -107,6 +125,8 @@ export interface BackupSummary {
   durationMs: number;
   skipped: Notice[];
   warnings: Notice[];
+  /** What was read: the snapshot made or given, or the live tree (provider 'none'). */
+  snapshot: SnapshotInfo;
 }
 
 export function validateBackupOptions(opts: BackupOptions): { level: number; ntrec: number; label: string } {
@@ -146,7 +166,9 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
   const elapsed = () => Date.now() - started;
   const emit = (e: BackupEvent) => opts.onEvent?.(e);
   const notices: Notice[] = [];
-  const notice = (n: Notice) => { notices.push(n); emit({ type: 'warning', ...n }); };
+  // Paths inside a snapshot are reported as the SOURCE paths they stand for.
+  let shownPath = (p: string) => p;
+  const notice = (n: Notice) => { n = { ...n, path: shownPath(n.path) }; notices.push(n); emit({ type: 'warning', ...n }); };
 
   const info = (() => {
     try { return sourceInfo(opts.source); } catch (e) {
@@ -163,7 +185,29 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
   if (base !== null && base.date > date) {
     throw new SnapdumpError('ERR_USAGE', `the base date ${new Date(base.date * 1000).toISOString()} is after this backup's date (is the clock right?)`, { base: base.date, date });
   }
-  const sink = openSink(opts.output, ntrec * 1024, { sync: opts.sync });
+  // The snapshot comes before the output: if it cannot be made, no output file is created.
+  const snap = await openBackupSnapshot({ source: opts.source, mode: opts.snapshot, snapshotPath: opts.snapshotPath, stateDir });
+  const readPath = snap.info.readPath;
+  let ok = false;
+  const endSnapshot = async () => {
+    const end = await closeBackupSnapshot(snap, ok, opts.keepSnapshot);
+    if (end.notice) { notices.push(end.notice); emit({ type: 'warning', ...end.notice }); }
+    if (end.action !== 'none') emit({ type: 'snapshot', action: end.action, ...snap.info });
+  };
+  let sink: TapeSink;
+  try {
+    for (const n of snap.notices) notice(n);
+    if (snap.info.provider !== 'none') {
+      const live = realSourcePath(opts.source);
+      shownPath = (p) => (p === readPath ? live : p.startsWith(readPath + '/') ? live + p.slice(readPath.length) : p);
+    }
+    emit({ type: 'snapshot', action: 'using', ...snap.info });
+    await opts.onSnapshotReady?.(snap.info);
+    sink = openSink(opts.output, ntrec * 1024, { sync: opts.sync });
+  } catch (e) {
+    await endSnapshot();
+    throw e;
+  }
   const threads = Math.max(1, opts.threads ?? os.availableParallelism());
   let pool: Piscina | null = null;
   let plan: DumpPlan | null = null;
@@ -194,8 +238,8 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
     });
     setPhase('traverse');
     plan = await traverse({
-      source: opts.source, pool, concurrency: threads * 2, since: base?.date ?? 0, ignoreCtime: opts.ignoreCtime,
-      exclude: sink.identity ? [sink.identity] : [],
+      source: snap.info.readPath, pool, concurrency: threads * 2, since: base?.date ?? 0, ignoreCtime: opts.ignoreCtime,
+      exclude: [...(sink.identity ? [sink.identity] : []), ...snap.exclude],
       numbering: {
         date, forceMap: opts.inodeMap ?? false, mapExists: inodeMapExists(stateDir, name),
         openMap: () => openInodeMap(stateDir, name),
@@ -264,6 +308,7 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
         notice({ code: 'HISTORY', path: stateDir, skipped: true, message: `the image is complete, but it could not be recorded in the history: ${(e as Error).message}` });
       }
     }
+    ok = true;
   } catch (e) {
     await sink.abort();
     if (opts.signal?.aborted) throw new SnapdumpError('ERR_ABORTED', 'backup aborted; no image was written', {}, { cause: e });
@@ -273,6 +318,7 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
   } finally {
     await plan?.numbering.map?.handle.release();
     await pool?.destroy();
+    await endSnapshot();
   }
   const skipped = notices.filter((n) => n.skipped);
   return {
@@ -280,6 +326,6 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
     output: opts.output, name, date, dumpDate: date, level, base, label, filesys: info.filesys,
     files: plan.totals.files, directories: plan.totals.directories, dataBytes: progress.bytes,
     imageBytes: writer!.bytesWritten, blocks: writer!.blockCount, blockingFactor: ntrec,
-    durationMs: elapsed(), skipped, warnings: notices.filter((n) => !n.skipped),
+    durationMs: elapsed(), skipped, warnings: notices.filter((n) => !n.skipped), snapshot: snap.info,
   };
 }

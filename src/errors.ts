@@ -17,7 +17,8 @@ export type ErrorCode =
   | 'ERR_STATE'              // state directory missing, unwritable, or a corrupt state file (names file and line)
   | 'ERR_LOCKED'             // the state directory stayed locked by another live process past the timeout
   | 'ERR_INTERNAL'           // a bug: should never reach a user
-  | 'ERR_CHAIN';             // an incremental that does not continue the chain restored in DEST (names both dates)
+  | 'ERR_CHAIN'              // an incremental that does not continue the chain restored in DEST (names both dates)
+  | 'ERR_SNAPSHOT';          // a snapshot could not be made or used (details.reason says why)
 
 export class SnapdumpError extends Error {
   readonly code: ErrorCode;

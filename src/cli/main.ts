@@ -12,6 +12,8 @@ import { writeAllSync } from './output.js';
 import { verifyCommand } from './verify-command.js';
 import { restoreCommand } from './restore-command.js';
 import { historyCommand } from './history-command.js';
+import { snapshotsCommand } from './snapshots-command.js';
+import { pauseAfterSnapshotHook } from '../snapshot/test-hook.js';
 
 export const EXIT_OK = 0;
 export const EXIT_PARTIAL = 1;
@@ -20,11 +22,13 @@ export const EXIT_FAILED = 2;
 const USAGE = `usage:
   snapdump backup SOURCE -f FILE|- [-l LEVEL] [-b BLOCKING] [--label TEXT] [--name NAME] [--state DIR]
                   [--no-update] [--base-date TOKEN] [--ignore-ctime] [--inode-map] [--sync] [--threads N] [--json] [--quiet]
+                  [--snapshot PATH | --require-snapshot | --no-snapshot]
   snapdump list -f FILE|- [-f FILE ...] [--json]
   snapdump restore -f FILE|- [-f FILE ...] -C DEST [PATH ...] [NEW=OLD ...] [--force] [--dry-run] [--json] [--quiet]
   snapdump restore --finish -C DEST
   snapdump verify -f FILE [-f FILE ...] -C DIR [--json] [--quiet]
   snapdump history [--state DIR] [--json]
+  snapdump snapshots [list|prune] [--state DIR] [--json]
   snapdump --help | --version
 
 exit status: 0 success; 1 finished but some entries were skipped (each named on stderr);
@@ -58,8 +62,15 @@ async function backupCommand(args: string[]): Promise<number> {
       'base-date': { type: 'string' },
       'ignore-ctime': { type: 'boolean' },
       'inode-map': { type: 'boolean' },
+      snapshot: { type: 'string' },
+      'require-snapshot': { type: 'boolean' },
+      'no-snapshot': { type: 'boolean' },
     },
   });
+  if (values['no-snapshot'] && (values.snapshot !== undefined || values['require-snapshot'])) {
+    throw new UsageError('--no-snapshot cannot be combined with --snapshot or --require-snapshot');
+  }
+  if (values.snapshot === '') throw new UsageError('--snapshot needs a path');
   if (positionals.length !== 1) throw new UsageError('backup needs exactly one SOURCE directory');
   if (!values.file) throw new UsageError('backup needs -f FILE (or -f - for standard output)');
   const output = values.file;
@@ -82,6 +93,8 @@ async function backupCommand(args: string[]): Promise<number> {
       name: values.name, stateDir: values.state, update: !values['no-update'],
       baseDate: parseInteger(values['base-date'], 'base date token'), ignoreCtime: values['ignore-ctime'],
       inodeMap: values['inode-map'],
+      snapshot: values['no-snapshot'] ? 'off' : values['require-snapshot'] ? 'require' : 'auto',
+      snapshotPath: values.snapshot, onSnapshotReady: pauseAfterSnapshotHook(),
       signal: controller.signal, onEvent: (e) => reporter.event(e),
     });
     reporter.finish();
@@ -90,7 +103,8 @@ async function backupCommand(args: string[]): Promise<number> {
     } else if (!values.quiet) {
       const secs = summary.durationMs / 1000;
       const base = summary.base ? `changes since ${new Date(summary.base.date * 1000).toISOString()}${summary.base.level !== null ? ` (level ${summary.base.level})` : ''}` : 'everything';
-      warn(`level ${summary.level} backup of ${summary.filesys} (${base}): ${summary.files} files, ${summary.directories} directories, ${summary.dataBytes} bytes of data, ${summary.imageBytes} bytes written to ${output} in ${secs.toFixed(2)} s; dump date token ${summary.dumpDate}`);
+      const from = summary.snapshot.path ? ` from snapshot ${summary.snapshot.path}` : '';
+      warn(`level ${summary.level} backup of ${summary.filesys}${from} (${base}): ${summary.files} files, ${summary.directories} directories, ${summary.dataBytes} bytes of data, ${summary.imageBytes} bytes written to ${output} in ${secs.toFixed(2)} s; dump date token ${summary.dumpDate}`);
     }
     if (summary.exitStatus !== 0) warn(`${summary.skipped.length} entries were skipped or changed; see above`);
     return summary.exitStatus;
@@ -111,6 +125,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'restore': return await restoreCommand(rest);
       case 'verify': return await verifyCommand(rest);
       case 'history': return await historyCommand(rest);
+      case 'snapshots': return await snapshotsCommand(rest);
       case '--version': case '-V': {
         const pkg = JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
         writeLine(1, `snapdump ${pkg.version}`);

@@ -42,13 +42,13 @@ function readSmall(file: string): string | null {
 }
 
 /** Field 22 of /proc/PID/stat; the command name (field 2) may hold spaces, so split after ')'. */
-function processStart(pid: number | 'self'): string | null {
+export function processStart(pid: number | 'self'): string | null {
   const stat = readSmall(`/proc/${pid}/stat`);
   if (stat === null) return null;
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
 }
 
-const bootId = readSmall('/proc/sys/kernel/random/boot_id');
+export const bootId = readSmall('/proc/sys/kernel/random/boot_id');
 
 export function lockPath(dir: string, name: string): string {
   if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new SnapdumpError('ERR_INTERNAL', `bad lock name "${name}"`);
