@@ -12,12 +12,12 @@ import { DT_DIR, ROOTINO, S_IFDIR, dtypeOfMode, kindOfMode, type FileKind } from
 import { MAX_NAME_BYTES, type DirEntry } from '../format/directory.js';
 import type { InodeFields } from '../format/header-template.js';
 import { inodeFromStat, type FieldWarning } from '../format/inode-fields.js';
-import { Col, ItemBits, ItemKind } from '../workers/read-protocol.js';
+import { Col, ItemBits, ItemKind, exactTimesOfRow } from '../workers/read-protocol.js';
 import { EntryTable, ROW, XCol, joinPath, type Name } from './entry-table.js';
 import * as sysx from '../native/sysx.js';
-import { StatField as F, STAT_FIELDS } from '../native/sysx.js';
+import { StatField as F } from '../native/sysx.js';
 import { readXattrs, readInodeFlags } from './xattr-emit.js';
-import { WALK_COLS, W_READABLE, type WalkResult, type WalkTask } from '../workers/walk-dirs.js';
+import { WALK_COLS, W_BIRTH_NSEC, W_BIRTH_SEC, W_READABLE, birthInto, type WalkResult, type WalkTask } from '../workers/walk-dirs.js';
 
 export interface Notice {
   code: string;
@@ -77,7 +77,7 @@ function fillRow(t: EntryTable, id: number, src: Float64Array, at: number, warni
   const f = inodeFromStat({
     mode: s(F.mode), nlink: s(F.nlink), uid: s(F.uid), gid: s(F.gid), rdev: s(F.rdev), size: s(F.size), blocks: s(F.blocks),
     atimeSec: s(F.atimeSec), atimeNsec: s(F.atimeNsec), mtimeSec: s(F.mtimeSec), mtimeNsec: s(F.mtimeNsec),
-    ctimeSec: s(F.ctimeSec), ctimeNsec: s(F.ctimeNsec),
+    ctimeSec: s(F.ctimeSec), ctimeNsec: s(F.ctimeNsec), birthSec: s(W_BIRTH_SEC), birthNsec: s(W_BIRTH_NSEC),
   }, warnings);
   const kind = kindOfMode(f.mode);
   r[o + Col.kind] = kind === 'file' ? ItemKind.File : kind === 'symlink' ? ItemKind.Symlink : ItemKind.Other;
@@ -97,6 +97,8 @@ function fillRow(t: EntryTable, id: number, src: Float64Array, at: number, warni
   r[o + Col.ctime] = f.ctime; r[o + Col.ctimeUsec] = f.ctimeUsec;
   r[o + Col.mtimeSec] = s(F.mtimeSec); r[o + Col.mtimeNsec] = s(F.mtimeNsec);
   r[o + Col.ctimeSec] = s(F.ctimeSec); r[o + Col.ctimeNsec] = s(F.ctimeNsec);
+  r[o + Col.atimeSec] = s(F.atimeSec); r[o + Col.atimeNsec] = s(F.atimeNsec);
+  r[o + Col.birthSec] = s(W_BIRTH_SEC); r[o + Col.birthNsec] = f.exact?.birth ? s(W_BIRTH_NSEC) : -1;
   r[o + XCol.srcIno] = s(F.ino);
   r[o + XCol.parent] = 0;
   r[o + XCol.childStart] = 0;
@@ -114,15 +116,17 @@ export function inodeFields(t: EntryTable, id: number): InodeFields {
     size: r[o + Col.size]!, blocks: r[o + Col.blocks]!, rdev: r[o + Col.rdev]!, flags: r[o + XCol.dumpFlags]!,
     atime: r[o + Col.atime]!, atimeUsec: r[o + Col.atimeUsec]!, mtime: r[o + Col.mtime]!,
     mtimeUsec: r[o + Col.mtimeUsec]!, ctime: r[o + Col.ctime]!, ctimeUsec: r[o + Col.ctimeUsec]!,
+    exact: exactTimesOfRow(r, o),
   };
 }
 
 export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
-  const st = new Float64Array(STAT_FIELDS);
+  const st = new Float64Array(WALK_COLS);
   let rootPath: string;
   try {
     rootPath = fs.realpathSync(path.resolve(opts.source)); // a symlinked source is followed
     sysx.lstatInto(rootPath, st);
+    birthInto(rootPath, st, 0);
   } catch (e) {
     throw new SnapdumpError('ERR_SOURCE', `cannot back up ${opts.source}: ${(e as Error).message}`, { path: opts.source }, { cause: e });
   }

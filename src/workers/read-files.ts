@@ -13,7 +13,7 @@ import { HeaderTemplate, type InodeFields } from '../format/header-template.js';
 import type { VolumeInfo } from '../format/volume.js';
 import { encodeXattrs, EA_MAX_BLOB } from '../format/xattr.js';
 import { readXattrs } from '../stages/xattr-emit.js';
-import { COLS, Col, ItemBits, ItemKind, type ReadNote, type ReadResult, type ReadTask } from './read-protocol.js';
+import { COLS, Col, ItemBits, ItemKind, exactTimesOfRow, type ReadNote, type ReadResult, type ReadTask } from './read-protocol.js';
 
 // One template per volume; a worker serves one backup at a time, usually.
 let cachedVol: VolumeInfo | null = null;
@@ -75,6 +75,7 @@ function itemAt(rows: Float64Array, i: number, p: string | Uint8Array): Item {
     atime: rows[r + Col.atime]!, atimeUsec: rows[r + Col.atimeUsec]!, mtime: rows[r + Col.mtime]!,
     mtimeUsec: rows[r + Col.mtimeUsec]!, ctime: rows[r + Col.ctime]!, ctimeUsec: rows[r + Col.ctimeUsec]!,
     mtimeSec: rows[r + Col.mtimeSec]!, mtimeNsec: rows[r + Col.mtimeNsec]!, ctimeSec: rows[r + Col.ctimeSec]!, ctimeNsec: rows[r + Col.ctimeNsec]!,
+    exact: exactTimesOfRow(rows, r),
     blobs: [], target: null,
   };
 }
