@@ -16,7 +16,8 @@ import type { VolumeInfo } from './format/volume.js';
 import { TapeWriter } from './pipeline/tape-writer.js';
 import { directoryEmit, volumeHead } from './stages/directory-emit.js';
 import { fileEmit } from './stages/file-emit.js';
-import { displayPath, traverse, type DumpPlan, type Notice } from './stages/traverse.js';
+import { displayPath, traverse, type DumpPlan, type JunctionMode, type Notice } from './stages/traverse.js';
+import { excludeMatcher } from './select/exclude.js';
 import { sourceInfo } from './source-info.js';
 import { openSink } from './tape/sink.js';
 import { findBase, readDumpdates, recordDump } from './state/dumpdates.js';
@@ -44,6 +45,14 @@ export interface BackupOptions {
   baseDate?: number;
   /** Include a file only for mtime changes (ONTAP IGNORE_CTIME). */
   ignoreCtime?: boolean;
+  /**
+   * Names (no `/`) or paths relative to the source (with `/`) to leave out, one pattern each,
+   * `*` only first or last (at most 32; src/select/exclude.ts). ONTAP's EXCLUDE value becomes
+   * this list through splitExcludeList.
+   */
+  exclude?: string[];
+  /** How a mount point below the source is recorded: 'symlink' (default, ONTAP junction) or 'dir'. */
+  junctions?: JunctionMode;
   /** Flush a file image to stable storage before renaming it into place. */
   sync?: boolean;
   /** Worker threads reading file data (default: available parallelism). */
@@ -99,6 +108,8 @@ export interface BackupSummary {
   blocks: number;
   blockingFactor: number;
   durationMs: number;
+  /** Entries left out by the exclude patterns (an excluded directory counts once). */
+  excluded: number;
   skipped: Notice[];
   warnings: Notice[];
 }
@@ -115,6 +126,9 @@ export function validateBackupOptions(opts: BackupOptions): { level: number; ntr
   const label = opts.label ?? 'none';
   if (Buffer.byteLength(label) > 15) {
     throw new SnapdumpError('ERR_USAGE', `label "${label}" is longer than the 15 bytes a dump label holds`, { label });
+  }
+  if (opts.junctions !== undefined && opts.junctions !== 'symlink' && opts.junctions !== 'dir') {
+    throw new SnapdumpError('ERR_USAGE', `invalid junctions mode "${String(opts.junctions)}": must be symlink or dir`, { junctions: opts.junctions });
   }
   return { level, ntrec, label };
 }
@@ -136,6 +150,7 @@ async function chooseBase(opts: BackupOptions, name: string, level: number, stat
 
 export async function backup(opts: BackupOptions): Promise<BackupSummary> {
   const { level, ntrec, label } = validateBackupOptions(opts);
+  const patterns = excludeMatcher(opts.exclude ?? []);
   const started = Date.now();
   const elapsed = () => Date.now() - started;
   const emit = (e: BackupEvent) => opts.onEvent?.(e);
@@ -189,7 +204,7 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
     setPhase('traverse');
     plan = await traverse({
       source: opts.source, pool, concurrency: threads * 2, since: base?.date ?? 0, ignoreCtime: opts.ignoreCtime,
-      exclude: sink.identity ? [sink.identity] : [],
+      exclude: sink.identity ? [sink.identity] : [], excludePatterns: patterns, junctions: opts.junctions,
       signal: opts.signal,
       onProgress: (n) => { progress.files = n; sendProgress(); },
     });
@@ -258,6 +273,6 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
     output: opts.output, name, date, dumpDate: date, level, base, label, filesys: info.filesys,
     files: plan.totals.files, directories: plan.totals.directories, dataBytes: progress.bytes,
     imageBytes: writer!.bytesWritten, blocks: writer!.blockCount, blockingFactor: ntrec,
-    durationMs: elapsed(), skipped, warnings: notices.filter((n) => !n.skipped),
+    durationMs: elapsed(), excluded: plan.totals.excluded, skipped, warnings: notices.filter((n) => !n.skipped),
   };
 }

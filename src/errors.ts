@@ -16,7 +16,8 @@ export type ErrorCode =
   | 'ERR_NATIVE'             // the native syscall addon is missing
   | 'ERR_STATE'              // state directory missing, unwritable, or a corrupt state file (names file and line)
   | 'ERR_LOCKED'             // the state directory stayed locked by another live process past the timeout
-  | 'ERR_INTERNAL';          // a bug: should never reach a user
+  | 'ERR_INTERNAL'           // a bug: should never reach a user
+  | 'ERR_EXCLUDE';           // an exclude pattern breaks the rules (details.reason, details.pattern)
 
 export class SnapdumpError extends Error {
   readonly code: ErrorCode;

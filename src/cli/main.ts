@@ -12,6 +12,7 @@ import { writeAllSync } from './output.js';
 import { verifyCommand } from './verify-command.js';
 import { restoreCommand } from './restore-command.js';
 import { historyCommand } from './history-command.js';
+import { splitExcludeList } from '../select/exclude.js';
 
 export const EXIT_OK = 0;
 export const EXIT_PARTIAL = 1;
@@ -19,11 +20,12 @@ export const EXIT_FAILED = 2;
 
 const USAGE = `usage:
   snapdump backup SOURCE -f FILE|- [-l LEVEL] [-b BLOCKING] [--label TEXT] [--name NAME] [--state DIR]
-                  [--no-update] [--base-date TOKEN] [--ignore-ctime] [--sync] [--threads N] [--json] [--quiet]
+                  [--no-update] [--base-date TOKEN] [--ignore-ctime] [--exclude LIST ...] [--junctions symlink|dir]
+                  [--sync] [--threads N] [--json] [--quiet]
   snapdump list -f FILE|- [-f FILE ...] [--json]
   snapdump restore -f FILE|- [-f FILE ...] -C DEST [PATH ...] [NEW=OLD ...] [--force] [--dry-run] [--json] [--quiet]
   snapdump restore --finish -C DEST
-  snapdump verify -f FILE [-f FILE ...] -C DIR [--json] [--quiet]
+  snapdump verify -f FILE [-f FILE ...] -C DIR [--microseconds] [--birth-time] [--json] [--quiet]
   snapdump history [--state DIR] [--json]
   snapdump --help | --version
 
@@ -57,6 +59,8 @@ async function backupCommand(args: string[]): Promise<number> {
       'no-update': { type: 'boolean' },
       'base-date': { type: 'string' },
       'ignore-ctime': { type: 'boolean' },
+      exclude: { type: 'string', multiple: true },
+      junctions: { type: 'string' },
     },
   });
   if (positionals.length !== 1) throw new UsageError('backup needs exactly one SOURCE directory');
@@ -80,6 +84,9 @@ async function backupCommand(args: string[]): Promise<number> {
       label: values.label, threads: parseInteger(values.threads, 'threads'), sync: values.sync,
       name: values.name, stateDir: values.state, update: !values['no-update'],
       baseDate: parseInteger(values['base-date'], 'base date token'), ignoreCtime: values['ignore-ctime'],
+      // Each --exclude is an ONTAP EXCLUDE list: comma-separated, "\," for a comma in a name.
+      exclude: (values.exclude ?? []).flatMap(splitExcludeList),
+      junctions: values.junctions as 'symlink' | 'dir' | undefined,
       signal: controller.signal, onEvent: (e) => reporter.event(e),
     });
     reporter.finish();
@@ -88,7 +95,7 @@ async function backupCommand(args: string[]): Promise<number> {
     } else if (!values.quiet) {
       const secs = summary.durationMs / 1000;
       const base = summary.base ? `changes since ${new Date(summary.base.date * 1000).toISOString()}${summary.base.level !== null ? ` (level ${summary.base.level})` : ''}` : 'everything';
-      warn(`level ${summary.level} backup of ${summary.filesys} (${base}): ${summary.files} files, ${summary.directories} directories, ${summary.dataBytes} bytes of data, ${summary.imageBytes} bytes written to ${output} in ${secs.toFixed(2)} s; dump date token ${summary.dumpDate}`);
+      warn(`level ${summary.level} backup of ${summary.filesys} (${base}): ${summary.files} files, ${summary.directories} directories${summary.excluded ? ` (${summary.excluded} entries excluded)` : ''}, ${summary.dataBytes} bytes of data, ${summary.imageBytes} bytes written to ${output} in ${secs.toFixed(2)} s; dump date token ${summary.dumpDate}`);
     }
     if (summary.exitStatus !== 0) warn(`${summary.skipped.length} entries were skipped or changed; see above`);
     return summary.exitStatus;

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { Piscina } from 'piscina';
 import { SnapdumpError } from '../errors.js';
 import { InodeMap } from '../format/bitmap.js';
-import { DT_DIR, ROOTINO, S_IFDIR, dtypeOfMode, kindOfMode, type FileKind } from '../format/constants.js';
+import { DT_DIR, ROOTINO, S_IFDIR, S_IFLNK, dtypeOfMode, kindOfMode, type FileKind } from '../format/constants.js';
 import { MAX_NAME_BYTES, type DirEntry } from '../format/directory.js';
 import type { InodeFields } from '../format/header-template.js';
 import { inodeFromStat, type FieldWarning } from '../format/inode-fields.js';
@@ -17,6 +17,8 @@ import { EntryTable, ROW, XCol, joinPath, type Name } from './entry-table.js';
 import * as sysx from '../native/sysx.js';
 import { StatField as F } from '../native/sysx.js';
 import { readXattrs, readInodeFlags } from './xattr-emit.js';
+import type { ExcludeMatcher } from '../select/exclude.js';
+import { mountPointsBelow } from '../select/mounts.js';
 import { WALK_COLS, W_BIRTH_NSEC, W_BIRTH_SEC, W_READABLE, birthInto, type WalkResult, type WalkTask } from '../workers/walk-dirs.js';
 
 export interface Notice {
@@ -38,9 +40,16 @@ export interface DumpPlan {
   inUse: InodeMap;
   dumped: InodeMap;
   maxino: number;
-  totals: { files: number; directories: number; bytes: number };
+  totals: { files: number; directories: number; bytes: number; excluded: number };
   notices: Notice[];
 }
+
+/**
+ * How a mount point below the source is recorded (its file system is never crossed):
+ * 'symlink' (default) as a symbolic link to the mount point's path, as ONTAP records junctions;
+ * 'dir' as an empty directory, as Linux dump does.
+ */
+export type JunctionMode = 'symlink' | 'dir';
 
 export interface TraverseOptions {
   source: string;
@@ -57,6 +66,12 @@ export interface TraverseOptions {
   ignoreCtime?: boolean;
   /** Objects to leave out, e.g. the output file itself when it lies inside the source. */
   exclude?: Array<{ dev: number; ino: number }>;
+  /**
+   * Names and paths to leave out (src/select/exclude.ts): an excluded entry is in no listing and
+   * no map, as if it did not exist, and an excluded directory is not walked.
+   */
+  excludePatterns?: ExcludeMatcher;
+  junctions?: JunctionMode;
   signal?: AbortSignal;
   onProgress?: (entries: number) => void;
 }
@@ -150,6 +165,36 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
   t.dirPaths.set(root, rootPath);
   // Objects with several links, by source inode, so every name maps to one dump inode.
   const linked = new Map<number, number>();
+  const patterns = opts.excludePatterns && !opts.excludePatterns.empty ? opts.excludePatterns : null;
+  let excluded = 0;
+  const rootPrefix = rootPath === '/' ? '/' : rootPath + '/';
+  const rootPrefixBytes = Buffer.byteLength(rootPrefix);
+  const relativePath = (p: Name): Name => (typeof p === 'string' ? p.slice(rootPrefix.length) : p.subarray(rootPrefixBytes));
+  const mounts = mountPointsBelow(rootPath);
+  const junctionMode: JunctionMode = opts.junctions ?? 'symlink';
+  /** Mount points found; their numbers are not the source's (see numberMountPoints). */
+  const mountIds: number[] = [];
+  /** A nested mount point: not walked; an empty directory or a symbolic link to its path. */
+  const recordMountPoint = (id: number, p: Name) => {
+    mountIds.push(id);
+    // st_ino is the mounted root's (1, 2, 256...): not an identity in the source's numbering.
+    t.set(id, XCol.srcIno, NaN);
+    if (junctionMode === 'dir') {
+      t.set(id, XCol.childStart, t.linkCount);
+      t.dirPaths.set(id, p);
+      notices.push({ code: 'MOUNT_POINT', path: displayPath(p), message: 'mount point not crossed; dumped as an empty directory', skipped: false });
+      return;
+    }
+    const target = typeof p === 'string' ? Buffer.byteLength(p) : p.length;
+    t.set(id, Col.mode, S_IFLNK | 0o777);
+    t.set(id, Col.kind, ItemKind.Symlink);
+    t.set(id, Col.size, target);
+    t.set(id, Col.length, 0);
+    t.set(id, Col.blocks, 0);
+    t.set(id, Col.nlink, 1);
+    t.set(id, Col.bits, ItemBits.Junction);
+    notices.push({ code: 'MOUNT_POINT', path: displayPath(p), message: 'mount point not crossed; recorded as a symbolic link to its path (junction)', skipped: false });
+  };
 
   /** Adds the listing of directory `dir` (entries `first` .. `first + count` of a walk result). */
   const integrate = (dir: number, r: WalkResult, names: string[], first: number, count: number, pending: number[]) => {
@@ -172,6 +217,7 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
       const o = k * WALK_COLS;
       const row = r.rows;
       if (exclude.size && exclude.has(`${row[o + F.dev]}:${row[o + F.ino]}`)) continue;
+      if (patterns && patterns.match(name, patterns.needsPaths ? relativePath(childPath) : undefined)) { excluded++; continue; }
       const type = row[o + F.mode]! & 0o170000;
       const isDir = type === S_IFDIR;
       const multiLinked = !isDir && row[o + F.nlink]! > 1;
@@ -193,11 +239,10 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
       if (multiLinked) linked.set(row[o + F.ino]!, id);
       t.addLink(id, name);
       if (isDir) {
-        t.dirPaths.set(id, childPath);
-        if (row[o + F.dev] !== rootDev) {
-          // A mount point: recorded as an empty directory, its file system is not crossed.
-          notices.push({ code: 'MOUNT_POINT', path: displayPath(childPath), message: 'mount point not crossed; dumped as an empty directory', skipped: false });
+        if (row[o + F.dev] !== rootDev || (mounts.size > 0 && typeof childPath === 'string' && mounts.has(childPath))) {
+          recordMountPoint(id, childPath);
         } else {
+          t.dirPaths.set(id, childPath);
           pending.push(id);
         }
       }
@@ -243,12 +288,15 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
   opts.onProgress?.(t.count);
 
   const numbering = assignInodeNumbers(t);
-  const maxino = numbering.maxino;
+  const maxino = numberMountPoints(t, mountIds, numbering);
   const since = opts.since ?? 0;
   if (since > 0 && !numbering.identity) {
     throw new SnapdumpError('ERR_UNSUPPORTED', `the inode numbers of ${opts.source} do not fit the dump format as they are, so they cannot be kept stable across levels; only level 0 backups of this source are possible for now`, { path: opts.source });
   }
   const selected = since > 0 ? selectChanged(t, since, opts.ignoreCtime ?? false) : null;
+  // A mount point's number may change between levels (numberMountPoints): always dump it, with
+  // the directories on its path, so restore -r finds every name's inode.
+  if (selected) for (const id of mountIds) for (let a = id; !selected[a]; a = t.get(a, XCol.parent)) selected[a] = 1;
   const inUse = new InodeMap(maxino);
   const dumped = new InodeMap(maxino);
   const dirIds: number[] = [];
@@ -278,7 +326,7 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
   const others = Int32Array.from(otherIds).sort(byIno);
   return {
     table: t, root, directories, others, inUse, dumped, maxino, notices,
-    totals: { files: others.length, directories: directories.length, bytes },
+    totals: { files: others.length, directories: directories.length, bytes, excluded },
   };
 }
 
@@ -310,6 +358,19 @@ function assignInodeNumbers(t: EntryTable): { maxino: number; identity: boolean 
   }
   for (let id = 1; id < t.count; id++) t.set(id, Col.ino, ROOTINO + id);
   return { maxino: ROOTINO + t.count, identity };
+}
+
+/**
+ * Mount points get numbers of their own above every source number (their st_ino belongs to the
+ * mounted file system), in path order, so they are the same across levels while the source's
+ * highest number stays. Returns the new maxino.
+ */
+function numberMountPoints(t: EntryTable, ids: number[], numbering: { maxino: number; identity: boolean }): number {
+  if (!numbering.identity) return numbering.maxino; // dense numbering gave them numbers already
+  let next = numbering.maxino;
+  const byPath = ids.map((id) => ({ id, p: Buffer.from(t.path(id)) })).sort((a, b) => Buffer.compare(a.p, b.p));
+  for (const { id } of byPath) t.set(id, Col.ino, next++);
+  return next;
 }
 
 /**

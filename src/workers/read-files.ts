@@ -53,6 +53,7 @@ interface Item extends InodeFields {
   last: boolean;
   sparse: boolean;
   headersOnly: boolean;
+  junction: boolean;
   mtimeSec: number;
   mtimeNsec: number;
   ctimeSec: number;
@@ -69,7 +70,7 @@ function itemAt(rows: Float64Array, i: number, p: string | Uint8Array): Item {
     path: typeof p === 'string' ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength),
     offset: rows[r + Col.offset]!, length: rows[r + Col.length]!,
     first: (bits & ItemBits.First) !== 0, last: (bits & ItemBits.Last) !== 0, sparse: (bits & ItemBits.Sparse) !== 0,
-    headersOnly: (bits & ItemBits.HeadersOnly) !== 0,
+    headersOnly: (bits & ItemBits.HeadersOnly) !== 0, junction: (bits & ItemBits.Junction) !== 0,
     mode: rows[r + Col.mode]!, nlink: rows[r + Col.nlink]!, uid: rows[r + Col.uid]!, gid: rows[r + Col.gid]!,
     size: rows[r + Col.size]!, blocks: rows[r + Col.blocks]!, rdev: rows[r + Col.rdev]!, flags: 0,
     atime: rows[r + Col.atime]!, atimeUsec: rows[r + Col.atimeUsec]!, mtime: rows[r + Col.mtime]!,
@@ -145,7 +146,10 @@ function note(notes: ReadNote[], item: Item, code: string, message: string, skip
 
 /** What must be known before the output can be sized: link targets and EA blobs. */
 function prepare(item: Item, notes: ReadNote[]): number {
-  if (item.kind === ItemKind.Symlink) {
+  if (item.junction) {
+    // A mount point's entry: a symbolic link to its own path; the mounted tree is not read.
+    item.target = Buffer.from(item.path);
+  } else if (item.kind === ItemKind.Symlink) {
     try {
       item.target = fs.readlinkSync(item.path, { encoding: 'buffer' });
     } catch (e) {
@@ -153,7 +157,7 @@ function prepare(item: Item, notes: ReadNote[]): number {
       item.target = Buffer.alloc(0);
     }
   }
-  if (item.last) {
+  if (item.last && !item.junction) {
     const x = readXattrs(item.path);
     for (const err of x.errors) note(notes, item, 'XATTR', err, true);
     if (x.attrs.length) {

@@ -11,6 +11,8 @@ export const enum ItemBits {
   First = 1, Last = 2, Sparse = 4,
   /** Only the headers: the tape writer copies the data in the kernel (copy_file_range). */
   HeadersOnly = 8,
+  /** A nested mount point recorded as a symbolic link to its own path (ONTAP junction). */
+  Junction = 16,
 }
 
 /** Columns of one item row. */
