@@ -11,7 +11,7 @@ import { StatField as F, STAT_FIELDS } from '../native/sysx.js';
 import { DR_EXTATTRIBUTES, EXT_XATTR, RecordType, TP_BSIZE, TP_NINDIR } from '../format/constants.js';
 import { HeaderTemplate, type InodeFields } from '../format/header-template.js';
 import type { VolumeInfo } from '../format/volume.js';
-import { encodeXattrs, EA_MAX_BLOB } from '../format/xattr.js';
+import { encodeXattrs, EA_MAX_BLOB, EA_PADDING_BLOCK } from '../format/xattr.js';
 import { readXattrs } from '../stages/xattr-emit.js';
 import { COLS, Col, ItemBits, ItemKind, exactTimesOfRow, type ReadNote, type ReadResult, type ReadTask } from './read-protocol.js';
 
@@ -164,7 +164,8 @@ function prepare(item: Item, notes: ReadNote[]): number {
       const enc = encodeXattrs(x.attrs);
       for (const name of enc.unsupported) note(notes, item, 'XATTR', `extended attribute ${name} has no ext2 name index; not dumped`, false);
       for (const b of enc.blobs) if (b.length > EA_MAX_BLOB) note(notes, item, 'XATTR_LARGE', `extended attributes of ${b.length} bytes: snapdump restores them, Linux restore skips them`, false);
-      item.blobs = enc.blobs;
+      // Each oversized record is followed by a padding record for Linux restore's double skip.
+      item.blobs = enc.blobs.flatMap((b) => (b.length > EA_MAX_BLOB ? [b, EA_PADDING_BLOCK] : [b]));
     }
   }
   let blocks = 0;
