@@ -16,7 +16,8 @@ import type { VolumeInfo } from './format/volume.js';
 import { TapeWriter } from './pipeline/tape-writer.js';
 import { directoryEmit, volumeHead } from './stages/directory-emit.js';
 import { fileEmit } from './stages/file-emit.js';
-import { displayPath, traverse, type DumpPlan, type Notice } from './stages/traverse.js';
+import { displayPath, traverse, type DumpPlan, type JunctionMode, type Notice } from './stages/traverse.js';
+import { excludeMatcher } from './select/exclude.js';
 import { sourceInfo } from './source-info.js';
 import { openSink, type TapeSink } from './tape/sink.js';
 import { findBase, readDumpdates, recordDump } from './state/dumpdates.js';
@@ -52,6 +53,14 @@ export interface BackupOptions {
    * numbers would serve (it is used anyway when they cannot, and always once it exists).
    */
   inodeMap?: boolean;
+  /**
+   * Names (no `/`) or paths relative to the source (with `/`) to leave out, one pattern each,
+   * `*` only first or last (at most 32; src/select/exclude.ts). ONTAP's EXCLUDE value becomes
+   * this list through splitExcludeList.
+   */
+  exclude?: string[];
+  /** How a mount point below the source is recorded: 'symlink' (default, ONTAP junction) or 'dir'. */
+  junctions?: JunctionMode;
   /** Flush a file image to stable storage before renaming it into place. */
   sync?: boolean;
   /** Worker threads reading file data (default: available parallelism). */
@@ -123,6 +132,8 @@ export interface BackupSummary {
   blocks: number;
   blockingFactor: number;
   durationMs: number;
+  /** Entries left out by the exclude patterns (an excluded directory counts once). */
+  excluded: number;
   skipped: Notice[];
   warnings: Notice[];
   /** What was read: the snapshot made or given, or the live tree (provider 'none'). */
@@ -141,6 +152,9 @@ export function validateBackupOptions(opts: BackupOptions): { level: number; ntr
   const label = opts.label ?? 'none';
   if (Buffer.byteLength(label) > 15) {
     throw new SnapdumpError('ERR_USAGE', `label "${label}" is longer than the 15 bytes a dump label holds`, { label });
+  }
+  if (opts.junctions !== undefined && opts.junctions !== 'symlink' && opts.junctions !== 'dir') {
+    throw new SnapdumpError('ERR_USAGE', `invalid junctions mode "${String(opts.junctions)}": must be symlink or dir`, { junctions: opts.junctions });
   }
   return { level, ntrec, label };
 }
@@ -162,6 +176,7 @@ async function chooseBase(opts: BackupOptions, name: string, level: number, stat
 
 export async function backup(opts: BackupOptions): Promise<BackupSummary> {
   const { level, ntrec, label } = validateBackupOptions(opts);
+  const patterns = excludeMatcher(opts.exclude ?? []);
   const started = Date.now();
   const elapsed = () => Date.now() - started;
   const emit = (e: BackupEvent) => opts.onEvent?.(e);
@@ -239,7 +254,7 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
     setPhase('traverse');
     plan = await traverse({
       source: snap.info.readPath, pool, concurrency: threads * 2, since: base?.date ?? 0, ignoreCtime: opts.ignoreCtime,
-      exclude: [...(sink.identity ? [sink.identity] : []), ...snap.exclude],
+      exclude: [...(sink.identity ? [sink.identity] : []), ...snap.exclude], excludePatterns: patterns, junctions: opts.junctions,
       numbering: {
         date, forceMap: opts.inodeMap ?? false, mapExists: inodeMapExists(stateDir, name),
         openMap: () => openInodeMap(stateDir, name),
@@ -326,6 +341,6 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
     output: opts.output, name, date, dumpDate: date, level, base, label, filesys: info.filesys,
     files: plan.totals.files, directories: plan.totals.directories, dataBytes: progress.bytes,
     imageBytes: writer!.bytesWritten, blocks: writer!.blockCount, blockingFactor: ntrec,
-    durationMs: elapsed(), skipped, warnings: notices.filter((n) => !n.skipped), snapshot: snap.info,
+    durationMs: elapsed(), excluded: plan.totals.excluded, skipped, warnings: notices.filter((n) => !n.skipped), snapshot: snap.info,
   };
 }

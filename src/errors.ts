@@ -18,7 +18,8 @@ export type ErrorCode =
   | 'ERR_LOCKED'             // the state directory stayed locked by another live process past the timeout
   | 'ERR_INTERNAL'           // a bug: should never reach a user
   | 'ERR_CHAIN'              // an incremental that does not continue the chain restored in DEST (names both dates)
-  | 'ERR_SNAPSHOT';          // a snapshot could not be made or used (details.reason says why)
+  | 'ERR_SNAPSHOT'           // a snapshot could not be made or used (details.reason says why)
+  | 'ERR_EXCLUDE';           // an exclude pattern breaks the rules (details.reason, details.pattern)
 
 export class SnapdumpError extends Error {
   readonly code: ErrorCode;

@@ -14,6 +14,7 @@ import { restoreCommand } from './restore-command.js';
 import { historyCommand } from './history-command.js';
 import { snapshotsCommand } from './snapshots-command.js';
 import { pauseAfterSnapshotHook } from '../snapshot/test-hook.js';
+import { splitExcludeList } from '../select/exclude.js';
 
 export const EXIT_OK = 0;
 export const EXIT_PARTIAL = 1;
@@ -21,12 +22,12 @@ export const EXIT_FAILED = 2;
 
 const USAGE = `usage:
   snapdump backup SOURCE -f FILE|- [-l LEVEL] [-b BLOCKING] [--label TEXT] [--name NAME] [--state DIR]
-                  [--no-update] [--base-date TOKEN] [--ignore-ctime] [--inode-map] [--sync] [--threads N] [--json] [--quiet]
-                  [--snapshot PATH | --require-snapshot | --no-snapshot]
+                  [--no-update] [--base-date TOKEN] [--ignore-ctime] [--inode-map] [--exclude LIST ...] [--junctions symlink|dir]
+                  [--sync] [--threads N] [--json] [--quiet] [--snapshot PATH | --require-snapshot | --no-snapshot]
   snapdump list -f FILE|- [-f FILE ...] [--json]
   snapdump restore -f FILE|- [-f FILE ...] -C DEST [PATH ...] [NEW=OLD ...] [--force] [--dry-run] [--json] [--quiet]
   snapdump restore --finish -C DEST
-  snapdump verify -f FILE [-f FILE ...] -C DIR [--json] [--quiet]
+  snapdump verify -f FILE [-f FILE ...] -C DIR [--microseconds] [--birth-time] [--json] [--quiet]
   snapdump history [--state DIR] [--json]
   snapdump snapshots [list|prune] [--state DIR] [--json]
   snapdump --help | --version
@@ -65,6 +66,8 @@ async function backupCommand(args: string[]): Promise<number> {
       snapshot: { type: 'string' },
       'require-snapshot': { type: 'boolean' },
       'no-snapshot': { type: 'boolean' },
+      exclude: { type: 'string', multiple: true },
+      junctions: { type: 'string' },
     },
   });
   if (values['no-snapshot'] && (values.snapshot !== undefined || values['require-snapshot'])) {
@@ -95,6 +98,9 @@ async function backupCommand(args: string[]): Promise<number> {
       inodeMap: values['inode-map'],
       snapshot: values['no-snapshot'] ? 'off' : values['require-snapshot'] ? 'require' : 'auto',
       snapshotPath: values.snapshot, onSnapshotReady: pauseAfterSnapshotHook(),
+      // Each --exclude is an ONTAP EXCLUDE list: comma-separated, "\," for a comma in a name.
+      exclude: (values.exclude ?? []).flatMap(splitExcludeList),
+      junctions: values.junctions as 'symlink' | 'dir' | undefined,
       signal: controller.signal, onEvent: (e) => reporter.event(e),
     });
     reporter.finish();
@@ -104,7 +110,7 @@ async function backupCommand(args: string[]): Promise<number> {
       const secs = summary.durationMs / 1000;
       const base = summary.base ? `changes since ${new Date(summary.base.date * 1000).toISOString()}${summary.base.level !== null ? ` (level ${summary.base.level})` : ''}` : 'everything';
       const from = summary.snapshot.path ? ` from snapshot ${summary.snapshot.path}` : '';
-      warn(`level ${summary.level} backup of ${summary.filesys}${from} (${base}): ${summary.files} files, ${summary.directories} directories, ${summary.dataBytes} bytes of data, ${summary.imageBytes} bytes written to ${output} in ${secs.toFixed(2)} s; dump date token ${summary.dumpDate}`);
+      warn(`level ${summary.level} backup of ${summary.filesys}${from} (${base}): ${summary.files} files, ${summary.directories} directories${summary.excluded ? ` (${summary.excluded} entries excluded)` : ''}, ${summary.dataBytes} bytes of data, ${summary.imageBytes} bytes written to ${output} in ${secs.toFixed(2)} s; dump date token ${summary.dumpDate}`);
     }
     if (summary.exitStatus !== 0) warn(`${summary.skipped.length} entries were skipped or changed; see above`);
     return summary.exitStatus;

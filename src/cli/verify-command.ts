@@ -8,7 +8,8 @@ import { verify } from '../verify/index.js';
 export async function verifyCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args, allowPositionals: false, strict: true,
-    options: { file: { type: 'string', short: 'f', multiple: true }, dir: { type: 'string', short: 'C' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' } },
+    options: { file: { type: 'string', short: 'f', multiple: true }, dir: { type: 'string', short: 'C' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' },
+      microseconds: { type: 'boolean' }, 'birth-time': { type: 'boolean' } },
   });
   if (!values.file?.length) throw new UsageError('verify needs -f FILE (give every volume of a set, in order)');
   if (!values.dir) throw new UsageError('verify needs -C DIR, the tree to compare with');
@@ -18,6 +19,7 @@ export async function verifyCommand(args: string[]): Promise<number> {
   try {
     const summary = await verify({
       files: values.file, dir: values.dir, signal: controller.signal,
+      microseconds: values.microseconds, birthTime: values['birth-time'],
       onDifference: (d) => writeAllSync(1, values.json ? JSON.stringify({ type: 'difference', ...d }) + '\n' : `${d.path}: ${d.kind}: ${d.detail}\n`),
     });
     for (const d of summary.damage) fs.writeSync(2, `snapdump: damage at byte ${d.offset}: ${d.message}\n`);

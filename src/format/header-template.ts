@@ -5,7 +5,8 @@
  * Produces exactly the bytes of {@link encodeHeader} (tested).
  */
 import { CHECKSUM, TP_BSIZE, TP_NINDIR } from './constants.js';
-import { encodeHeader, type InodeFields } from './header.js';
+import { encodeHeader, HEADER_SPARE_OFFSET, type InodeFields } from './header.js';
+import { encodeExactTimes } from './exact-times.js';
 
 export type { InodeFields } from './header.js';
 import { baseHeader, type VolumeInfo } from './volume.js';
@@ -52,6 +53,10 @@ export class HeaderTemplate {
     v.setUint32(O_DINODE + 104, inode.blocks >>> 0, true);
     v.setUint32(O_DINODE + 112, inode.uid >>> 0, true);
     v.setUint32(O_DINODE + 116, inode.gid >>> 0, true);
+    if (inode.exact) {
+      const words = encodeExactTimes(inode.exact);
+      for (let i = 0; i < words.length; i++) v.setUint32(HEADER_SPARE_OFFSET + 4 * i, words[i]!, true);
+    }
     v.setUint32(O_COUNT, count, true);
     let announced = 0;
     const n = Math.min(count, TP_NINDIR);

@@ -3,6 +3,7 @@
  * Layout: DUMP-FORMAT.md §1.3 (Linux field names, new BSD inode layout).
  */
 import { CHECKSUM, LBLSIZE, NAMELEN, NFS_MAGIC, TP_BSIZE, TP_NINDIR } from './constants.js';
+import { decodeExactTimes, encodeExactTimes, type ExactTimes } from './exact-times.js';
 
 /** The fields of the embedded inode a writer fills from the file system. */
 export interface InodeFields {
@@ -22,6 +23,12 @@ export interface InodeFields {
   blocks: number;
   uid: number;
   gid: number;
+  /**
+   * snapdump's exact times (nanoseconds, 64-bit seconds, birth time), kept in c_spare where
+   * Linux restore ignores them (src/format/exact-times.ts). Absent or null: not written / not
+   * in the image.
+   */
+  exact?: ExactTimes | null;
 }
 
 /** The whole embedded inode (`struct new_bsd_inode`, header bytes 32..159). */
@@ -79,6 +86,7 @@ const O_TYPE = 0, O_DATE = 4, O_DDATE = 8, O_VOLUME = 12, O_TAPEA = 16, O_INUMBE
 const O_CHECKSUM = 28, O_DINODE = 32, O_COUNT = 160, O_ADDR = 164, O_LABEL = 676, O_LEVEL = 692;
 const O_FILESYS = 696, O_DEV = 760, O_HOST = 824, O_FLAGS = 888, O_FIRSTREC = 892, O_NTREC = 896;
 const O_EXTATTR = 900, O_SPARE = 904;
+export const HEADER_SPARE_OFFSET = O_SPARE;
 export const HEADER_TAPEA_OFFSET = O_TAPEA;
 export const HEADER_CHECKSUM_OFFSET = O_CHECKSUM;
 export const HEADER_TYPE_OFFSET = O_TYPE;
@@ -161,6 +169,7 @@ export function encodeHeader(h: Header, buf: Buffer, offset = 0): void {
   u32(O_NTREC, h.ntrec);
   u32(O_EXTATTR, h.extattributes);
   for (let i = 0; i < 30; i++) u32(O_SPARE + 4 * i, h.spare[i] ?? 0);
+  if (ino.exact) encodeExactTimes(ino.exact).forEach((w, i) => u32(O_SPARE + 4 * i, w));
   const sum = headerWordSum(buf, offset, true);
   u32(O_CHECKSUM, (CHECKSUM - sum) >>> 0);
 }
@@ -233,6 +242,8 @@ export function decodeHeader(buf: Uint8Array, offset: number, order: ByteOrder):
   };
   const spare = newSpare();
   for (let i = 0; i < 30; i++) spare[i] = view.getUint32(O_SPARE + 4 * i, le);
+  const exact = decodeExactTimes(spare);
+  if (exact) inode.exact = exact;
   return {
     type: i32(O_TYPE),
     date: i32(O_DATE),

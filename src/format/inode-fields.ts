@@ -4,11 +4,14 @@
  * - times before 1970 or after 2106 are clamped to the nearest representable second and warned
  *   about (stored raw, 1960 would come back as 2096 from Linux restore);
  * - sub-second times are kept as microseconds (Linux restore applies non-zero usec fields);
+ * - the exact times (nanoseconds, the unclamped seconds, the birth time) go into snapdump's
+ *   extension words, which Linux restore ignores (./exact-times.ts);
  * - device numbers use the old 16-bit encoding when both parts fit a byte (as Linux dump),
  *   else Linux's 32-bit encoding, which Linux restore passes to mknod unchanged and which
  *   glibc decodes correctly for majors < 4096 and minors < 2^20; larger ones are refused.
  */
 import type { InodeFields } from './header.js';
+import type { ExactTimes } from './exact-times.js';
 
 export interface FieldWarning {
   field: string;
@@ -30,6 +33,9 @@ export interface StatLike {
   mtimeNsec: number;
   ctimeSec: number;
   ctimeNsec: number;
+  /** Birth time from statx; a negative or NaN birthNsec (or none) means the file system has none. */
+  birthSec?: number;
+  birthNsec?: number;
 }
 
 const MAX_U32 = 0xffffffff;
@@ -40,11 +46,11 @@ const MAX_U32 = 0xffffffff;
  */
 export function clampTime(sec: number, nsec: number, field: string, warnings: FieldWarning[]): { sec: number; usec: number } {
   if (sec < 0) {
-    warnings.push({ field, message: `${field} before 1970 cannot be stored; written as 1970-01-01` });
+    warnings.push({ field, message: `${field} before 1970 cannot be stored in the Linux fields: Linux restore sees 1970-01-01 (snapdump keeps and restores the exact time)` });
     return { sec: 0, usec: 0 };
   }
   if (sec > MAX_U32) {
-    warnings.push({ field, message: `${field} after 2106 cannot be stored; written as 2106-02-07` });
+    warnings.push({ field, message: `${field} after 2106 cannot be stored in the Linux fields: Linux restore sees 2106-02-07 (snapdump keeps and restores the exact time)` });
     return { sec: MAX_U32, usec: 999999 };
   }
   return { sec, usec: Math.floor(nsec / 1000) };
@@ -72,6 +78,16 @@ export function decodeRdev(rdev: number): { major: number; minor: number } {
   return { major: (rdev >>> 8) & 0xfff, minor: (rdev & 0xff) | ((rdev >>> 12) & 0xfff00) };
 }
 
+/** The exact times of a stat result (nanoseconds, unclamped seconds, birth time when known). */
+export function exactTimesFromStat(st: StatLike): ExactTimes {
+  const hasBirth = st.birthSec !== undefined && st.birthNsec !== undefined && st.birthNsec >= 0;
+  return {
+    atimeSec: st.atimeSec, atimeNsec: st.atimeNsec, mtimeSec: st.mtimeSec, mtimeNsec: st.mtimeNsec,
+    ctimeSec: st.ctimeSec, ctimeNsec: st.ctimeNsec,
+    birth: hasBirth ? { sec: st.birthSec!, nsec: st.birthNsec! } : null,
+  };
+}
+
 /** The embedded-inode fields of an object (flags 0: they need an open descriptor). */
 export function inodeFromStat(st: StatLike, warnings: FieldWarning[]): InodeFields {
   const a = clampTime(st.atimeSec, st.atimeNsec, 'atime', warnings);
@@ -90,5 +106,6 @@ export function inodeFromStat(st: StatLike, warnings: FieldWarning[]): InodeFiel
     mode: st.mode & 0xffff, nlink: Math.min(st.nlink, 0x7fff), uid: st.uid >>> 0, gid: st.gid >>> 0,
     size: st.size, blocks: st.blocks, rdev, flags: 0,
     atime: a.sec, atimeUsec: a.usec, mtime: m.sec, mtimeUsec: m.usec, ctime: c.sec, ctimeUsec: c.usec,
+    exact: exactTimesFromStat(st),
   };
 }

@@ -108,17 +108,21 @@ export interface EncodedXattrs {
 
 /**
  * Lays attributes out in ext2 EA blocks of at most `maxBlob` bytes (entries from the front,
- * values from the back, as ext4 does). Attributes that do not fit one 4 KiB blob still get a
- * blob of their own, larger than 4 KiB: Linux restore skips it, snapdump restores it.
+ * values from the back, as ext4 does). An attribute that does not fit one 4 KiB blob gets a blob
+ * of its own, larger than 4 KiB: Linux restore skips it, snapdump restores it. The blobs that
+ * fit come first: Linux restore keeps only the last EA record of a directory it could read, and
+ * after a skipped one it needs a padding record (see {@link EA_PADDING_BLOCK}).
  */
 export function encodeXattrs(attrs: readonly Xattr[], maxBlob = EA_MAX_BLOB): EncodedXattrs {
   const unsupported: string[] = [];
   const prepared: PreparedEntry[] = [];
+  const large: PreparedEntry[] = [];
   for (const a of attrs) {
     const split = splitName(a.name);
     if (!split || split.suffix.length > 255) { unsupported.push(a.name); continue; }
     const value = split.index === 2 || split.index === 3 ? aclToDisk(a.value) : a.value;
-    prepared.push({ ...split, value, cost: entryCost(split.suffix.length, value.length) });
+    const entry = { ...split, value, cost: entryCost(split.suffix.length, value.length) };
+    (BLOCK_HEADER + 4 + entry.cost > maxBlob ? large : prepared).push(entry);
   }
   const blobs: Buffer[] = [];
   let group: PreparedEntry[] = [];
@@ -133,8 +137,18 @@ export function encodeXattrs(attrs: readonly Xattr[], maxBlob = EA_MAX_BLOB): En
     used += p.cost;
   }
   if (group.length > 0) blobs.push(layoutBlock(group));
+  for (const p of large) blobs.push(layoutBlock([p]));
   return { blobs, unsupported };
 }
+
+/**
+ * An EA block with no attributes, written as an extra EA record right after each record larger
+ * than 4 KiB of a non-directory. Linux restore 0.4b47 skips an oversized EA record and then,
+ * through a fall-through in extractattr(), skips the next record as well: without this padding
+ * it would lose the following object. Readers that do read it find no attributes in it.
+ * (Restore's directory phase skips only once, so directories get no padding.)
+ */
+export const EA_PADDING_BLOCK: Buffer = layoutBlock([]);
 
 function layoutBlock(group: PreparedEntry[]): Buffer {
   const needed = BLOCK_HEADER + 4 + group.reduce((s, p) => s + p.cost, 0);

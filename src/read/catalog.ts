@@ -65,6 +65,13 @@ export interface InodeInfo {
   rdev: number;
 }
 
+/** Modification and birth time of an inode, to the nanosecond where the image has it. */
+export interface InodeTimes {
+  mtime: { sec: number; nsec: number };
+  /** Only snapdump images carry it (src/format/exact-times.ts); null when unknown. */
+  birth: { sec: number; nsec: number } | null;
+}
+
 export interface CatalogEntry {
   /** "./a/b" as raw bytes (names need not be UTF-8). */
   path: Buffer;
@@ -91,6 +98,8 @@ class InodeTable {
   private size = new Float64Array(0);
   private u32 = new Uint32Array(0); // uid, gid, atime, mtime, ctime, flags, rdev
   private static readonly W = 7;
+  private exact = new Float64Array(0); // mtime sec, nsec, birth sec, nsec (NaN: none)
+  private static readonly X = 4;
 
   get count(): number {
     return this.n;
@@ -115,6 +124,20 @@ class InodeTable {
     const u = this.u32;
     u[o] = i.uid; u[o + 1] = i.gid; u[o + 2] = i.atime; u[o + 3] = i.mtime; u[o + 4] = i.ctime;
     u[o + 5] = i.flags; u[o + 6] = i.rdev;
+    const x = s * InodeTable.X;
+    const e = i.exact;
+    this.exact[x] = e ? e.mtimeSec : i.mtime;
+    this.exact[x + 1] = e ? e.mtimeNsec : Math.min(i.mtimeUsec, 999999) * 1000;
+    this.exact[x + 2] = e?.birth ? e.birth.sec : NaN;
+    this.exact[x + 3] = e?.birth ? e.birth.nsec : NaN;
+  }
+
+  times(ino: number): InodeTimes | undefined {
+    const s = this.slots.get(ino);
+    if (s === undefined) return undefined;
+    const x = s * InodeTable.X;
+    const t = this.exact;
+    return { mtime: { sec: t[x]!, nsec: t[x + 1]! }, birth: Number.isNaN(t[x + 2]) ? null : { sec: t[x + 2]!, nsec: t[x + 3]! } };
   }
 
   /** Type and size without building an InodeInfo (the listing asks for every entry). */
@@ -150,6 +173,7 @@ class InodeTable {
     this.nlink = grow(this.nlink, cap, (k) => new Int16Array(k));
     this.size = grow(this.size, cap, (k) => new Float64Array(k));
     this.u32 = grow(this.u32, cap * InodeTable.W, (k) => new Uint32Array(k));
+    this.exact = grow(this.exact, cap * InodeTable.X, (k) => new Float64Array(k));
     this.cap = cap;
   }
 }
@@ -172,6 +196,11 @@ export class Catalog {
   /** Metadata from the inode's header, if it was on the tape. */
   inode(ino: number): InodeInfo | undefined {
     return this.table.get(ino);
+  }
+
+  /** Modification and birth time of an inode whose header was seen. */
+  times(ino: number): InodeTimes | undefined {
+    return this.table.times(ino);
   }
 
   /** @internal */

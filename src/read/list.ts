@@ -2,6 +2,7 @@
  * `snapdump list`: the catalog of an image as `restore -t` prints it, or as JSON lines.
  */
 import type { FileKind } from '../format/constants.js';
+import { formatExactTime } from '../format/exact-times.js';
 import { openTapeSource, type TapeInput } from '../tape/source.js';
 import { buildCatalog, type DumpLabel } from './catalog.js';
 import type { DamageCode } from './image-reader.js';
@@ -14,6 +15,10 @@ export interface ListEntry {
   ino: number;
   type: FileKind;
   size: number;
+  /** "SECONDS.NANOSECONDS" when the inode is on the tape (to the microsecond in Linux dump images). */
+  mtime?: string;
+  /** Birth time, "SECONDS.NANOSECONDS"; null when the image does not have it (Linux dump images). */
+  birthtime?: string | null;
 }
 
 export interface ListDamage {
@@ -47,7 +52,11 @@ export async function listImage(opts: ListOptions): Promise<ListResult> {
     const catalog = await buildCatalog(source);
     const entries: ListEntry[] = [];
     for (const e of catalog.entries()) {
-      entries.push({ path: e.path.toString('utf8'), rawPath: e.path, ino: e.ino, type: e.type, size: e.size });
+      const t = catalog.times(e.ino);
+      entries.push({
+        path: e.path.toString('utf8'), rawPath: e.path, ino: e.ino, type: e.type, size: e.size,
+        ...(t ? { mtime: formatExactTime(t.mtime.sec, t.mtime.nsec), birthtime: t.birth ? formatExactTime(t.birth.sec, t.birth.nsec) : null } : {}),
+      });
     }
     return {
       label: catalog.label,
@@ -108,8 +117,9 @@ export function formatListingBytes(result: ListResult): Buffer {
 }
 
 /**
- * One JSON object per line: the label, then one per entry (path, ino, type, size; plus
- * pathBase64 when the name is not valid UTF-8), then one per damage found.
+ * One JSON object per line: the label, then one per entry (path, ino, type, size, mtime and
+ * birthtime when the inode is on the tape; plus pathBase64 when the name is not valid UTF-8),
+ * then one per damage found.
  */
 export function formatListingJson(result: ListResult): string {
   const l = result.label;
@@ -123,6 +133,7 @@ export function formatListingJson(result: ListResult): string {
     lines.push(JSON.stringify({
       kind: 'entry', path: e.path, ...(exact ? {} : { pathBase64: e.rawPath.toString('base64') }),
       ino: e.ino, type: e.type, size: e.size,
+      ...(e.mtime !== undefined ? { mtime: e.mtime, birthtime: e.birthtime ?? null } : {}),
     }));
   }
   for (const d of result.damage) lines.push(JSON.stringify({ kind: 'damage', offset: d.offset, code: d.code, message: d.message }));

@@ -1,7 +1,7 @@
 /**
  * Setting what an entry carries besides its data, in the order that works (DUMP-FORMAT.md §3,
  * §6): owner first (chown clears set-id bits), then the mode, extended attributes and ACLs
- * (ACLs in kernel form from decodeXattrs), then the times (atime and mtime with microseconds),
+ * (ACLs in kernel form from decodeXattrs), then the times (atime and mtime to the nanosecond),
  * then the ext2 flags last, because an immutable or append-only entry refuses everything after.
  * A failure to set an attribute is a warning; running out of space or an I/O error is not
  * handled here (the caller stops the restore).
@@ -97,8 +97,18 @@ export function applyXattrs(path: Buffer, blobs: readonly Uint8Array[], env: Att
   }
 }
 
-/** atime and mtime with their microseconds, on the entry itself (symlinks included). */
+/**
+ * atime and mtime on the entry itself (symlinks included): to the nanosecond, with the exact
+ * seconds, from snapdump's extension when the image has it (src/format/exact-times.ts), else
+ * with the microseconds of the Linux fields. A birth time in the image is not applied: no Linux
+ * system call sets it (README "Format notes").
+ */
 export function setTimes(path: Buffer, inode: DumpInode, env: AttrEnv, ino: number): void {
+  const x = inode.exact;
+  if (x) {
+    attempt(env, 'TIMES', path, ino, 'cannot set times', () => sysx.lutimesNs(path, x.atimeSec, x.atimeNsec, x.mtimeSec, x.mtimeNsec));
+    return;
+  }
   const ausec = Math.min(inode.atimeUsec, 999999);
   const musec = Math.min(inode.mtimeUsec, 999999);
   attempt(env, 'TIMES', path, ino, 'cannot set times', () => sysx.lutimesNs(path, inode.atime, ausec * 1000, inode.mtime, musec * 1000));

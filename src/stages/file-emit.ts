@@ -48,7 +48,7 @@ function toTask(vol: VolumeInfo, t: EntryTable, items: PlannedItem[], slot: Shar
     rows.set(t.rows.subarray(it.id * ROW, it.id * ROW + COLS), r);
     rows[r + Col.offset] = it.offset;
     rows[r + Col.length] = it.length;
-    rows[r + Col.bits] = it.bits | (rows[r + Col.bits]! & ItemBits.Sparse);
+    rows[r + Col.bits] = it.bits | (rows[r + Col.bits]! & (ItemBits.Sparse | ItemBits.Junction));
     const p = t.path(it.id);
     if (typeof p === 'string') paths.push(p);
     else { paths.push(''); (rawPaths ??= {})[i] = p; }

@@ -8,16 +8,18 @@ import * as path from 'node:path';
 import type { Piscina } from 'piscina';
 import { SnapdumpError } from '../errors.js';
 import { InodeMap } from '../format/bitmap.js';
-import { DT_DIR, S_IFDIR, dtypeOfMode, kindOfMode, type FileKind } from '../format/constants.js';
+import { DT_DIR, S_IFDIR, S_IFLNK, dtypeOfMode, kindOfMode, type FileKind } from '../format/constants.js';
 import { MAX_NAME_BYTES, type DirEntry } from '../format/directory.js';
 import type { InodeFields } from '../format/header-template.js';
 import { inodeFromStat, type FieldWarning } from '../format/inode-fields.js';
-import { Col, ItemBits, ItemKind } from '../workers/read-protocol.js';
+import { Col, ItemBits, ItemKind, exactTimesOfRow } from '../workers/read-protocol.js';
 import { EntryTable, ROW, XCol, joinPath, type Name } from './entry-table.js';
 import * as sysx from '../native/sysx.js';
-import { StatField as F, STAT_FIELDS } from '../native/sysx.js';
+import { StatField as F } from '../native/sysx.js';
 import { readXattrs, readInodeFlags } from './xattr-emit.js';
-import { WALK_COLS, W_READABLE, type WalkResult, type WalkTask } from '../workers/walk-dirs.js';
+import type { ExcludeMatcher } from '../select/exclude.js';
+import { mountPointsBelow } from '../select/mounts.js';
+import { WALK_COLS, W_BIRTH_NSEC, W_BIRTH_SEC, W_READABLE, birthInto, type WalkResult, type WalkTask } from '../workers/walk-dirs.js';
 import { numberInodes, type Numbering, type NumberingOptions } from './inode-numbers.js';
 
 export interface Notice {
@@ -39,11 +41,18 @@ export interface DumpPlan {
   inUse: InodeMap;
   dumped: InodeMap;
   maxino: number;
-  totals: { files: number; directories: number; bytes: number };
+  totals: { files: number; directories: number; bytes: number; excluded: number };
   notices: Notice[];
   /** How the inode numbers were given; in map mode the map is locked until stored or released. */
   numbering: Numbering;
 }
+
+/**
+ * How a mount point below the source is recorded (its file system is never crossed):
+ * 'symlink' (default) as a symbolic link to the mount point's path, as ONTAP records junctions;
+ * 'dir' as an empty directory, as Linux dump does.
+ */
+export type JunctionMode = 'symlink' | 'dir';
 
 export interface TraverseOptions {
   source: string;
@@ -60,6 +69,12 @@ export interface TraverseOptions {
   ignoreCtime?: boolean;
   /** Objects to leave out, e.g. the output file itself when it lies inside the source. */
   exclude?: Array<{ dev: number; ino: number }>;
+  /**
+   * Names and paths to leave out (src/select/exclude.ts): an excluded entry is in no listing and
+   * no map, as if it did not exist, and an excluded directory is not walked.
+   */
+  excludePatterns?: ExcludeMatcher;
+  junctions?: JunctionMode;
   signal?: AbortSignal;
   onProgress?: (entries: number) => void;
   /** The persistent inode map (src/stages/inode-numbers.ts); without it: identity, else dense at level 0. */
@@ -82,7 +97,7 @@ function fillRow(t: EntryTable, id: number, src: Float64Array, at: number, warni
   const f = inodeFromStat({
     mode: s(F.mode), nlink: s(F.nlink), uid: s(F.uid), gid: s(F.gid), rdev: s(F.rdev), size: s(F.size), blocks: s(F.blocks),
     atimeSec: s(F.atimeSec), atimeNsec: s(F.atimeNsec), mtimeSec: s(F.mtimeSec), mtimeNsec: s(F.mtimeNsec),
-    ctimeSec: s(F.ctimeSec), ctimeNsec: s(F.ctimeNsec),
+    ctimeSec: s(F.ctimeSec), ctimeNsec: s(F.ctimeNsec), birthSec: s(W_BIRTH_SEC), birthNsec: s(W_BIRTH_NSEC),
   }, warnings);
   const kind = kindOfMode(f.mode);
   r[o + Col.kind] = kind === 'file' ? ItemKind.File : kind === 'symlink' ? ItemKind.Symlink : ItemKind.Other;
@@ -102,6 +117,8 @@ function fillRow(t: EntryTable, id: number, src: Float64Array, at: number, warni
   r[o + Col.ctime] = f.ctime; r[o + Col.ctimeUsec] = f.ctimeUsec;
   r[o + Col.mtimeSec] = s(F.mtimeSec); r[o + Col.mtimeNsec] = s(F.mtimeNsec);
   r[o + Col.ctimeSec] = s(F.ctimeSec); r[o + Col.ctimeNsec] = s(F.ctimeNsec);
+  r[o + Col.atimeSec] = s(F.atimeSec); r[o + Col.atimeNsec] = s(F.atimeNsec);
+  r[o + Col.birthSec] = s(W_BIRTH_SEC); r[o + Col.birthNsec] = f.exact?.birth ? s(W_BIRTH_NSEC) : -1;
   r[o + XCol.srcIno] = s(F.ino);
   r[o + XCol.parent] = 0;
   r[o + XCol.childStart] = 0;
@@ -119,15 +136,17 @@ export function inodeFields(t: EntryTable, id: number): InodeFields {
     size: r[o + Col.size]!, blocks: r[o + Col.blocks]!, rdev: r[o + Col.rdev]!, flags: r[o + XCol.dumpFlags]!,
     atime: r[o + Col.atime]!, atimeUsec: r[o + Col.atimeUsec]!, mtime: r[o + Col.mtime]!,
     mtimeUsec: r[o + Col.mtimeUsec]!, ctime: r[o + Col.ctime]!, ctimeUsec: r[o + Col.ctimeUsec]!,
+    exact: exactTimesOfRow(r, o),
   };
 }
 
 export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
-  const st = new Float64Array(STAT_FIELDS);
+  const st = new Float64Array(WALK_COLS);
   let rootPath: string;
   try {
     rootPath = fs.realpathSync(path.resolve(opts.source)); // a symlinked source is followed
     sysx.lstatInto(rootPath, st);
+    birthInto(rootPath, st, 0);
   } catch (e) {
     throw new SnapdumpError('ERR_SOURCE', `cannot back up ${opts.source}: ${(e as Error).message}`, { path: opts.source }, { cause: e });
   }
@@ -153,6 +172,36 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
   const linked = new Map<number, number>();
   // Objects on another device (mount points): their st_ino may equal one of the source's.
   const foreign = new Set<number>();
+  const patterns = opts.excludePatterns && !opts.excludePatterns.empty ? opts.excludePatterns : null;
+  let excluded = 0;
+  const rootPrefix = rootPath === '/' ? '/' : rootPath + '/';
+  const rootPrefixBytes = Buffer.byteLength(rootPrefix);
+  const relativePath = (p: Name): Name => (typeof p === 'string' ? p.slice(rootPrefix.length) : p.subarray(rootPrefixBytes));
+  const mounts = mountPointsBelow(rootPath);
+  const junctionMode: JunctionMode = opts.junctions ?? 'symlink';
+  /** Mount points found; their numbers are not the source's (see numberMountPoints). */
+  const mountIds: number[] = [];
+  /** A nested mount point: not walked; an empty directory or a symbolic link to its path. */
+  const recordMountPoint = (id: number, p: Name) => {
+    mountIds.push(id);
+    // st_ino is the mounted root's (1, 2, 256...): not an identity in the source's numbering.
+    t.set(id, XCol.srcIno, NaN);
+    if (junctionMode === 'dir') {
+      t.set(id, XCol.childStart, t.linkCount);
+      t.dirPaths.set(id, p);
+      notices.push({ code: 'MOUNT_POINT', path: displayPath(p), message: 'mount point not crossed; dumped as an empty directory', skipped: false });
+      return;
+    }
+    const target = typeof p === 'string' ? Buffer.byteLength(p) : p.length;
+    t.set(id, Col.mode, S_IFLNK | 0o777);
+    t.set(id, Col.kind, ItemKind.Symlink);
+    t.set(id, Col.size, target);
+    t.set(id, Col.length, 0);
+    t.set(id, Col.blocks, 0);
+    t.set(id, Col.nlink, 1);
+    t.set(id, Col.bits, ItemBits.Junction);
+    notices.push({ code: 'MOUNT_POINT', path: displayPath(p), message: 'mount point not crossed; recorded as a symbolic link to its path (junction)', skipped: false });
+  };
 
   /** Adds the listing of directory `dir` (entries `first` .. `first + count` of a walk result). */
   const integrate = (dir: number, r: WalkResult, names: string[], first: number, count: number, pending: number[]) => {
@@ -175,6 +224,7 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
       const o = k * WALK_COLS;
       const row = r.rows;
       if (exclude.size && exclude.has(`${row[o + F.dev]}:${row[o + F.ino]}`)) continue;
+      if (patterns && patterns.match(name, patterns.needsPaths ? relativePath(childPath) : undefined)) { excluded++; continue; }
       const type = row[o + F.mode]! & 0o170000;
       const isDir = type === S_IFDIR;
       const multiLinked = !isDir && row[o + F.nlink]! > 1;
@@ -197,11 +247,10 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
       if (row[o + F.dev] !== rootDev) foreign.add(id);
       t.addLink(id, name);
       if (isDir) {
-        t.dirPaths.set(id, childPath);
-        if (row[o + F.dev] !== rootDev) {
-          // A mount point: recorded as an empty directory, its file system is not crossed.
-          notices.push({ code: 'MOUNT_POINT', path: displayPath(childPath), message: 'mount point not crossed; dumped as an empty directory', skipped: false });
+        if (row[o + F.dev] !== rootDev || (mounts.size > 0 && typeof childPath === 'string' && mounts.has(childPath))) {
+          recordMountPoint(id, childPath);
         } else {
+          t.dirPaths.set(id, childPath);
           pending.push(id);
         }
       }
@@ -249,11 +298,14 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
   const since = opts.since ?? 0;
   const numbering = await numberInodes(t, {
     since, date: opts.numbering?.date ?? 0, forceMap: opts.numbering?.forceMap ?? false,
-    mapExists: opts.numbering?.mapExists ?? false, openMap: opts.numbering?.openMap, rootPath, foreign,
+    mapExists: opts.numbering?.mapExists ?? false, openMap: opts.numbering?.openMap, rootPath,
+    foreign: new Set([...foreign, ...mountIds]),
     onFallback: (message) => notices.push({ code: 'INODE_MAP', path: displayPath(rootPath), message, skipped: false }),
   });
+  // The map (and dense numbering) numbered mount points already; the identity rule cannot.
+  if (numbering.mode === 'identity') numbering.maxino = numberMountPoints(t, mountIds, numbering.maxino);
   try {
-    return planDump(t, numbering, since, opts.ignoreCtime ?? false, notices);
+    return planDump(t, numbering, since, opts.ignoreCtime ?? false, notices, mountIds, excluded);
   } catch (e) {
     await numbering.map?.handle.release();
     throw e;
@@ -261,9 +313,12 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
 }
 
 /** The maps and the emit order of what goes on tape. */
-function planDump(t: EntryTable, numbering: Numbering, since: number, ignoreCtime: boolean, notices: Notice[]): DumpPlan {
+function planDump(t: EntryTable, numbering: Numbering, since: number, ignoreCtime: boolean, notices: Notice[], mountIds: readonly number[], excluded: number): DumpPlan {
   const maxino = numbering.maxino;
   const selected = since > 0 ? selectChanged(t, since, ignoreCtime) : null;
+  // A mount point's number may change between levels (numberMountPoints): always dump it, with
+  // the directories on its path, so restore -r finds every name's inode.
+  if (selected) for (const id of mountIds) for (let a = id; !selected[a]; a = t.get(a, XCol.parent)) selected[a] = 1;
   const inUse = new InodeMap(maxino);
   const dumped = new InodeMap(maxino);
   const dirIds: number[] = [];
@@ -293,8 +348,20 @@ function planDump(t: EntryTable, numbering: Numbering, since: number, ignoreCtim
   const others = Int32Array.from(otherIds).sort(byIno);
   return {
     table: t, root: 0, directories, others, inUse, dumped, maxino, notices, numbering,
-    totals: { files: others.length, directories: directories.length, bytes },
+    totals: { files: others.length, directories: directories.length, bytes, excluded },
   };
+}
+
+/**
+ * Mount points get numbers of their own above every source number (their st_ino belongs to the
+ * mounted file system), in path order, so they are the same across levels while the source's
+ * highest number stays. Returns the new maxino.
+ */
+function numberMountPoints(t: EntryTable, ids: readonly number[], maxino: number): number {
+  let next = maxino;
+  const byPath = ids.map((id) => ({ id, p: Buffer.from(t.path(id)) })).sort((a, b) => Buffer.compare(a.p, b.p));
+  for (const { id } of byPath) t.set(id, Col.ino, next++);
+  return next;
 }
 
 /**

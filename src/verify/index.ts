@@ -10,6 +10,7 @@ import type { DumpInode } from '../format/header.js';
 import type { InodeMap } from '../format/bitmap.js';
 import { decodeXattrs } from '../format/xattr.js';
 import { decodeRdev } from '../format/inode-fields.js';
+import { formatExactTime } from '../format/exact-times.js';
 import { ImageReader, type ObjectItem } from '../read/image-reader.js';
 import { NameTree, nodePath, type TreeNode } from '../restore/tree.js';
 import { openTapeSource, type TapeInput } from '../tape/source.js';
@@ -19,7 +20,7 @@ import { StatField as F } from './read-only-fs.js';
 
 export type DifferenceKind =
   | 'missing' | 'extra' | 'type' | 'mode' | 'owner' | 'times' | 'size' | 'content' | 'target'
-  | 'rdev' | 'links' | 'xattrs' | 'flags';
+  | 'rdev' | 'links' | 'xattrs' | 'flags' | 'birthtime';
 
 export interface Difference {
   /** './a/b' as in the image (UTF-8 for display). */
@@ -34,6 +35,17 @@ export interface VerifyOptions {
   inputs?: TapeInput[];
   signal?: AbortSignal;
   onDifference?: (d: Difference) => void;
+  /**
+   * Compare mtimes only to the microsecond (what Linux restore restores). By default an image
+   * with snapdump's exact times is compared to the nanosecond; one without (Linux dump) to the
+   * microsecond, or to the second when it has no microseconds.
+   */
+  microseconds?: boolean;
+  /**
+   * Also compare birth times (kind `birthtime`). Off by default: no restore can set them on
+   * Linux, so this is for checking an image against its source tree.
+   */
+  birthTime?: boolean;
 }
 
 export interface VerifySummary {
@@ -192,12 +204,25 @@ class Verifier {
       this.diff(p, 'owner', `image ${ino.uid}:${ino.gid}, tree ${st[F.uid]}:${st[F.gid]}`);
     }
     // Symlink times are not set by Linux restore; an image without microseconds (Linux dump)
-    // is compared to the second.
+    // is compared to the second, one with snapdump's exact times to the nanosecond.
+    const x = ino.exact;
     if (kind !== 'symlink') {
       const sec = st[F.mtimeSec]!;
-      const usec = Math.floor(st[F.mtimeNsec]! / 1000);
-      const same = ino.mtimeUsec === 0 ? sec === ino.mtime : sec === ino.mtime && usec === ino.mtimeUsec;
-      if (!same) this.diff(p, 'times', `mtime: image ${ino.mtime}.${String(ino.mtimeUsec).padStart(6, '0')}, tree ${sec}.${String(usec).padStart(6, '0')}`);
+      const nsec = st[F.mtimeNsec]!;
+      if (x && !this.opts.microseconds) {
+        if (sec !== x.mtimeSec || nsec !== x.mtimeNsec) this.diff(p, 'times', `mtime: image ${formatExactTime(x.mtimeSec, x.mtimeNsec)}, tree ${formatExactTime(sec, nsec)}`);
+      } else {
+        const usec = Math.floor(nsec / 1000);
+        const want = x ? { sec: x.mtimeSec, usec: Math.floor(x.mtimeNsec / 1000) } : { sec: ino.mtime, usec: ino.mtimeUsec };
+        const same = !x && ino.mtimeUsec === 0 ? sec === want.sec : sec === want.sec && usec === want.usec;
+        if (!same) this.diff(p, 'times', `mtime: image ${want.sec}.${String(want.usec).padStart(6, '0')}, tree ${sec}.${String(usec).padStart(6, '0')}`);
+      }
+    }
+    if (this.opts.birthTime && x?.birth) {
+      const b = rofs.birthTime(this.diskPath(p));
+      if (!b || b.sec !== x.birth.sec || b.nsec !== x.birth.nsec) {
+        this.diff(p, 'birthtime', `image ${formatExactTime(x.birth.sec, x.birth.nsec)}, tree ${b ? formatExactTime(b.sec, b.nsec) : 'none'}`);
+      }
     }
     if (!isDir && kind === 'file' && st[F.size] !== ino.size) this.diff(p, 'size', `image ${ino.size} bytes, tree ${st[F.size]}`);
     if ((kind === 'file' || kind === 'dir') && (ino.flags & USER_FLAGS) !== 0) {

@@ -1,7 +1,7 @@
 /**
  * The only file-system access `verify` has. Every function here reads; none can create,
  * change or remove anything (files are opened O_RDONLY|O_NOFOLLOW, metadata is read with
- * lstat/readlink/llistxattr/lgetxattr). The comparison code receives this module and nothing
+ * lstat/statx/readlink/llistxattr/lgetxattr). The comparison code receives this module and nothing
  * else, so verify is read-only by construction; test/verify checks that no other fs call
  * appears in src/verify.
  */
@@ -23,6 +23,11 @@ export function lstat(p: PathLike): Float64Array | null {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
     throw e;
   }
+}
+
+/** Birth time (statx, symlinks not followed), or null where the file system has none. */
+export function birthTime(p: PathLike): sysx.BirthTime | null {
+  try { return sysx.statxBirth(p); } catch { return null; }
 }
 
 export function readlink(p: PathLike): Buffer {

@@ -11,9 +11,9 @@ import { StatField as F, STAT_FIELDS } from '../native/sysx.js';
 import { DR_EXTATTRIBUTES, EXT_XATTR, RecordType, TP_BSIZE, TP_NINDIR } from '../format/constants.js';
 import { HeaderTemplate, type InodeFields } from '../format/header-template.js';
 import type { VolumeInfo } from '../format/volume.js';
-import { encodeXattrs, EA_MAX_BLOB } from '../format/xattr.js';
+import { encodeXattrs, EA_MAX_BLOB, EA_PADDING_BLOCK } from '../format/xattr.js';
 import { readXattrs } from '../stages/xattr-emit.js';
-import { COLS, Col, ItemBits, ItemKind, type ReadNote, type ReadResult, type ReadTask } from './read-protocol.js';
+import { COLS, Col, ItemBits, ItemKind, exactTimesOfRow, type ReadNote, type ReadResult, type ReadTask } from './read-protocol.js';
 
 // One template per volume; a worker serves one backup at a time, usually.
 let cachedVol: VolumeInfo | null = null;
@@ -53,6 +53,7 @@ interface Item extends InodeFields {
   last: boolean;
   sparse: boolean;
   headersOnly: boolean;
+  junction: boolean;
   mtimeSec: number;
   mtimeNsec: number;
   ctimeSec: number;
@@ -69,12 +70,13 @@ function itemAt(rows: Float64Array, i: number, p: string | Uint8Array): Item {
     path: typeof p === 'string' ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength),
     offset: rows[r + Col.offset]!, length: rows[r + Col.length]!,
     first: (bits & ItemBits.First) !== 0, last: (bits & ItemBits.Last) !== 0, sparse: (bits & ItemBits.Sparse) !== 0,
-    headersOnly: (bits & ItemBits.HeadersOnly) !== 0,
+    headersOnly: (bits & ItemBits.HeadersOnly) !== 0, junction: (bits & ItemBits.Junction) !== 0,
     mode: rows[r + Col.mode]!, nlink: rows[r + Col.nlink]!, uid: rows[r + Col.uid]!, gid: rows[r + Col.gid]!,
     size: rows[r + Col.size]!, blocks: rows[r + Col.blocks]!, rdev: rows[r + Col.rdev]!, flags: 0,
     atime: rows[r + Col.atime]!, atimeUsec: rows[r + Col.atimeUsec]!, mtime: rows[r + Col.mtime]!,
     mtimeUsec: rows[r + Col.mtimeUsec]!, ctime: rows[r + Col.ctime]!, ctimeUsec: rows[r + Col.ctimeUsec]!,
     mtimeSec: rows[r + Col.mtimeSec]!, mtimeNsec: rows[r + Col.mtimeNsec]!, ctimeSec: rows[r + Col.ctimeSec]!, ctimeNsec: rows[r + Col.ctimeNsec]!,
+    exact: exactTimesOfRow(rows, r),
     blobs: [], target: null,
   };
 }
@@ -144,7 +146,10 @@ function note(notes: ReadNote[], item: Item, code: string, message: string, skip
 
 /** What must be known before the output can be sized: link targets and EA blobs. */
 function prepare(item: Item, notes: ReadNote[]): number {
-  if (item.kind === ItemKind.Symlink) {
+  if (item.junction) {
+    // A mount point's entry: a symbolic link to its own path; the mounted tree is not read.
+    item.target = Buffer.from(item.path);
+  } else if (item.kind === ItemKind.Symlink) {
     try {
       item.target = fs.readlinkSync(item.path, { encoding: 'buffer' });
     } catch (e) {
@@ -152,14 +157,15 @@ function prepare(item: Item, notes: ReadNote[]): number {
       item.target = Buffer.alloc(0);
     }
   }
-  if (item.last) {
+  if (item.last && !item.junction) {
     const x = readXattrs(item.path);
     for (const err of x.errors) note(notes, item, 'XATTR', err, true);
     if (x.attrs.length) {
       const enc = encodeXattrs(x.attrs);
       for (const name of enc.unsupported) note(notes, item, 'XATTR', `extended attribute ${name} has no ext2 name index; not dumped`, false);
       for (const b of enc.blobs) if (b.length > EA_MAX_BLOB) note(notes, item, 'XATTR_LARGE', `extended attributes of ${b.length} bytes: snapdump restores them, Linux restore skips them`, false);
-      item.blobs = enc.blobs;
+      // Each oversized record is followed by a padding record for Linux restore's double skip.
+      item.blobs = enc.blobs.flatMap((b) => (b.length > EA_MAX_BLOB ? [b, EA_PADDING_BLOCK] : [b]));
     }
   }
   let blocks = 0;

@@ -3,6 +3,7 @@
  * message is cloned between threads: object metadata travels as rows of a Float64Array,
  * paths as strings (bytes only for names that are not UTF-8), results as one transferred buffer.
  */
+import type { ExactTimes } from '../format/exact-times.js';
 import type { VolumeInfo } from '../format/volume.js';
 
 export const enum ItemKind { File = 0, Symlink = 1, Other = 2 }
@@ -10,6 +11,8 @@ export const enum ItemBits {
   First = 1, Last = 2, Sparse = 4,
   /** Only the headers: the tape writer copies the data in the kernel (copy_file_range). */
   HeadersOnly = 8,
+  /** A nested mount point recorded as a symbolic link to its own path (ONTAP junction). */
+  Junction = 16,
 }
 
 /** Columns of one item row. */
@@ -18,8 +21,21 @@ export const enum Col {
   mode, nlink, uid, gid, size, blocks, rdev,
   atime, atimeUsec, mtime, mtimeUsec, ctime, ctimeUsec,
   mtimeSec, mtimeNsec, ctimeSec, ctimeNsec,
+  /** Exact times for snapdump's extension (src/format/exact-times.ts); birthNsec < 0: none. */
+  atimeSec, atimeNsec, birthSec, birthNsec,
 }
-export const COLS = 22;
+export const COLS = 26;
+
+/** The exact times held by the row at `o` (any row layout that starts with these columns). */
+export function exactTimesOfRow(rows: Float64Array, o: number): ExactTimes {
+  const birthNsec = rows[o + Col.birthNsec]!;
+  return {
+    atimeSec: rows[o + Col.atimeSec]!, atimeNsec: rows[o + Col.atimeNsec]!,
+    mtimeSec: rows[o + Col.mtimeSec]!, mtimeNsec: rows[o + Col.mtimeNsec]!,
+    ctimeSec: rows[o + Col.ctimeSec]!, ctimeNsec: rows[o + Col.ctimeNsec]!,
+    birth: birthNsec >= 0 ? { sec: rows[o + Col.birthSec]!, nsec: birthNsec } : null,
+  };
+}
 
 export interface ReadTask {
   vol: VolumeInfo;

@@ -16,9 +16,22 @@ export interface WalkTask {
   checkAccess: boolean;
 }
 
-/** Columns of a walk row: the lstat fields, then whether a regular file is readable. */
-export const WALK_COLS = STAT_FIELDS + 1;
+/**
+ * Columns of a walk row: the lstat fields, whether a regular file is readable, then the birth
+ * time (statx; nanoseconds -1 where the file system has none).
+ */
+export const WALK_COLS = STAT_FIELDS + 3;
 export const W_READABLE = STAT_FIELDS;
+export const W_BIRTH_SEC = STAT_FIELDS + 1;
+export const W_BIRTH_NSEC = STAT_FIELDS + 2;
+
+/** Birth time of `p` into row `o` of `rows` (-1 nanoseconds where there is none). */
+export function birthInto(p: string | Uint8Array, rows: Float64Array, o: number): void {
+  let birth: sysx.BirthTime | null = null;
+  try { birth = sysx.statxBirth(p); } catch { /* vanished since lstat: its data reader reports it */ }
+  rows[o + W_BIRTH_SEC] = birth ? birth.sec : 0;
+  rows[o + W_BIRTH_NSEC] = birth ? birth.nsec : -1;
+}
 
 export interface WalkResult {
   /** Entries per directory, in task order; -1 when the directory could not be listed. */
@@ -73,6 +86,7 @@ export function walkDirs(task: WalkTask): WalkResult {
         sysx.lstatInto(p, st);
         rows.set(st, o);
         rows[o + W_READABLE] = 1;
+        birthInto(p, rows, o);
         if (task.checkAccess && (st[2]! & 0o170000) === 0o100000) {
           try { fs.accessSync(p, fs.constants.R_OK); } catch { rows[o + W_READABLE] = 0; }
         }

@@ -189,7 +189,23 @@ describe('inodeFromStat', () => {
       mode: 0o100640, nlink: 3, uid: 70000, gid: 70001, size: 2 ** 40 + 7, blocks: 123456,
       flags: 0, rdev: 0,
       atime: 1015218367, atimeUsec: 1, mtime: 981173106, mtimeUsec: 123456, ctime: 1795311505, ctimeUsec: 0,
+      exact: {
+        atimeSec: 1015218367, atimeNsec: 1000, mtimeSec: 981173106, mtimeNsec: 123456789,
+        ctimeSec: 1795311505, ctimeNsec: 0, birth: null,
+      },
     });
+  });
+
+  test('exact times keep what the Linux fields cannot: pre-1970 seconds and the birth time', () => {
+    const w: FieldWarning[] = [];
+    const ino = inodeFromStat({ ...stat({ mtimeNs: -315619200n * NS + 5n }), birthSec: 1700000000, birthNsec: 42 }, w);
+    assert.equal(ino.mtime, 0, 'Linux fields clamped');
+    assert.ok(w.some((x) => x.field === 'mtime'));
+    assert.equal(ino.exact?.mtimeSec, -315619200);
+    assert.equal(ino.exact?.mtimeNsec, 5);
+    assert.deepEqual(ino.exact?.birth, { sec: 1700000000, nsec: 42 });
+    const none = inodeFromStat({ ...stat({}), birthSec: 0, birthNsec: -1 }, []);
+    assert.equal(none.exact?.birth, null);
   });
 
   test('uid/gid: full 32 bits', () => {
