@@ -18,9 +18,14 @@ import { directoryEmit, volumeHead } from './stages/directory-emit.js';
 import { fileEmit } from './stages/file-emit.js';
 import { displayPath, traverse, type DumpPlan, type Notice } from './stages/traverse.js';
 import { sourceInfo } from './source-info.js';
-import { openSink } from './tape/sink.js';
+import { openSink, type TapeSink } from './tape/sink.js';
 import { findBase, readDumpdates, recordDump } from './state/dumpdates.js';
 import { defaultStateDir } from './state/state-dir.js';
+import { Checkpointer, checkpointIntervalFromEnv } from './context/checkpointer.js';
+import { createContext } from './context/context-store.js';
+import { filePhaseList } from './context/plan-list.js';
+import { pruneContexts } from './context/cleanup.js';
+import { RESTART_PASS } from './context/context.js';
 
 export type { Notice } from './stages/traverse.js';
 
@@ -52,6 +57,13 @@ export interface BackupOptions {
   onEvent?: (event: BackupEvent) => void;
   /** Byte offset of every inode's first header (file history, restart, direct access). */
   onInode?: (ino: number, offset: number) => void;
+  /**
+   * Keep the offset map in the backup's context (default: on for file outputs). A backup can be
+   * restarted only with it (ONTAP HIST).
+   */
+  history?: boolean;
+  /** Time between checkpoints in the file phase (default 5 s, or SNAPDUMP_CHECKPOINT_MS). */
+  checkpointIntervalMs?: number;
   /** Clock override for reproducible images in tests. */
   now?: () => Date;
 }
@@ -75,6 +87,8 @@ export interface ProgressEvent {
 
 export type BackupEvent =
   | { type: 'phase'; phase: BackupPhase; elapsedMs: number }
+  /** The image is on stable storage up to `offset`, and a restart would continue at `ino`. */
+  | { type: 'checkpoint'; context: string; ino: number; offset: number }
   | ProgressEvent
   | ({ type: 'warning' } & Notice);
 
@@ -101,6 +115,10 @@ export interface BackupSummary {
   durationMs: number;
   skipped: Notice[];
   warnings: Notice[];
+  /** The context that tracked this backup (removed once it completed). */
+  contextId: string | null;
+  /** Set by a restart: where the image was continued. */
+  restartedAt?: { ino: number; offset: number };
 }
 
 export function validateBackupOptions(opts: BackupOptions): { level: number; ntrec: number; label: string } {
@@ -158,6 +176,11 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
     throw new SnapdumpError('ERR_USAGE', `the base date ${new Date(base.date * 1000).toISOString()} is after this backup's date (is the clock right?)`, { base: base.date, date });
   }
   const sink = openSink(opts.output, ntrec * 1024, { sync: opts.sync });
+  const history = opts.history ?? sink.partial !== undefined;
+  const notRestartable = sink.partial === undefined
+    ? `the output ${opts.output} is a stream or a tape device: it cannot be rewound to a checkpoint`
+    : !history ? 'file history (the offset map) is off' : null;
+  let cp: Checkpointer | null = null;
   const threads = Math.max(1, opts.threads ?? os.availableParallelism());
   let pool: Piscina | null = null;
   let plan: DumpPlan | null = null;
@@ -187,6 +210,7 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
       minThreads: threads, maxThreads: threads, idleTimeout: 1000,
     });
     setPhase('traverse');
+    cp = await startContext();
     plan = await traverse({
       source: opts.source, pool, concurrency: threads * 2, since: base?.date ?? 0, ignoreCtime: opts.ignoreCtime,
       exclude: sink.identity ? [sink.identity] : [],
@@ -194,6 +218,7 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
       onProgress: (n) => { progress.files = n; sendProgress(); },
     });
     for (const n of plan.notices) notice(n);
+    await cp?.setPhase('directories');
     const p = plan;
     const vol: VolumeInfo = {
       date, ddate: base?.date ?? 0, volume: 1, level, label, filesys: info.filesys, dev: info.device,
@@ -201,8 +226,12 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
     };
     progress.files = 0;
     const usedPool = pool;
+    if (cp) cp.ctx.volume = vol;
+    const checkpointer = cp;
     writer = new TapeWriter({
-      sink, volume: vol, onInode: opts.onInode, onWritten: () => sendProgress(),
+      sink, volume: vol, onWritten: () => sendProgress(),
+      onInode: (ino, offset) => { checkpointer?.noteInode(ino, offset); opts.onInode?.(ino, offset); },
+      onFlushed: checkpointer ? (bytes) => checkpointer.afterFlush(bytes) : undefined,
       onShortCopy: (path) => notice({ code: 'CHANGED', path: displayPath(path), message: 'file shrank as we read it; the rest is zeros', skipped: true }),
     });
 
@@ -228,11 +257,13 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
     }
     async function* fileStage(upstream: AsyncIterable<TapeChunk>): AsyncGenerator<TapeChunk> {
       yield* upstream;
+      await checkpointer?.beginFiles(filePhaseList(p));
       setPhase('files');
       for (let next = await firstFile; !next.done; next = await files.next()) yield next.value;
       setPhase('finish');
     }
     await pipeline(Readable.from(headStage()), directoryStage, fileStage, writer, { signal: opts.signal });
+    await cp?.setPhase('finish');
     await sink.commit();
     sendProgress(true);
     // Only a complete image becomes a base for later levels.
@@ -243,12 +274,9 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
         notice({ code: 'HISTORY', path: stateDir, skipped: true, message: `the image is complete, but it could not be recorded in the history: ${(e as Error).message}` });
       }
     }
+    await cp?.complete().catch((e: Error) => notice({ code: 'CONTEXT', path: stateDir, skipped: false, message: `the image is complete, but its context could not be removed: ${e.message}` }));
   } catch (e) {
-    await sink.abort();
-    if (opts.signal?.aborted) throw new SnapdumpError('ERR_ABORTED', 'backup aborted; no image was written', {}, { cause: e });
-    if (isSnapdumpError(e)) throw e;
-    const err = e as NodeJS.ErrnoException;
-    throw new SnapdumpError('ERR_INTERNAL', `backup failed: ${err.message}`, { errno: err.code }, { cause: e });
+    throw await stopped(e, sink, cp, opts.signal?.aborted ?? false, writer?.bytesWritten ?? 0);
   } finally {
     await pool?.destroy();
   }
@@ -258,6 +286,48 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
     output: opts.output, name, date, dumpDate: date, level, base, label, filesys: info.filesys,
     files: plan.totals.files, directories: plan.totals.directories, dataBytes: progress.bytes,
     imageBytes: writer!.bytesWritten, blocks: writer!.blockCount, blockingFactor: ntrec,
-    durationMs: elapsed(), skipped, warnings: notices.filter((n) => !n.skipped),
+    durationMs: elapsed(), skipped, warnings: notices.filter((n) => !n.skipped), contextId: cp?.ctx.id ?? null,
   };
+
+  /** The context of this run; a backup goes on without one (not restartable) if it cannot be written. */
+  async function startContext(): Promise<Checkpointer | null> {
+    try {
+      // Contexts of dead backups nobody can restart are cleaned up by the next backup.
+      await pruneContexts(stateDir).catch(() => undefined);
+      const ctx = await createContext(stateDir, {
+        engine: 'dump', dumpName: name, path: realSourcePath(opts.source), walkRoot: opts.source, level, base,
+        ignoreCtime: opts.ignoreCtime ?? false, update: opts.update !== false, snapshot: null,
+        output: opts.output, partial: sink.partial ?? null, sync: opts.sync ?? false,
+        volume: { date, ddate: base?.date ?? 0, volume: 1, level, label, filesys: info.filesys, dev: info.device, host: os.hostname(), ntrec, maxino: 0 },
+        offsetMap: history, offsetVerify: true, restartable: notRestartable === null, reason: notRestartable,
+        phase: 'traverse', status: 'running', state: 'walking the source', checkpoint: null,
+      });
+      return new Checkpointer(stateDir, ctx, sink, opts.checkpointIntervalMs ?? checkpointIntervalFromEnv(),
+        null, (c) => emit({ type: 'checkpoint', context: ctx.id, ino: c.ino, offset: c.offset }));
+    } catch (e) {
+      notice({ code: 'CONTEXT', path: stateDir, skipped: false, message: `no backup context (this backup cannot be restarted): ${(e as Error).message}` });
+      return null;
+    }
+  }
+}
+
+/**
+ * A backup that fails or is stopped: in the file phase, with a checkpoint and a file output,
+ * the partial image and the context stay for a restart; otherwise both go. Returns the error
+ * to throw, which says which.
+ */
+export async function stopped(e: unknown, sink: TapeSink, cp: Checkpointer | null, aborted: boolean, written: number): Promise<SnapdumpError> {
+  const err = isSnapdumpError(e) ? e : new SnapdumpError('ERR_INTERNAL', `backup failed: ${(e as Error).message}`, { errno: (e as NodeJS.ErrnoException).code }, { cause: e });
+  const why = aborted ? 'stopped by a signal' : `stopped by an error: ${err.message}`;
+  let kept = false;
+  if (cp) {
+    try { kept = await cp.stop(aborted ? 'interrupted' : 'failed', why, written); } catch { kept = false; }
+  }
+  if (kept && sink.detach) await sink.detach(); else await sink.abort();
+  const id = cp?.ctx.id;
+  const tail = kept
+    ? `; the backup is restartable from its checkpoint: snapdump backup --restart ${id}`
+    : cp ? `; not restartable (${cp.ctx.reason ?? `it stopped in phase ${RESTART_PASS[cp.ctx.phase]} (${cp.ctx.phase}), before the file phase`}), nothing was kept` : '';
+  if (aborted) return new SnapdumpError('ERR_ABORTED', `backup aborted${kept ? '' : '; no image was written'}${tail}`, { context: kept ? id : null }, { cause: e });
+  return new SnapdumpError(err.code, err.message + tail, { ...err.details, context: kept ? id : null }, { cause: e });
 }
