@@ -23,7 +23,12 @@ import { openSink, type TapeSink } from './tape/sink.js';
 import { findBase, readDumpdates, recordDump } from './state/dumpdates.js';
 import { defaultStateDir } from './state/state-dir.js';
 import { inodeMapExists, openInodeMap } from './state/inode-map.js';
-import { closeBackupSnapshot, openBackupSnapshot, type KeepSnapshot, type SnapshotInfo, type SnapshotMode } from './snapshot/index.js';
+import { closeBackupSnapshot, openBackupSnapshot, releaseKeptSnapshot, type KeepSnapshot, type SnapshotInfo, type SnapshotMode } from './snapshot/index.js';
+import { Checkpointer, checkpointIntervalFromEnv } from './context/checkpointer.js';
+import { createContext } from './context/context-store.js';
+import { filePhaseList } from './context/plan-list.js';
+import { pruneContexts, type SnapshotReleaser } from './context/cleanup.js';
+import { RESTART_PASS } from './context/context.js';
 
 export type { Notice } from './stages/traverse.js';
 export type { KeepSnapshot, SnapshotInfo, SnapshotMode } from './snapshot/index.js';
@@ -69,6 +74,13 @@ export interface BackupOptions {
   onEvent?: (event: BackupEvent) => void;
   /** Byte offset of every inode's first header (file history, restart, direct access). */
   onInode?: (ino: number, offset: number) => void;
+  /**
+   * Keep the offset map in the backup's context (default: on for file outputs). A backup can be
+   * restarted only with it (ONTAP HIST).
+   */
+  history?: boolean;
+  /** Time between checkpoints in the file phase (default 5 s, or SNAPDUMP_CHECKPOINT_MS). */
+  checkpointIntervalMs?: number;
   /** Clock override for reproducible images in tests. */
   now?: () => Date;
   /**
@@ -107,6 +119,8 @@ export interface ProgressEvent {
 
 export type BackupEvent =
   | { type: 'phase'; phase: BackupPhase; elapsedMs: number }
+  /** The image is on stable storage up to `offset`, and a restart would continue at `ino`. */
+  | { type: 'checkpoint'; context: string; ino: number; offset: number }
   | ProgressEvent
   | ({ type: 'warning' } & Notice)
   | ({ type: 'snapshot'; action: 'using' | 'deleted' | 'kept' } & SnapshotInfo);
@@ -138,6 +152,10 @@ export interface BackupSummary {
   warnings: Notice[];
   /** What was read: the snapshot made or given, or the live tree (provider 'none'). */
   snapshot: SnapshotInfo;
+  /** The context that tracked this backup (removed once it completed). */
+  contextId: string | null;
+  /** Set by a restart: where the image was continued. */
+  restartedAt?: { ino: number; offset: number };
 }
 
 export function validateBackupOptions(opts: BackupOptions): { level: number; ntrec: number; label: string } {
@@ -204,8 +222,11 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
   const snap = await openBackupSnapshot({ source: opts.source, mode: opts.snapshot, snapshotPath: opts.snapshotPath, stateDir });
   const readPath = snap.info.readPath;
   let ok = false;
+  /** A restartable context keeps the snapshot it was made from until it is restarted or deleted. */
+  let contextKept = false;
+  const keep: KeepSnapshot = async (s, outcome) => contextKept || (await opts.keepSnapshot?.(s, outcome) ?? false);
   const endSnapshot = async () => {
-    const end = await closeBackupSnapshot(snap, ok, opts.keepSnapshot);
+    const end = await closeBackupSnapshot(snap, ok, keep);
     if (end.notice) { notices.push(end.notice); emit({ type: 'warning', ...end.notice }); }
     if (end.action !== 'none') emit({ type: 'snapshot', action: end.action, ...snap.info });
   };
@@ -223,6 +244,11 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
     await endSnapshot();
     throw e;
   }
+  const history = opts.history ?? sink.partial !== undefined;
+  const notRestartable = sink.partial === undefined
+    ? `the output ${opts.output} is a stream or a tape device: it cannot be rewound to a checkpoint`
+    : !history ? 'file history (the offset map) is off' : null;
+  let cp: Checkpointer | null = null;
   const threads = Math.max(1, opts.threads ?? os.availableParallelism());
   let pool: Piscina | null = null;
   let plan: DumpPlan | null = null;
@@ -252,6 +278,7 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
       minThreads: threads, maxThreads: threads, idleTimeout: 1000,
     });
     setPhase('traverse');
+    cp = await startContext();
     plan = await traverse({
       source: snap.info.readPath, pool, concurrency: threads * 2, since: base?.date ?? 0, ignoreCtime: opts.ignoreCtime,
       exclude: [...(sink.identity ? [sink.identity] : []), ...snap.exclude], excludePatterns: patterns, junctions: opts.junctions,
@@ -263,6 +290,7 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
       onProgress: (n) => { progress.files = n; sendProgress(); },
     });
     for (const n of plan.notices) notice(n);
+    await cp?.setPhase('directories');
     const p = plan;
     const vol: VolumeInfo = {
       date, ddate: base?.date ?? 0, volume: 1, level, label, filesys: info.filesys, dev: info.device,
@@ -270,8 +298,12 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
     };
     progress.files = 0;
     const usedPool = pool;
+    if (cp) cp.ctx.volume = vol;
+    const checkpointer = cp;
     writer = new TapeWriter({
-      sink, volume: vol, onInode: opts.onInode, onWritten: () => sendProgress(),
+      sink, volume: vol, onWritten: () => sendProgress(),
+      onInode: (ino, offset) => { checkpointer?.noteInode(ino, offset); opts.onInode?.(ino, offset); },
+      onFlushed: checkpointer ? (bytes) => checkpointer.afterFlush(bytes) : undefined,
       onShortCopy: (path) => notice({ code: 'CHANGED', path: displayPath(path), message: 'file shrank as we read it; the rest is zeros', skipped: true }),
     });
 
@@ -297,11 +329,13 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
     }
     async function* fileStage(upstream: AsyncIterable<TapeChunk>): AsyncGenerator<TapeChunk> {
       yield* upstream;
+      await checkpointer?.beginFiles(filePhaseList(p));
       setPhase('files');
       for (let next = await firstFile; !next.done; next = await files.next()) yield next.value;
       setPhase('finish');
     }
     await pipeline(Readable.from(headStage()), directoryStage, fileStage, writer, { signal: opts.signal });
+    await cp?.setPhase('finish');
     await sink.commit();
     sendProgress(true);
     // The numbers of a complete image are kept, whatever --no-update says: a date token may
@@ -323,13 +357,12 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
         notice({ code: 'HISTORY', path: stateDir, skipped: true, message: `the image is complete, but it could not be recorded in the history: ${(e as Error).message}` });
       }
     }
+    await cp?.complete().catch((e: Error) => notice({ code: 'CONTEXT', path: stateDir, skipped: false, message: `the image is complete, but its context could not be removed: ${e.message}` }));
     ok = true;
   } catch (e) {
-    await sink.abort();
-    if (opts.signal?.aborted) throw new SnapdumpError('ERR_ABORTED', 'backup aborted; no image was written', {}, { cause: e });
-    if (isSnapdumpError(e)) throw e;
-    const err = e as NodeJS.ErrnoException;
-    throw new SnapdumpError('ERR_INTERNAL', `backup failed: ${err.message}`, { errno: err.code }, { cause: e });
+    const err = await stopped(e, sink, cp, opts.signal?.aborted ?? false, writer?.bytesWritten ?? 0);
+    contextKept = err.details.context != null;
+    throw err;
   } finally {
     await plan?.numbering.map?.handle.release();
     await pool?.destroy();
@@ -342,5 +375,63 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
     files: plan.totals.files, directories: plan.totals.directories, dataBytes: progress.bytes,
     imageBytes: writer!.bytesWritten, blocks: writer!.blockCount, blockingFactor: ntrec,
     durationMs: elapsed(), excluded: plan.totals.excluded, skipped, warnings: notices.filter((n) => !n.skipped), snapshot: snap.info,
+    contextId: cp?.ctx.id ?? null,
   };
+
+  /** The context of this run; a backup goes on without one (not restartable) if it cannot be written. */
+  async function startContext(): Promise<Checkpointer | null> {
+    try {
+      // Contexts of dead backups nobody can restart are cleaned up by the next backup.
+      await pruneContexts(stateDir, releaseSnapshotOf(stateDir)).catch(() => undefined);
+      const s = snap.info;
+      const ctx = await createContext(stateDir, {
+        engine: 'dump', dumpName: name, path: realSourcePath(opts.source), walkRoot: s.readPath, level, base,
+        ignoreCtime: opts.ignoreCtime ?? false, update: opts.update !== false,
+        exclude: opts.exclude ?? [], junctions: opts.junctions ?? 'symlink',
+        snapshot: s.provider !== 'none' && s.path
+          ? { name: s.name ?? s.path!, path: s.path!, autoCreated: s.provider === 'btrfs', recordId: s.recordId }
+          : null,
+        output: opts.output, partial: sink.partial ?? null, sync: opts.sync ?? false,
+        volume: { date, ddate: base?.date ?? 0, volume: 1, level, label, filesys: info.filesys, dev: info.device, host: os.hostname(), ntrec, maxino: 0 },
+        offsetMap: history, offsetVerify: true, restartable: notRestartable === null, reason: notRestartable,
+        phase: 'traverse', status: 'running', state: 'walking the source', checkpoint: null,
+      });
+      return new Checkpointer(stateDir, ctx, sink, opts.checkpointIntervalMs ?? checkpointIntervalFromEnv(),
+        null, (c) => emit({ type: 'checkpoint', context: ctx.id, ino: c.ino, offset: c.offset }));
+    } catch (e) {
+      notice({ code: 'CONTEXT', path: stateDir, skipped: false, message: `no backup context (this backup cannot be restarted): ${(e as Error).message}` });
+      return null;
+    }
+  }
+}
+
+/** Deletes the snapshot a context kept (one made by snapdump); given ones are not ours to delete. */
+export function releaseSnapshotOf(stateDir: string): SnapshotReleaser {
+  return async (ctx) => {
+    const id = ctx.snapshot?.autoCreated ? ctx.snapshot.recordId : null;
+    if (!id) return;
+    const r = await releaseKeptSnapshot(stateDir, id);
+    if (r && r.outcome === 'failed') throw new Error(r.message);
+  };
+}
+
+/**
+ * A backup that fails or is stopped: in the file phase, with a checkpoint and a file output,
+ * the partial image and the context stay for a restart; otherwise both go. Returns the error
+ * to throw, which says which.
+ */
+export async function stopped(e: unknown, sink: TapeSink, cp: Checkpointer | null, aborted: boolean, written: number): Promise<SnapdumpError> {
+  const err = isSnapdumpError(e) ? e : new SnapdumpError('ERR_INTERNAL', `backup failed: ${(e as Error).message}`, { errno: (e as NodeJS.ErrnoException).code }, { cause: e });
+  const why = aborted ? 'stopped by a signal' : `stopped by an error: ${err.message}`;
+  let kept = false;
+  if (cp) {
+    try { kept = await cp.stop(aborted ? 'interrupted' : 'failed', why, written); } catch { kept = false; }
+  }
+  if (kept && sink.detach) await sink.detach(); else await sink.abort();
+  const id = cp?.ctx.id;
+  const tail = kept
+    ? `; the backup is restartable from its checkpoint: snapdump backup --restart ${id}`
+    : cp ? `; not restartable (${cp.ctx.reason ?? `it stopped in phase ${RESTART_PASS[cp.ctx.phase]} (${cp.ctx.phase}), before the file phase`}), nothing was kept` : '';
+  if (aborted) return new SnapdumpError('ERR_ABORTED', `backup aborted${kept ? '' : '; no image was written'}${tail}`, { context: kept ? id : null }, { cause: e });
+  return new SnapdumpError(err.code, err.message + tail, { ...err.details, context: kept ? id : null }, { cause: e });
 }

@@ -16,10 +16,13 @@ export type ErrorCode =
   | 'ERR_NATIVE'             // the native syscall addon is missing
   | 'ERR_STATE'              // state directory missing, unwritable, or a corrupt state file (names file and line)
   | 'ERR_LOCKED'             // the state directory stayed locked by another live process past the timeout
-  | 'ERR_INTERNAL'           // a bug: should never reach a user
   | 'ERR_CHAIN'              // an incremental that does not continue the chain restored in DEST (names both dates)
   | 'ERR_SNAPSHOT'           // a snapshot could not be made or used (details.reason says why)
-  | 'ERR_EXCLUDE';           // an exclude pattern breaks the rules (details.reason, details.pattern)
+  | 'ERR_EXCLUDE'            // an exclude pattern breaks the rules (details.reason, details.pattern)
+  | 'ERR_CONTEXT'            // no such backup context, or an id that is not one
+  | 'ERR_BUSY'               // the backup context is held by another live process
+  | 'ERR_NOT_RESTARTABLE'    // the backup context cannot be restarted (details.reason says why)
+  | 'ERR_INTERNAL';          // a bug: should never reach a user
 
 export class SnapdumpError extends Error {
   readonly code: ErrorCode;

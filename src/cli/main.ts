@@ -15,6 +15,8 @@ import { historyCommand } from './history-command.js';
 import { snapshotsCommand } from './snapshots-command.js';
 import { pauseAfterSnapshotHook } from '../snapshot/test-hook.js';
 import { splitExcludeList } from '../select/exclude.js';
+import { contextsCommand } from './contexts-command.js';
+import { restartBackup } from '../restart.js';
 
 export const EXIT_OK = 0;
 export const EXIT_PARTIAL = 1;
@@ -23,13 +25,15 @@ export const EXIT_FAILED = 2;
 const USAGE = `usage:
   snapdump backup SOURCE -f FILE|- [-l LEVEL] [-b BLOCKING] [--label TEXT] [--name NAME] [--state DIR]
                   [--no-update] [--base-date TOKEN] [--ignore-ctime] [--inode-map] [--exclude LIST ...] [--junctions symlink|dir]
-                  [--sync] [--threads N] [--json] [--quiet] [--snapshot PATH | --require-snapshot | --no-snapshot]
+                  [--no-history] [--sync] [--threads N] [--json] [--quiet] [--snapshot PATH | --require-snapshot | --no-snapshot]
+  snapdump backup --restart ID [--state DIR] [--threads N] [--json] [--quiet]
   snapdump list -f FILE|- [-f FILE ...] [--json]
   snapdump restore -f FILE|- [-f FILE ...] -C DEST [PATH ...] [NEW=OLD ...] [--force] [--dry-run] [--json] [--quiet]
   snapdump restore --finish -C DEST
   snapdump verify -f FILE [-f FILE ...] -C DIR [--microseconds] [--birth-time] [--json] [--quiet]
   snapdump history [--state DIR] [--json]
   snapdump snapshots [list|prune] [--state DIR] [--json]
+  snapdump contexts [list | show ID | delete ID | prune] [--state DIR] [--json]
   snapdump --help | --version
 
 exit status: 0 success; 1 finished but some entries were skipped (each named on stderr);
@@ -68,15 +72,24 @@ async function backupCommand(args: string[]): Promise<number> {
       'no-snapshot': { type: 'boolean' },
       exclude: { type: 'string', multiple: true },
       junctions: { type: 'string' },
+      history: { type: 'boolean' },
+      'no-history': { type: 'boolean' },
+      restart: { type: 'string' },
     },
   });
-  if (values['no-snapshot'] && (values.snapshot !== undefined || values['require-snapshot'])) {
-    throw new UsageError('--no-snapshot cannot be combined with --snapshot or --require-snapshot');
+  const restart = values.restart;
+  if (restart !== undefined) {
+    const conflicting = ['file', 'level', 'blocking', 'label', 'name', 'no-update', 'base-date', 'ignore-ctime', 'history', 'no-history', 'sync', 'inode-map', 'snapshot', 'require-snapshot', 'no-snapshot', 'exclude', 'junctions'].filter((k) => values[k as keyof typeof values] !== undefined);
+    if (positionals.length || conflicting.length) throw new UsageError(`backup --restart ID takes no SOURCE and no ${conflicting.length ? `--${conflicting[0]}` : 'other option than --state, --threads, --json, --quiet'}: the context holds them`);
+  } else {
+    if (values['no-snapshot'] && (values.snapshot !== undefined || values['require-snapshot'])) {
+      throw new UsageError('--no-snapshot cannot be combined with --snapshot or --require-snapshot');
+    }
+    if (values.snapshot === '') throw new UsageError('--snapshot needs a path');
+    if (positionals.length !== 1) throw new UsageError('backup needs exactly one SOURCE directory');
+    if (!values.file) throw new UsageError('backup needs -f FILE (or -f - for standard output)');
   }
-  if (values.snapshot === '') throw new UsageError('--snapshot needs a path');
-  if (positionals.length !== 1) throw new UsageError('backup needs exactly one SOURCE directory');
-  if (!values.file) throw new UsageError('backup needs -f FILE (or -f - for standard output)');
-  const output = values.file;
+  const output = values.file ?? '';
   // Events go to stdout unless the image does.
   const eventFd = output === '-' ? 2 : 1;
   const warn = (t: string) => writeLine(2, `snapdump: ${t}`);
@@ -88,8 +101,11 @@ async function backupCommand(args: string[]): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const summary = await backup({
-      source: positionals[0]!, output,
+    const summary = restart !== undefined ? await restartBackup({
+      id: restart, stateDir: values.state, threads: parseInteger(values.threads, 'threads'),
+      signal: controller.signal, onEvent: (e) => reporter.event(e),
+    }) : await backup({
+      source: positionals[0]!, output, history: values['no-history'] ? false : values.history,
       level: parseInteger(values.level, 'level'),
       blockingFactor: parseInteger(values.blocking, 'blocking factor'),
       label: values.label, threads: parseInteger(values.threads, 'threads'), sync: values.sync,
@@ -109,8 +125,11 @@ async function backupCommand(args: string[]): Promise<number> {
     } else if (!values.quiet) {
       const secs = summary.durationMs / 1000;
       const base = summary.base ? `changes since ${new Date(summary.base.date * 1000).toISOString()}${summary.base.level !== null ? ` (level ${summary.base.level})` : ''}` : 'everything';
-      const from = summary.snapshot.path ? ` from snapshot ${summary.snapshot.path}` : '';
-      warn(`level ${summary.level} backup of ${summary.filesys}${from} (${base}): ${summary.files} files, ${summary.directories} directories${summary.excluded ? ` (${summary.excluded} entries excluded)` : ''}, ${summary.dataBytes} bytes of data, ${summary.imageBytes} bytes written to ${output} in ${secs.toFixed(2)} s; dump date token ${summary.dumpDate}`);
+      const from = summary.snapshot?.path ? ` from snapshot ${summary.snapshot.path}` : '';
+      const what = summary.restartedAt
+        ? `restarted level ${summary.level} backup of ${summary.filesys}${from} from inode ${summary.restartedAt.ino} (byte ${summary.restartedAt.offset}): ${summary.dataBytes} more bytes of data, image complete at ${summary.imageBytes} bytes in ${summary.output}`
+        : `level ${summary.level} backup of ${summary.filesys}${from} (${base}): ${summary.files} files, ${summary.directories} directories${summary.excluded ? ` (${summary.excluded} entries excluded)` : ''}, ${summary.dataBytes} bytes of data, ${summary.imageBytes} bytes written to ${output}`;
+      warn(`${what} in ${secs.toFixed(2)} s; dump date token ${summary.dumpDate}`);
     }
     if (summary.exitStatus !== 0) warn(`${summary.skipped.length} entries were skipped or changed; see above`);
     return summary.exitStatus;
@@ -132,6 +151,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'verify': return await verifyCommand(rest);
       case 'history': return await historyCommand(rest);
       case 'snapshots': return await snapshotsCommand(rest);
+      case 'contexts': return await contextsCommand(rest);
       case '--version': case '-V': {
         const pkg = JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
         writeLine(1, `snapdump ${pkg.version}`);

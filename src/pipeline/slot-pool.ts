@@ -14,11 +14,25 @@ export class SlotPool {
     this.free = this.slots.map((_s, i) => i).reverse();
   }
 
-  /** Resolves with a free slot index, waiting for a release when none is free. */
-  acquire(): Promise<number> {
+  /**
+   * Resolves with a free slot index, waiting for a release when none is free. An abort rejects
+   * the wait: after an abort, slots held by chunks that were never written are never released,
+   * and a wait for them would hang the teardown.
+   */
+  acquire(signal?: AbortSignal): Promise<number> {
     const slot = this.free.pop();
     if (slot !== undefined) return Promise.resolve(slot);
-    return new Promise((resolve) => this.waiters.push(resolve));
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        const i = this.waiters.indexOf(waiter);
+        if (i >= 0) this.waiters.splice(i, 1);
+        reject(signal!.reason);
+      };
+      const waiter = (s: number) => { signal?.removeEventListener('abort', onAbort); resolve(s); };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiters.push(waiter);
+    });
   }
 
   release(slot: number): void {

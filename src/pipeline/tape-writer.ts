@@ -24,6 +24,13 @@ export interface TapeWriterOptions {
   onShortCopy?: (path: string | Buffer, offset: number, copied: number, wanted: number) => void;
   /** Called after each write with the image bytes written so far. */
   onWritten?: (bytes: number) => void;
+  /**
+   * Awaited after each write, before more is accepted: every object reported to onInode so far
+   * has its first header in the sink. Checkpoints happen here.
+   */
+  onFlushed?: (bytes: number) => Promise<void> | void;
+  /** Continue an image: the block number (c_tapea) of the first block this writer gets. */
+  startBlock?: number;
 }
 
 export class TapeWriter extends Writable {
@@ -37,6 +44,8 @@ export class TapeWriter extends Writable {
   constructor(private readonly opts: TapeWriterOptions) {
     super({ objectMode: true, highWaterMark: 64 });
     this.batchBytes = opts.batchBytes ?? 4 << 20;
+    this.blocks = opts.startBlock ?? 0;
+    this.written = this.blocks * TP_BSIZE;
   }
 
   /** Blocks accepted so far (headers and data), i.e. the next c_tapea. */
@@ -128,5 +137,6 @@ export class TapeWriter extends Writable {
     }
     this.written += bytes;
     this.opts.onWritten?.(this.written);
+    await this.opts.onFlushed?.(this.written);
   }
 }

@@ -97,7 +97,7 @@ export async function* fileEmit(plan: DumpPlan, opts: FileEmitOptions): AsyncGen
   const slots = new SlotPool(opts.concurrency + TAPE_WRITER_MAX_HELD + 2, slotSizeFor(taskBytes, taskItems));
   const tasks = planTasks(plan.table, plan.others, taskBytes, taskItems, opts.copyLargeFiles);
   const run = async (items: PlannedItem[]) => {
-    const slot = await slots.acquire();
+    const slot = await slots.acquire(opts.signal);
     try {
       return { slot, items, result: await opts.pool.run(toTask(opts.vol, plan.table, items, slots.slots[slot]!), { signal: opts.signal }) as ReadResult };
     } catch (e) {

@@ -188,3 +188,8 @@ export async function acquireLock(dir: string, name: string, opts: LockOptions =
     if (readSmall(file) === content.trim()) await fsp.rm(file, { force: true });
   };
 }
+
+/** Who this process is, in the form isStale() judges: for records that name a live owner. */
+export function selfInfo(): LockInfo {
+  return { pid: process.pid, host: os.hostname(), bootId, start: processStart('self'), acquired: new Date().toISOString(), token: crypto.randomBytes(6).toString('hex') };
+}

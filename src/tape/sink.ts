@@ -27,6 +27,12 @@ export interface TapeSink {
   commit(): Promise<void>;
   /** Discards a partial image. Safe to call after a failure at any point. */
   abort(): Promise<void>;
+  /** The partial image's path, for sinks that can keep one to continue later (files). */
+  readonly partial?: string;
+  /** Flushes what was written to stable storage (a checkpoint's first half). */
+  syncData?(): Promise<void>;
+  /** Closes the sink keeping the partial image, so a restart can continue it. */
+  detach?(): Promise<void>;
 }
 
 const IOV_MAX = 1024;
@@ -74,12 +80,23 @@ function writevAll(fd: number, parts: readonly Buffer[], name: string, position:
 class FileSink implements TapeSink {
   readonly identity: { dev: number; ino: number };
   private closed = false;
-  /** Writes use explicit positions so in-kernel copies can interleave with them. */
-  private position = 0;
 
-  constructor(readonly name: string, private readonly tmpPath: string, private readonly fd: number, private readonly sync: boolean) {
+  /** Writes use explicit positions so in-kernel copies can interleave with them. */
+  constructor(readonly name: string, private readonly tmpPath: string, private readonly fd: number, private readonly sync: boolean, private position = 0) {
     const st = fs.fstatSync(fd);
     this.identity = { dev: st.dev, ino: st.ino };
+  }
+
+  get partial(): string {
+    return this.tmpPath;
+  }
+
+  async syncData(): Promise<void> {
+    await new Promise<void>((resolve, reject) => fs.fdatasync(this.fd, (err) => (err ? reject(outputError(this.name, err, 'flush')) : resolve())));
+  }
+
+  async detach(): Promise<void> {
+    if (!this.closed) { try { fs.closeSync(this.fd); } catch { /* already closed */ } this.closed = true; }
   }
 
   async write(parts: readonly Buffer[]): Promise<void> {
@@ -211,6 +228,23 @@ export class TapeDeviceSink implements TapeSink {
   }
 
   async abort(): Promise<void> { try { this.close(this.fd); } catch { /* ignore */ } }
+}
+
+/**
+ * Reopens the partial image of an interrupted backup to continue it at byte `offset` (a block
+ * boundary): everything from there on is cut off and written again.
+ */
+export function resumeFileSink(name: string, partial: string, offset: number, opts: { sync?: boolean } = {}): TapeSink {
+  let fd = -1;
+  try {
+    fd = fs.openSync(partial, fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW);
+    if (!fs.fstatSync(fd).isFile()) throw new Error('not a regular file');
+    fs.ftruncateSync(fd, offset);
+    return new FileSink(name, partial, fd, opts.sync ?? false, offset);
+  } catch (e) {
+    if (fd >= 0) fs.closeSync(fd);
+    throw outputError(partial, e, 'reopen the partial image');
+  }
 }
 
 /**

@@ -1,0 +1,122 @@
+/**
+ * Keeps a running backup's context current and makes its checkpoints: the image is flushed to
+ * stable storage first, then the offset map, then the context names the object to continue
+ * from — in that order, so a checkpoint never points past what is really on disk.
+ */
+import * as fsp from 'node:fs/promises';
+import { atomicWrite } from '../state/state-dir.js';
+import type { TapeSink } from '../tape/sink.js';
+import type { BackupContext, Checkpoint, ContextPhase, ContextStatus } from './context.js';
+import { contextFile, removeContextFiles, writeContext } from './context-store.js';
+import { encodeFileList, type FileListEntry } from './file-list.js';
+import { OffsetMapWriter } from './offset-map.js';
+
+/** Default time between checkpoints; SNAPDUMP_CHECKPOINT_MS overrides it (tests, benchmarks). */
+export const CHECKPOINT_INTERVAL_MS = 5_000;
+
+export function checkpointIntervalFromEnv(): number {
+  const v = Number(process.env.SNAPDUMP_CHECKPOINT_MS);
+  return Number.isFinite(v) && v >= 0 ? v : CHECKPOINT_INTERVAL_MS;
+}
+
+const TEST_WRITE_DELAY_MS = Number(process.env.SNAPDUMP_TEST_WRITE_DELAY_MS) || 0;
+
+export class Checkpointer {
+  private readonly offsets: OffsetMapWriter | null;
+  private lastStart: { ino: number; offset: number } | null = null;
+  /** The latest object start known to be in the sink (reported before the last completed write). */
+  private flushedStart: { ino: number; offset: number } | null = null;
+  private lastCheckpointAt = 0;
+  private inFiles = false;
+  /** Checkpoints made (for tests and the summary). */
+  count = 0;
+
+  constructor(
+    readonly stateDir: string,
+    readonly ctx: BackupContext,
+    private readonly sink: TapeSink,
+    private readonly intervalMs: number,
+    resumeFrom: number | null = null,
+    private readonly onCheckpoint?: (c: Checkpoint) => void,
+  ) {
+    this.offsets = ctx.offsetMap ? new OffsetMapWriter(contextFile(stateDir, ctx.id, 'offsets'), resumeFrom) : null;
+    if (resumeFrom !== null) this.inFiles = true;
+  }
+
+  /** From the tape writer: where each object's first header lands. */
+  noteInode(ino: number, offset: number): void {
+    this.offsets?.add(ino, offset);
+    if (this.inFiles) this.lastStart = { ino, offset };
+  }
+
+  async setPhase(phase: ContextPhase): Promise<void> {
+    this.ctx.phase = phase;
+    await writeContext(this.stateDir, this.ctx);
+  }
+
+  /** Phase IV begins: save what it will write, so a restart knows what the image still owes. */
+  async beginFiles(list: readonly FileListEntry[]): Promise<void> {
+    if (this.ctx.restartable) await atomicWrite(contextFile(this.stateDir, this.ctx.id, 'files'), encodeFileList(list), 0o600);
+    this.inFiles = true;
+    await this.setPhase('files');
+  }
+
+  /** From the tape writer after each write. */
+  async afterFlush(written: number): Promise<void> {
+    this.flushedStart = this.lastStart;
+    // Test hook: slows the file phase down so that tests can interrupt it at a chosen point.
+    if (TEST_WRITE_DELAY_MS > 0 && this.inFiles) await new Promise((r) => setTimeout(r, TEST_WRITE_DELAY_MS));
+    if (!this.inFiles || !this.ctx.restartable || this.lastStart === null) return;
+    const now = Date.now();
+    // The first checkpoint of phase IV comes at once: the backup is restartable from then on.
+    if (this.ctx.checkpoint !== null && now - this.lastCheckpointAt < this.intervalMs) return;
+    await this.checkpoint(written);
+  }
+
+  /** Image to disk, offset map to disk, then the context names the restart point. */
+  async checkpoint(written: number): Promise<void> {
+    const at = this.flushedStart;
+    if (!this.ctx.restartable || at === null) return;
+    await this.sink.syncData?.();
+    this.offsets?.flush(true);
+    this.ctx.checkpoint = { ino: at.ino, offset: at.offset, at: new Date().toISOString() };
+    this.ctx.state = `checkpoint at inode ${at.ino} (image byte ${at.offset}; ${written} bytes written)`;
+    await writeContext(this.stateDir, this.ctx);
+    this.lastCheckpointAt = Date.now();
+    this.count++;
+    this.onCheckpoint?.(this.ctx.checkpoint);
+  }
+
+  /** The backup completed: the context and its files go. */
+  async complete(): Promise<void> {
+    this.offsets?.close();
+    await removeContextFiles(this.stateDir, this.ctx.id);
+  }
+
+  /**
+   * The backup stopped. Returns true when the context stays (restartable from its checkpoint),
+   * false when it was removed.
+   */
+  async stop(status: ContextStatus, why: string, written: number): Promise<boolean> {
+    // A clean stop (a signal) moves the checkpoint up to what was written; after a write error
+    // the disk may refuse even that, and the last checkpoint stands.
+    if (this.flushedStart !== null && this.flushedStart.offset !== this.ctx.checkpoint?.offset) {
+      try { await this.checkpoint(written); } catch { /* keep the previous checkpoint */ }
+    }
+    try { this.offsets?.close(); } catch { /* the context decides below */ }
+    const keep = this.ctx.restartable && this.inFiles && this.ctx.checkpoint !== null;
+    if (!keep) {
+      await removeContextFiles(this.stateDir, this.ctx.id);
+      return false;
+    }
+    this.ctx.status = status;
+    this.ctx.owner = null;
+    this.ctx.state = `${why}; restart from inode ${this.ctx.checkpoint!.ino} (image byte ${this.ctx.checkpoint!.offset}) with: snapdump backup --restart ${this.ctx.id}`;
+    await writeContext(this.stateDir, this.ctx);
+    return true;
+  }
+}
+
+export async function contextFilesExist(stateDir: string, id: string): Promise<boolean> {
+  try { await fsp.access(contextFile(stateDir, id, 'files')); return true; } catch { return false; }
+}
