@@ -85,7 +85,8 @@ export const btrfsProvider: SnapshotProvider = {
     try {
       subvolume = await subvolumeInfo(root);
     } catch (e) {
-      throw btrfsFailure(e, `cannot read subvolume ${root}`, { path: root });
+      // btrfs-progs needs root to describe a subvolume; deleting a snapshot needs it too.
+      throw btrfsFailure(e, `cannot read subvolume ${root} (btrfs snapshots need root)`, { path: root });
     }
     // A read-only subvolume (a snapshot itself) cannot change: read it as it is.
     if (subvolume.readOnly) return liveTree(abs, true);

@@ -33,6 +33,7 @@ export async function openBackupSnapshot(opts: OpenSnapshotOptions): Promise<Ope
   let abs: string;
   try {
     abs = fs.realpathSync(path.resolve(opts.source));
+    if (!fs.statSync(abs).isDirectory()) throw new Error('not a directory');
   } catch (e) {
     throw new SnapdumpError('ERR_SOURCE', `cannot back up ${opts.source}: ${(e as Error).message}`, { path: opts.source }, { cause: e });
   }

@@ -357,6 +357,25 @@ describe('backups from btrfs snapshots', { skip: !canBtrfs && 'needs root, loop 
     assert.deepEqual(listSubvolumes(fsx.mnt), ['vol']);
   });
 
+  it('no space for the snapshot: ERR_SNAPSHOT with reason NO_SPACE, no output, no record', () => {
+    // A full btrfs still makes snapshots (metadata space is reserved), so the failure is made by
+    // a wrapper that answers `subvolume snapshot` as btrfs-progs does on ENOSPC and passes every
+    // other command to the real btrfs.
+    const real = run('sh', ['-c', 'command -v btrfs || echo /usr/bin/btrfs']).stdout.toString().trim();
+    const bin = path.join(work, 'enospc-bin');
+    fs.mkdirSync(bin);
+    fs.writeFileSync(path.join(bin, 'btrfs'), `#!/bin/sh\nif [ "$1 $2" = "subvolume snapshot" ]; then echo "ERROR: cannot snapshot '$6': No space left on device" >&2; exit 1; fi\nexec ${real} "$@"\n`, { mode: 0o755 });
+    const image = path.join(work, 'enospc.dump');
+    const r = snapdump(['backup', vol, '-f', image, '--state', state, '--json'], { env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` } });
+    assert.equal(r.status, 2, r.stderr);
+    const err = JSON.parse(r.stderr.trim().split('\n').pop()!) as Record<string, unknown>;
+    assert.deepEqual([err.code, err.reason], ['ERR_SNAPSHOT', 'NO_SPACE']);
+    assert.match(String(err.message), /No space left on device/);
+    assert.deepEqual(fs.readdirSync(work).filter((n) => n.includes('enospc.dump')), []);
+    assert.deepEqual(listRecords(state), []);
+    assert.deepEqual(listSubvolumes(fsx.mnt), ['vol']);
+  });
+
   it('a backup that fails after the snapshot still deletes it', async () => {
     await assert.rejects(
       backup({ source: vol, output: path.join(work, 'no-such-dir', 'x.dump'), stateDir: state }),

@@ -20,7 +20,7 @@ import { removeTree, tempDir } from '../helpers/tree.js';
 interface Running {
   child: ChildProcess;
   pause: string;
-  exit: Promise<{ status: number | null; signal: NodeJS.Signals | null; stderr: string }>;
+  exit: Promise<{ status: number | null; signal: NodeJS.Signals | null; stderr: string; stdout: string }>;
 }
 
 /** A hang guard, not a timing assertion: a step that never comes fails the test instead of blocking CI. */
@@ -37,12 +37,14 @@ async function waitForFile(file: string): Promise<string> {
 
 function startBackup(args: string[], pause: string): Running {
   const child = spawn(process.execPath, [snapdumpBin, 'backup', ...args], {
-    env: { ...process.env, SNAPDUMP_TEST_PAUSE_AFTER_SNAPSHOT: pause }, stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, SNAPDUMP_TEST_PAUSE_AFTER_SNAPSHOT: pause }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
+  let stdout = '';
   child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const exit = new Promise<{ status: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) => {
-    child.on('close', (status, signal) => resolve({ status, signal, stderr }));
+  child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
+  const exit = new Promise<{ status: number | null; signal: NodeJS.Signals | null; stderr: string; stdout: string }>((resolve) => {
+    child.on('close', (status, signal) => resolve({ status, signal, stderr, stdout }));
   });
   return { child, pause, exit };
 }
@@ -79,6 +81,7 @@ describe('snapshots across processes', { skip: !canBtrfs && 'needs root, loop de
     vol = path.join(fsx.mnt, 'vol');
     createSubvolume(vol);
     fs.writeFileSync(path.join(vol, 'f'), 'content\n');
+    fs.writeFileSync(path.join(vol, 'big'), Buffer.alloc(4 << 20, 1));
   });
   after(() => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
@@ -130,6 +133,35 @@ describe('snapshots across processes', { skip: !canBtrfs && 'needs root, loop de
     assert.deepEqual(prunedEvents.map((e) => e.path), [info.path]);
     assert.deepEqual(listSubvolumes(fsx.mnt), ['vol']);
     assert.deepEqual(listRecords(state), []);
+  });
+
+  it('a snapshot that cannot be deleted is a warning (exit 0); prune removes it once its owner is gone', async () => {
+    const a = start([...backupArgs().filter((x) => x !== '--quiet'), '--json']);
+    const info = await paused(a);
+    // A send in progress makes btrfs refuse to delete the snapshot (EPERM); its output is never
+    // read, so it stays in progress until killed.
+    const send = spawn('btrfs', ['send', '-q', info.path!], { stdio: ['ignore', 'pipe', 'ignore'] });
+    children.push(send);
+    await new Promise((resolve) => send.stdout!.once('data', resolve));
+    send.stdout!.pause();
+    try {
+      resume(a);
+      const r = await a.exit;
+      assert.equal(r.status, 0, r.stderr);
+      const events = r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+      const warned = events.filter((e) => e.type === 'warning');
+      assert.deepEqual(warned.map((e) => [e.code, e.path]), [['SNAPSHOT_DELETE', info.path]]);
+      assert.match(String(warned[0]!.message), /snapshots prune/);
+      assert.equal(events.find((e) => e.type === 'summary')?.exitStatus, 0);
+      assert.ok(fs.existsSync(info.path!), 'the snapshot could not be deleted');
+      assert.deepEqual(listRecords(state).map((x) => x.record?.path), [info.path], 'its record stays for prune');
+    } finally {
+      send.kill('SIGKILL');
+      await new Promise((resolve) => send.once('close', resolve));
+    }
+    const pruned = snapdump(['snapshots', 'prune', '--state', state, '--json']);
+    assert.deepEqual(pruned.events().filter((e) => e.type === 'pruned').map((e) => [e.path, e.outcome]), [[info.path, 'removed']]);
+    assert.deepEqual(listSubvolumes(fsx.mnt), ['vol']);
   });
 
   it('SIGINT aborts the backup and deletes its snapshot at once', async () => {
