@@ -99,6 +99,25 @@ describe('restarting backups taken from btrfs snapshots', { skip: !canBtrfs && '
     }
   });
 
+  it('stopped before the file phase: not restartable, and the snapshot is deleted at once', async () => {
+    const state = path.join(work, 'state0');
+    for (const phase of ['traverse', 'directories']) {
+      const controller = new AbortController();
+      let snap: SnapshotInfo | null = null;
+      const err = await backup({
+        source: vol, output: path.join(work, `early-${phase}.dump`), stateDir: state, signal: controller.signal,
+        onSnapshotReady: (info) => { snap = info; },
+        onEvent: (e) => { if (e.type === 'phase' && e.phase === phase) controller.abort(); },
+      }).then(() => null, (e: SnapdumpError) => e);
+      assert.equal(err?.code, 'ERR_ABORTED');
+      assert.match(err!.message, /not restartable/);
+      assert.ok(snap);
+      assert.equal(fs.existsSync((snap as SnapshotInfo).path!), false);
+      assert.deepEqual(listRecords(state), []);
+      assert.deepEqual(snapdump(['contexts', '--state', state, '--json']).events(), []);
+    }
+  });
+
   it('a restart whose snapshot is gone is refused; deleting a context deletes its snapshot', async () => {
     const state = path.join(work, 'state2');
     const first = await interrupted(state, path.join(work, 'b.dump'));
