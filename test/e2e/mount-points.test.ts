@@ -71,6 +71,9 @@ describe('mount points below the source', { skip: !isRoot && 'needs root to moun
     assert.equal(r.exitStatus, 0, JSON.stringify(r.skipped));
     assert.equal(fs.readlinkSync(path.join(dest, 'sub/mnt')), p('sub/mnt'));
     assert.equal(fs.readlinkSync(path.join(dest, 'bind')), p('bind'));
+    // verify takes a junction for the mount point it names and does not look below it.
+    const v = snapdump(['verify', '-f', img, '-C', src]);
+    assert.equal(v.status, 0, v.stdout.toString() + v.stderr);
   });
 
   it('the real restore reads the junctions; a level 1 keeps them and applies with restore -r', { skip: !haveProgram('restore') && 'needs Linux restore' }, async () => {
