@@ -157,6 +157,8 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
     warnings.length = 0;
   };
   const checkAccess = process.getuid?.() !== 0;
+  // Mount points are not crossed, so the root's file system says whether birth times exist.
+  const hasBirth = st[W_BIRTH_NSEC]! >= 0;
 
   const t = new EntryTable(4096);
   const root = t.add(rootPath);
@@ -265,7 +267,7 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
         const p = t.dirPaths.get(d)!;
         if (typeof p === 'string') paths.push(p); else { paths.push(''); (rawDirs ??= {})[i] = p; }
       });
-      const task: WalkTask = { dirs: paths.join('\0'), rawDirs, checkAccess };
+      const task: WalkTask = { dirs: paths.join('\0'), rawDirs, checkAccess, birth: hasBirth };
       inflight.set(key, (opts.pool.run(task, { name: 'walkDirs', signal: opts.signal }) as Promise<WalkResult>).then((result) => ({ key, dirs, result })));
     }
     const { key, dirs, result } = await Promise.race(inflight.values());
