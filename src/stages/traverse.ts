@@ -205,6 +205,8 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
     for (let k = first; k < first + count; k++) {
       const name: Name = r.rawNames?.[k] ? Buffer.from(r.rawNames[k]!) : names[k]!;
       const childPath = joinPath(dirPath, name);
+      // Excluded entries are not even reported when they cannot be read.
+      if (patterns && patterns.match(name, patterns.needsPaths ? relativePath(childPath) : undefined)) { excluded++; continue; }
       const statError = r.statErrors[k];
       if (statError) {
         const gone = statError[0] === 'ENOENT';
@@ -219,7 +221,6 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
       const o = k * WALK_COLS;
       const row = r.rows;
       if (exclude.size && exclude.has(`${row[o + F.dev]}:${row[o + F.ino]}`)) continue;
-      if (patterns && patterns.match(name, patterns.needsPaths ? relativePath(childPath) : undefined)) { excluded++; continue; }
       const type = row[o + F.mode]! & 0o170000;
       const isDir = type === S_IFDIR;
       const multiLinked = !isDir && row[o + F.nlink]! > 1;
