@@ -292,6 +292,7 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
 
   const numbering = assignInodeNumbers(t);
   const maxino = numberMountPoints(t, mountIds, numbering);
+  const mountDirs = new Set(junctionMode === 'dir' ? mountIds : []);
   const since = opts.since ?? 0;
   if (since > 0 && !numbering.identity) {
     throw new SnapdumpError('ERR_UNSUPPORTED', `the inode numbers of ${opts.source} do not fit the dump format as they are, so they cannot be kept stable across levels; only level 0 backups of this source are possible for now`, { path: opts.source });
@@ -313,6 +314,8 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
     dumped.set(ino);
     if (t.isDir(id)) {
       dirIds.push(id);
+      // A mount point recorded as a directory: the mounted root's flags and EAs are not its own.
+      if (mountDirs.has(id)) continue;
       // Directory flags and EAs are read here; the workers read those of everything else.
       const p = t.dirPaths.get(id)!;
       t.set(id, XCol.dumpFlags, readInodeFlags(p, true));

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { backup } from '../../src/backup.js';
+import * as sysx from '../../src/native/sysx.js';
 import { restore } from '../../src/restore/index.js';
 import { snapdump } from '../helpers/cli.js';
 import { haveProgram, isRoot, removeTree, run, tempDir } from '../helpers/tree.js';
@@ -38,6 +39,7 @@ describe('mount points below the source', { skip: !isRoot && 'needs root to moun
     assert.equal(t.status, 0, t.stderr);
     mounted.push(p('sub/mnt'));
     fs.writeFileSync(p('sub/mnt/in-tmpfs.txt'), 'on the tmpfs\n');
+    sysx.setXattr(p('sub/mnt'), 'user.mounted-root', Buffer.from('belongs to the tmpfs'));
     const b = run('mount', ['--bind', elsewhere, p('bind')]);
     assert.equal(b.status, 0, b.stderr);
     mounted.push(p('bind'));
@@ -113,6 +115,7 @@ describe('mount points below the source', { skip: !isRoot && 'needs root to moun
     const dest = path.join(work, 'dirs');
     assert.equal(snapdump(['restore', '-f', img, '-C', dest, '-q']).status, 0);
     assert.deepEqual(fs.readdirSync(path.join(dest, 'sub/mnt')), []);
+    assert.deepEqual(sysx.listXattrs(path.join(dest, 'sub/mnt')), [], "the mounted root's attributes are not the mount point's");
     assert.ok(fs.lstatSync(path.join(dest, 'bind')).isDirectory());
     if (haveProgram('restore')) {
       const t = run('restore', ['-t', '-f', img]);
