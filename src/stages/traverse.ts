@@ -162,6 +162,8 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
     warnings.length = 0;
   };
   const checkAccess = process.getuid?.() !== 0;
+  // Mount points are not crossed, so the root's file system says whether birth times exist.
+  const hasBirth = st[W_BIRTH_NSEC]! >= 0;
 
   const t = new EntryTable(4096);
   const root = t.add(rootPath);
@@ -210,6 +212,8 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
     for (let k = first; k < first + count; k++) {
       const name: Name = r.rawNames?.[k] ? Buffer.from(r.rawNames[k]!) : names[k]!;
       const childPath = joinPath(dirPath, name);
+      // Excluded entries are not even reported when they cannot be read.
+      if (patterns && patterns.match(name, patterns.needsPaths ? relativePath(childPath) : undefined)) { excluded++; continue; }
       const statError = r.statErrors[k];
       if (statError) {
         const gone = statError[0] === 'ENOENT';
@@ -224,7 +228,6 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
       const o = k * WALK_COLS;
       const row = r.rows;
       if (exclude.size && exclude.has(`${row[o + F.dev]}:${row[o + F.ino]}`)) continue;
-      if (patterns && patterns.match(name, patterns.needsPaths ? relativePath(childPath) : undefined)) { excluded++; continue; }
       const type = row[o + F.mode]! & 0o170000;
       const isDir = type === S_IFDIR;
       const multiLinked = !isDir && row[o + F.nlink]! > 1;
@@ -273,7 +276,7 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
         const p = t.dirPaths.get(d)!;
         if (typeof p === 'string') paths.push(p); else { paths.push(''); (rawDirs ??= {})[i] = p; }
       });
-      const task: WalkTask = { dirs: paths.join('\0'), rawDirs, checkAccess };
+      const task: WalkTask = { dirs: paths.join('\0'), rawDirs, checkAccess, birth: hasBirth };
       inflight.set(key, (opts.pool.run(task, { name: 'walkDirs', signal: opts.signal }) as Promise<WalkResult>).then((result) => ({ key, dirs, result })));
     }
     const { key, dirs, result } = await Promise.race(inflight.values());
@@ -295,6 +298,7 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
   }
   opts.onProgress?.(t.count);
 
+  const mountDirs = new Set(junctionMode === 'dir' ? mountIds : []);
   const since = opts.since ?? 0;
   const numbering = await numberInodes(t, {
     since, date: opts.numbering?.date ?? 0, forceMap: opts.numbering?.forceMap ?? false,
@@ -305,7 +309,7 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
   // The map (and dense numbering) numbered mount points already; the identity rule cannot.
   if (numbering.mode === 'identity') numbering.maxino = numberMountPoints(t, mountIds, numbering.maxino);
   try {
-    return planDump(t, numbering, since, opts.ignoreCtime ?? false, notices, mountIds, excluded);
+    return planDump(t, numbering, since, opts.ignoreCtime ?? false, notices, mountIds, mountDirs, excluded);
   } catch (e) {
     await numbering.map?.handle.release();
     throw e;
@@ -313,7 +317,7 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
 }
 
 /** The maps and the emit order of what goes on tape. */
-function planDump(t: EntryTable, numbering: Numbering, since: number, ignoreCtime: boolean, notices: Notice[], mountIds: readonly number[], excluded: number): DumpPlan {
+function planDump(t: EntryTable, numbering: Numbering, since: number, ignoreCtime: boolean, notices: Notice[], mountIds: readonly number[], mountDirs: ReadonlySet<number>, excluded: number): DumpPlan {
   const maxino = numbering.maxino;
   const selected = since > 0 ? selectChanged(t, since, ignoreCtime) : null;
   // A mount point's number may change between levels (numberMountPoints): always dump it, with
@@ -332,6 +336,8 @@ function planDump(t: EntryTable, numbering: Numbering, since: number, ignoreCtim
     dumped.set(ino);
     if (t.isDir(id)) {
       dirIds.push(id);
+      // A mount point recorded as a directory: the mounted root's flags and EAs are not its own.
+      if (mountDirs.has(id)) continue;
       // Directory flags and EAs are read here; the workers read those of everything else.
       const p = t.dirPaths.get(id)!;
       t.set(id, XCol.dumpFlags, readInodeFlags(p, true));

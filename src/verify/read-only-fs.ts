@@ -30,6 +30,11 @@ export function birthTime(p: PathLike): sysx.BirthTime | null {
   try { return sysx.statxBirth(p); } catch { return null; }
 }
 
+/** The canonical path (symlinks resolved), or an empty buffer when it cannot be resolved. */
+export function realpath(p: PathLike): Buffer {
+  try { return fs.realpathSync(p, { encoding: 'buffer' }); } catch { return Buffer.alloc(0); }
+}
+
 export function readlink(p: PathLike): Buffer {
   return fs.readlinkSync(p, { encoding: 'buffer' });
 }

@@ -14,6 +14,8 @@ export interface WalkTask {
   rawDirs?: Record<number, Uint8Array>;
   /** Test read access of regular files (when not running as root). */
   checkAccess: boolean;
+  /** Read birth times (statx); false where the source's file system has none (saves a call per entry). */
+  birth?: boolean;
 }
 
 /**
@@ -86,7 +88,8 @@ export function walkDirs(task: WalkTask): WalkResult {
         sysx.lstatInto(p, st);
         rows.set(st, o);
         rows[o + W_READABLE] = 1;
-        birthInto(p, rows, o);
+        if (task.birth !== false) birthInto(p, rows, o);
+        else { rows[o + W_BIRTH_SEC] = 0; rows[o + W_BIRTH_NSEC] = -1; }
         if (task.checkAccess && (st[2]! & 0o170000) === 0o100000) {
           try { fs.accessSync(p, fs.constants.R_OK); } catch { rows[o + W_READABLE] = 0; }
         }

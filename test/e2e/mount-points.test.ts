@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { backup } from '../../src/backup.js';
+import * as sysx from '../../src/native/sysx.js';
 import { restore } from '../../src/restore/index.js';
 import { snapdump } from '../helpers/cli.js';
 import { haveProgram, isRoot, removeTree, run, tempDir } from '../helpers/tree.js';
@@ -38,6 +39,7 @@ describe('mount points below the source', { skip: !isRoot && 'needs root to moun
     assert.equal(t.status, 0, t.stderr);
     mounted.push(p('sub/mnt'));
     fs.writeFileSync(p('sub/mnt/in-tmpfs.txt'), 'on the tmpfs\n');
+    sysx.setXattr(p('sub/mnt'), 'user.mounted-root', Buffer.from('belongs to the tmpfs'));
     const b = run('mount', ['--bind', elsewhere, p('bind')]);
     assert.equal(b.status, 0, b.stderr);
     mounted.push(p('bind'));
@@ -71,6 +73,9 @@ describe('mount points below the source', { skip: !isRoot && 'needs root to moun
     assert.equal(r.exitStatus, 0, JSON.stringify(r.skipped));
     assert.equal(fs.readlinkSync(path.join(dest, 'sub/mnt')), p('sub/mnt'));
     assert.equal(fs.readlinkSync(path.join(dest, 'bind')), p('bind'));
+    // verify takes a junction for the mount point it names and does not look below it.
+    const v = snapdump(['verify', '-f', img, '-C', src]);
+    assert.equal(v.status, 0, v.stdout.toString() + v.stderr);
   });
 
   it('the real restore reads the junctions; a level 1 keeps them and applies with restore -r', { skip: !haveProgram('restore') && 'needs Linux restore' }, async () => {
@@ -110,6 +115,7 @@ describe('mount points below the source', { skip: !isRoot && 'needs root to moun
     const dest = path.join(work, 'dirs');
     assert.equal(snapdump(['restore', '-f', img, '-C', dest, '-q']).status, 0);
     assert.deepEqual(fs.readdirSync(path.join(dest, 'sub/mnt')), []);
+    assert.deepEqual(sysx.listXattrs(path.join(dest, 'sub/mnt')), [], "the mounted root's attributes are not the mount point's");
     assert.ok(fs.lstatSync(path.join(dest, 'bind')).isDirectory());
     if (haveProgram('restore')) {
       const t = run('restore', ['-t', '-f', img]);

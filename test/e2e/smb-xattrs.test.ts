@@ -137,4 +137,13 @@ describe('SMB metadata and large xattrs round-trip', { skip: !canMount && 'needs
     assert.equal(streams['user.DosStream.big:$DATA'], undefined, '64 KiB: skipped by Linux restore');
     assert.equal(allXattrs(path.join(dest, 'acl1024.txt'))['system.posix_acl_access'], undefined, '8 KiB ACL: skipped by Linux restore');
   });
+
+  it('the real restore -C reports the objects with attributes beyond 4 KiB, and only those', { skip: !haveProgram('restore') && 'needs Linux restore' }, () => {
+    const c = run('restore', ['-C', '-f', image, '-D', src]);
+    assert.equal(c.status, 2);
+    const text = c.stdout.toString() + c.stderr;
+    assert.match(text, /EA size too big/);
+    const named = new Set([...text.matchAll(/\.\/([\w./-]+): /g)].map((m) => m[1]));
+    assert.deepEqual([...named].sort(), ['acl1024.txt', 'streams.txt'], text);
+  });
 });
