@@ -8,12 +8,14 @@
  *   node dist/bench/run.js restore [--small] [--large] [--quick] [--runs N] [--idle-wait S] [--no-dump] [--no-warmup]
  *                                  [--dir D] [--json FILE] [--snapdump BIN]
  *   node dist/bench/run.js profile [--small|--large] [--quick] [--restore] [--top N] [--snapdump BIN]
+ *   node dist/bench/run.js incremental [--quick] [--runs N] [--idle-wait S] [--dir D] [--json FILE] [--snapdump BIN]
  *
  * See bench/README.md for what each number means.
  */
 import { micro } from './micro.js';
 import { profile } from './profile.js';
 import { restoreRun } from './restore-run.js';
+import { incrementalRun } from './incremental-run.js';
 import { wholeRun } from './whole-run.js';
 
 const USAGE = `usage: node dist/bench/run.js [micro|whole|restore|profile|all] [options]
@@ -26,6 +28,9 @@ const USAGE = `usage: node dist/bench/run.js [micro|whole|restore|profile|all] [
            [--json FILE] [--snapdump BIN]; JSON default: bench/results/restore-latest.json
   profile  one snapdump backup (or with --restore: one restore into a fresh ext4) under node --cpu-prof,
            top self time [--small|--large] [--quick] [--restore] [--top N] [--snapdump BIN] [--summarize DIR]
+  incremental  level 1 after touching 1 % of the small set: snapdump -l 1 vs tar --listed-incremental
+           [--quick] [--runs N] [--idle-wait S] [--dir DIR] [--json FILE] [--snapdump BIN];
+           JSON default: bench/results/incremental-latest.json
   all      micro, whole, then restore (the default); options go to all three
            (with --json FILE, restore writes FILE with -restore before .json)`;
 
@@ -42,7 +47,7 @@ function restoreArgs(argv: string[]): string[] {
 }
 
 async function main(argv: string[]): Promise<void> {
-  const commands = ['micro', 'whole', 'restore', 'profile', 'all'];
+  const commands = ['micro', 'whole', 'restore', 'profile', 'incremental', 'all'];
   const command = argv[0] && commands.includes(argv[0]) ? argv[0] : argv[0] === '--help' || argv[0] === '-h' ? 'help' : 'all';
   const rest = command === 'all' && argv[0] !== 'all' ? argv : argv.slice(1);
   switch (command) {
@@ -51,6 +56,7 @@ async function main(argv: string[]): Promise<void> {
     case 'whole': await wholeRun(rest); return;
     case 'restore': await restoreRun(rest); return;
     case 'profile': await profile(rest); return;
+    case 'incremental': await incrementalRun(rest); return;
     default:
       await micro(rest);
       await wholeRun(rest);

@@ -813,6 +813,78 @@ static napi_value FstatInto(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * lstatAt(dir, names, out, first, stride, errors): lstat of every name of `names` (a byte
+ * buffer of NUL-terminated names) in directory `dir`, by fstatat(2) on one descriptor of it:
+ * one call per directory instead of one per entry, and no path resolution from the root for
+ * each. Entry i goes to out[first + i * stride ...]; errors[i] gets 0 or its errno. Returns the
+ * number of names. Throws only when `dir` cannot be opened.
+ */
+static napi_value LstatAt(napi_env env, napi_callback_info info) {
+  napi_value argv[6], result;
+  double *out;
+  if (!get_args(env, info, 6, argv)) return NULL;
+  bool is_typed = false;
+  napi_typedarray_type type;
+  size_t out_len = 0, names_len = 0, err_len = 0;
+  void *out_data = NULL, *names_data = NULL, *err_data = NULL;
+  if (napi_is_typedarray(env, argv[2], &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(env, argv[2], &type, &out_len, &out_data, NULL, NULL) != napi_ok ||
+      type != napi_float64_array) {
+    throw_arg_type(env, "out", "a Float64Array");
+    return NULL;
+  }
+  out = (double *)out_data;
+  if (napi_is_typedarray(env, argv[1], &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(env, argv[1], &type, &names_len, &names_data, NULL, NULL) != napi_ok ||
+      type != napi_uint8_array) {
+    throw_arg_type(env, "names", "a Uint8Array");
+    return NULL;
+  }
+  if (napi_is_typedarray(env, argv[5], &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(env, argv[5], &type, &err_len, &err_data, NULL, NULL) != napi_ok ||
+      type != napi_int32_array) {
+    throw_arg_type(env, "errors", "an Int32Array");
+    return NULL;
+  }
+  int64_t first, stride;
+  if (napi_get_value_int64(env, argv[3], &first) != napi_ok || napi_get_value_int64(env, argv[4], &stride) != napi_ok ||
+      first < 0 || stride < STAT_FIELDS) {
+    throw_arg_type(env, "first/stride", "integers (stride >= 15)");
+    return NULL;
+  }
+  char *dir = arg_string(env, argv[0], "dir");
+  if (dir == NULL) return NULL;
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) {
+    throw_errno(env, errno, "open", dir);
+    free(dir);
+    return NULL;
+  }
+  free(dir);
+  const char *p = (const char *)names_data;
+  const char *end = p + names_len;
+  int64_t i = 0;
+  while (p < end) {
+    const char *nul = memchr(p, 0, (size_t)(end - p));
+    if (nul == NULL) break;
+    size_t at = (size_t)(first + i * stride);
+    if ((size_t)i >= err_len || at + STAT_FIELDS > out_len) break;
+    struct stat st;
+    if (fstatat(dfd, p, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      fill_stat(out + at, &st);
+      ((int32_t *)err_data)[i] = 0;
+    } else {
+      ((int32_t *)err_data)[i] = errno;
+    }
+    i++;
+    p = nul + 1;
+  }
+  close(dfd);
+  napi_create_int64(env, i, &result);
+  return result;
+}
+
 /* ------------------------------------------------------------------------ */
 /* In-kernel copy between files                                              */
 /* ------------------------------------------------------------------------ */
@@ -873,6 +945,7 @@ NAPI_MODULE_INIT() {
       METHOD("lutimesNs", LutimesNs),
       METHOD("lstatInto", LstatInto),
       METHOD("fstatInto", FstatInto),
+      METHOD("lstatAt", LstatAt),
       METHOD("copyFileRange", CopyFileRange),
   };
   if (napi_define_properties(env, exports, sizeof(methods) / sizeof(methods[0]),

@@ -57,6 +57,7 @@ interface SysxBinding {
   statxBirth(path: string | Uint8Array): BirthTime | null;
   lstatInto(path: string | Uint8Array, out: Float64Array): void;
   fstatInto(fd: number, out: Float64Array): void;
+  lstatAt(dir: string | Uint8Array, names: Uint8Array, out: Float64Array, first: number, stride: number, errors: Int32Array): number;
   copyFileRange(fdIn: number, offIn: number, fdOut: number, offOut: number, length: number): number;
   lutimesNs(
     path: string | Uint8Array,
@@ -285,6 +286,15 @@ export const STAT_FIELDS = 15;
  */
 export function lstatInto(path: string | Uint8Array, out: Float64Array): void {
   native().lstatInto(path, out);
+}
+
+/**
+ * lstat of every entry of a directory at once (fstatat on one descriptor): `names` holds the
+ * names, each followed by a NUL byte; entry i goes to out[first + i * stride ...] and
+ * errors[i] gets 0 or its errno. Returns the number of names. Throws if `dir` cannot be opened.
+ */
+export function lstatAt(dir: string | Uint8Array, names: Uint8Array, out: Float64Array, first: number, stride: number, errors: Int32Array): number {
+  return native().lstatAt(dir, names, out, first, stride, errors);
 }
 
 /** fstat(2) into `out`, like {@link lstatInto}. */

@@ -139,7 +139,10 @@ export function checkChain(h: Header, s: ChainState | null, force: boolean): voi
   if (s.applying && s.applying.date !== h.date) {
     throw chainError('INTERRUPTED', `applying the image of ${showDate(s.applying.date)} to this destination was interrupted; apply that image again to complete it before any other (this image is from ${showDate(h.date)})`, { interruptedDate: s.applying.date });
   }
-  if (s.filesys !== h.filesys || s.host !== h.host) {
+  // The chain condition is the dates (as for restore -r): snapshots of one file system are
+  // mounted at other paths, so c_filesys alone may differ along a good chain. When the dates do
+  // not match either, another file system or host is the likelier story, and is named.
+  if (h.ddate !== s.date && (s.filesys !== h.filesys || s.host !== h.host)) {
     throw chainError('OTHER_DUMP', `this image (level ${h.level} of ${h.host}:${h.filesys}, based on the backup of ${showDate(h.ddate)}) belongs to another dump than the images applied here (of ${s.host}:${s.filesys}, the last one from ${showDate(s.date)}): restore it into another destination`);
   }
   if (h.ddate !== s.date) {

@@ -7,6 +7,11 @@ import * as fs from 'node:fs';
 import * as sysx from '../native/sysx.js';
 import { STAT_FIELDS } from '../native/sysx.js';
 import { listNames } from './list-names.js';
+import { constants as osConstants } from 'node:os';
+
+const NUL = Buffer.from([0]);
+/** errno number → code name (ENOENT...), for the entries lstatAt could not stat. */
+const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([k, v]) => [v, k]));
 
 export interface WalkTask {
   /** Directory paths joined by NUL; bytes for the ones that are not UTF-8. */
@@ -62,7 +67,7 @@ export function walkDirs(task: WalkTask): WalkResult {
   let rawNames: Record<number, Uint8Array> | undefined;
   const statErrors: Record<number, [string, string]> = {};
   let rows = new Float64Array(1024 * WALK_COLS);
-  const st = new Float64Array(STAT_FIELDS);
+  let errors = new Int32Array(1024);
   let n = 0;
   dirs.forEach((dir, d) => {
     let list: Array<string | Buffer>;
@@ -74,30 +79,42 @@ export function walkDirs(task: WalkTask): WalkResult {
       return;
     }
     counts[d] = list.length;
-    for (const name of list) {
-      if ((n + 1) * WALK_COLS > rows.length) {
-        const grown = new Float64Array(rows.length * 2);
-        grown.set(rows);
-        rows = grown;
-      }
+    while ((n + list.length) * WALK_COLS > rows.length) {
+      const grown = new Float64Array(rows.length * 2);
+      grown.set(rows);
+      rows = grown;
+    }
+    if (errors.length < list.length) errors = new Int32Array(list.length * 2);
+    // One native call stats the whole directory (fstatat on one descriptor of it).
+    let raw = false;
+    for (const name of list) if (typeof name !== 'string') { raw = true; break; }
+    const packed = raw
+      ? Buffer.concat(list.flatMap((x) => [typeof x === 'string' ? Buffer.from(x) : x, NUL]))
+      : Buffer.from(list.join('\0') + '\0');
+    let dirError: NodeJS.ErrnoException | null = null;
+    try {
+      sysx.lstatAt(dir, packed, rows, n * WALK_COLS, WALK_COLS, errors);
+    } catch (e) {
+      dirError = e as NodeJS.ErrnoException; // removed or made unreadable since it was listed
+    }
+    for (let i = 0; i < list.length; i++, n++) {
+      const name = list[i]!;
       if (typeof name === 'string') names.push(name);
       else { names.push(''); (rawNames ??= {})[n] = name; }
-      const p = join(dir, name);
       const o = n * WALK_COLS;
-      try {
-        sysx.lstatInto(p, st);
-        rows.set(st, o);
-        rows[o + W_READABLE] = 1;
-        if (task.birth !== false) birthInto(p, rows, o);
-        else { rows[o + W_BIRTH_SEC] = 0; rows[o + W_BIRTH_NSEC] = -1; }
-        if (task.checkAccess && (st[2]! & 0o170000) === 0o100000) {
-          try { fs.accessSync(p, fs.constants.R_OK); } catch { rows[o + W_READABLE] = 0; }
-        }
-      } catch (e) {
+      const err = dirError ? 0 : errors[i]!;
+      if (dirError || err !== 0) {
         rows.fill(0, o, o + WALK_COLS);
-        statErrors[n] = [String((e as NodeJS.ErrnoException).code), (e as Error).message];
+        const code = dirError ? String(dirError.code) : (ERRNO_NAMES.get(err) ?? 'UNKNOWN');
+        statErrors[n] = [code, dirError ? dirError.message : `${code}: lstat '${String(join(dir, name))}'`];
+        continue;
       }
-      n++;
+      rows[o + W_READABLE] = 1;
+      if (task.birth !== false) birthInto(join(dir, name), rows, o);
+      else { rows[o + W_BIRTH_SEC] = 0; rows[o + W_BIRTH_NSEC] = -1; }
+      if (task.checkAccess && (rows[o + 2]! & 0o170000) === 0o100000) {
+        try { fs.accessSync(join(dir, name), fs.constants.R_OK); } catch { rows[o + W_READABLE] = 0; }
+      }
     }
   });
   return { counts, dirErrors, names: names.join('\0'), rawNames, rows: rows.slice(0, n * WALK_COLS), statErrors };

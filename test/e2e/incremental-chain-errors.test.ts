@@ -87,6 +87,7 @@ describe('chains that must not mix', () => {
     const state = path.join(work, 'state-other');
     for (const d of [one, two]) { fs.mkdirSync(d); fs.writeFileSync(path.join(d, 'f'), d); }
     const o0 = await backup({ source: one, output: path.join(work, 'one-0.dump'), stateDir: state });
+    await nextSecond(); // distinct dates: the dates are what tells chains apart
     const t0 = await backup({ source: two, output: path.join(work, 'two-0.dump'), stateDir: state });
     await nextSecond();
     fs.writeFileSync(path.join(two, 'g'), 'g');

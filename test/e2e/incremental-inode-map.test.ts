@@ -148,6 +148,20 @@ describe('incrementals through the persistent inode map', () => {
     assert.equal((await numbersOf(path.join(work, 'cli.dump'))).get('./f'), 3);
   });
 
+  it('a level 0 whose map cannot be kept is numbered in walk order and says so; an incremental then is refused', async () => {
+    const src = path.join(work, 'nostate');
+    fs.mkdirSync(src);
+    fs.writeFileSync(path.join(src, 'f'), 'f');
+    const notADir = path.join(work, 'state-is-a-file');
+    fs.writeFileSync(notADir, 'x');
+    const codes: string[] = [];
+    const s = await backup({ source: src, output: path.join(work, 'nostate.dump'), stateDir: notADir, name: 'nostate', inodeMap: true, onEvent: (e) => { if (e.type === 'warning') codes.push(e.code); } });
+    assert.deepEqual(codes.sort(), ['HISTORY', 'INODE_MAP']);
+    assert.equal(s.exitStatus, 1, 'not recorded in the history');
+    assert.equal((await numbersOf(path.join(work, 'nostate.dump'))).get('./f'), 3);
+    await assert.rejects(backup({ source: src, output: path.join(work, 'nostate1.dump'), level: 1, stateDir: notADir, name: 'nostate', baseDate: s.dumpDate, inodeMap: true }), { code: 'ERR_STATE' });
+  });
+
   it('a tmpfs source (numbers 1, 2, ... that cannot serve) gets incrementals through a map by itself', { skip: !isRoot && 'needs root to mount a tmpfs' }, async () => {
     const src = path.join(work, 'tmpfs');
     fs.mkdirSync(src);
