@@ -124,6 +124,8 @@ function fillRow(t: EntryTable, id: number, src: Float64Array, at: number, warni
     r[o + Col.ctime] = s(F.ctimeSec); r[o + Col.ctimeUsec] = Math.floor(s(F.ctimeNsec) / 1000);
     r[o + Col.mtimeSec] = s(F.mtimeSec); r[o + Col.mtimeNsec] = s(F.mtimeNsec);
     r[o + Col.ctimeSec] = s(F.ctimeSec); r[o + Col.ctimeNsec] = s(F.ctimeNsec);
+    r[o + Col.atimeSec] = s(F.atimeSec); r[o + Col.atimeNsec] = s(F.atimeNsec);
+    r[o + Col.birthSec] = s(W_BIRTH_SEC); r[o + Col.birthNsec] = s(W_BIRTH_NSEC) >= 0 ? s(W_BIRTH_NSEC) : -1;
     r[o + XCol.srcIno] = s(F.ino);
     r[o + XCol.parent] = 0;
     r[o + XCol.childStart] = 0;
