@@ -6,7 +6,7 @@
  *
  * Kept small for the main suite; scripts/stress.sh runs it longer:
  * SNAPDUMP_PROPERTY_RUNS (default 8), SNAPDUMP_PROPERTY_BACKUPS (most backups per run, default
- * 4), SNAPDUMP_PROPERTY_SEED and SNAPDUMP_PROPERTY_PATH (replay a failure: fast-check prints both).
+ * 4), SNAPDUMP_PROPERTY_RESTORE_R=1 (also the real restore -r, as root), SNAPDUMP_PROPERTY_SEED and SNAPDUMP_PROPERTY_PATH (replay a failure: fast-check prints both).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,12 +16,14 @@ import fc from 'fast-check';
 import { backup } from '../../src/backup.js';
 import { restore } from '../../src/restore/index.js';
 import { STATE_FILE } from '../../src/restore/chain.js';
-import { compareTrees, isRoot, removeTree, snapshotTree, tempDir } from '../helpers/tree.js';
+import { compareTrees, haveProgram, isRoot, removeTree, run as runTool, snapshotTree, tempDir } from '../helpers/tree.js';
 
 const RUNS = Number(process.env.SNAPDUMP_PROPERTY_RUNS ?? 8);
 const MAX_BACKUPS = Number(process.env.SNAPDUMP_PROPERTY_BACKUPS ?? 4);
 const SEED = process.env.SNAPDUMP_PROPERTY_SEED ? Number(process.env.SNAPDUMP_PROPERTY_SEED) : undefined;
 const PATH = process.env.SNAPDUMP_PROPERTY_PATH;
+/** Also apply every chain with the real restore -r (scripts/stress.sh sets it). */
+const WITH_RESTORE_R = process.env.SNAPDUMP_PROPERTY_RESTORE_R === '1' && isRoot && haveProgram('restore');
 
 const KINDS = ['create', 'modify', 'delete', 'rename', 'move', 'replace', 'hardlink', 'unlink', 'mkdir', 'rmdir',
   'file-to-dir', 'dir-to-file', 'chmod', 'chown', 'utimes', 'symlink'] as const;
@@ -187,6 +189,19 @@ describe('property: the chain for every point restores the tree of that point', 
           if (diffs.length) process.stderr.write(`inodeMap ${inodeMap}, after backup ${k} (level ${level}), chain ${chain.map((c) => path.basename(c)).join(' ')}:\n  ${diffs.join('\n  ')}\n`);
           assert.deepEqual(diffs, [], `after backup ${k} (level ${level}), chain ${chain.map((c) => path.basename(c)).join(' ')}`);
           removeTree(dest);
+          if (WITH_RESTORE_R) {
+            const theirs = path.join(dir, `restore-r${k}`);
+            fs.mkdirSync(theirs);
+            for (const img of chain) {
+              const r = runTool('restore', ['-r', '-y', '-T', dir, '-f', img], { cwd: theirs });
+              assert.equal(r.status, 0, `restore -r ${img}: ${r.stderr}`);
+            }
+            const real = snapshotTree(theirs, { ignore: (rel) => rel === 'restoresymtable' });
+            const realDiffs = compareTrees(want, real, { mtimeResolutionNs: 1000n, directoryTimes: false });
+            if (realDiffs.length) process.stderr.write(`restore -r, inodeMap ${inodeMap}, after backup ${k}:\n  ${realDiffs.join('\n  ')}\n`);
+            assert.deepEqual(realDiffs, [], `restore -r after backup ${k}`);
+            removeTree(theirs);
+          }
         }
         removeTree(dir);
       }),
