@@ -97,11 +97,18 @@ export function applyXattrs(path: Buffer, blobs: readonly Uint8Array[], env: Att
   }
 }
 
+/** The atime and mtime a restored entry gets (the batched writer of file-batch.ts sets these too). */
+export function inodeTimes(inode: DumpInode): { atimeSec: number; atimeNsec: number; mtimeSec: number; mtimeNsec: number } {
+  return {
+    atimeSec: inode.atime, atimeNsec: Math.min(inode.atimeUsec, 999999) * 1000,
+    mtimeSec: inode.mtime, mtimeNsec: Math.min(inode.mtimeUsec, 999999) * 1000,
+  };
+}
+
 /** atime and mtime with their microseconds, on the entry itself (symlinks included). */
 export function setTimes(path: Buffer, inode: DumpInode, env: AttrEnv, ino: number): void {
-  const ausec = Math.min(inode.atimeUsec, 999999);
-  const musec = Math.min(inode.mtimeUsec, 999999);
-  attempt(env, 'TIMES', path, ino, 'cannot set times', () => sysx.lutimesNs(path, inode.atime, ausec * 1000, inode.mtime, musec * 1000));
+  const t = inodeTimes(inode);
+  attempt(env, 'TIMES', path, ino, 'cannot set times', () => sysx.lutimesNs(path, t.atimeSec, t.atimeNsec, t.mtimeSec, t.mtimeNsec));
 }
 
 /** The chattr flags of the image on an open file or directory (keeps the destination's layout flags). */
