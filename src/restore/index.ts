@@ -79,12 +79,6 @@ function imageBytes(files: readonly string[]): number | null {
   return total;
 }
 const PROGRESS_MS = 200;
-/**
- * Image reads of 4 MiB: each read is handed to the libuv pool, and on two busy cores every
- * hand-over cost about a millisecond of the main thread in a profile (1 MiB reads: 1.2 s for
- * the 100,000-file set); a quarter as many reads cost a quarter of that.
- */
-const RESTORE_READ_SIZE = 4 << 20;
 const MAX_XATTR_RECORD = 1 << 20;
 
 function show(p: Buffer): string {
@@ -201,7 +195,7 @@ class RestoreRun {
       checkSelection({ paths: this.opts.paths ?? [], renames: this.opts.renames ?? [] });
       this.checkDest();
       const source = await openTapeSource([...this.opts.files, ...(this.opts.inputs ?? [])], {
-        signal: this.opts.signal, readSize: this.opts.readSize ?? RESTORE_READ_SIZE,
+        signal: this.opts.signal, readSize: this.opts.readSize,
       });
       try {
         await this.readImage(source);
