@@ -59,6 +59,8 @@ interface SysxBinding {
   fstatInto(fd: number, out: Float64Array): void;
   lstatAt(dir: string | Uint8Array, names: Uint8Array, out: Float64Array, first: number, stride: number, errors: Int32Array): number;
   copyFileRange(fdIn: number, offIn: number, fdOut: number, offOut: number, length: number): number;
+  writeFiles(batch: Uint8Array, used: number, results: Int32Array): number;
+  writeFilesAsync(batch: Uint8Array, used: number, results: Int32Array, callback: (err: Error | undefined, count: number) => void): void;
   lutimesNs(
     path: string | Uint8Array,
     atimeSec: number,
@@ -308,4 +310,28 @@ export function fstatInto(fd: number, out: Float64Array): void {
  */
 export function copyFileRange(fdIn: number, offIn: number, fdOut: number, offOut: number, length: number): number {
   return native().copyFileRange(fdIn, offIn, fdOut, offOut, length);
+}
+
+/** Fields per record in the results of {@link writeFiles}: [status, stage, chownErrno, chmodErrno, timesErrno]. */
+export const WRITE_RESULT_FIELDS = 5;
+
+/**
+ * Creates and writes the regular files described by the records of batch[0, used) (layout in
+ * src/restore/file-batch.ts), each relative to an open directory, never following a symlink
+ * nor replacing an entry. Fills `results` (WRITE_RESULT_FIELDS int32 per record: status 0 =
+ * written, > 0 = errno of the failed stage (the file removed again), -1 = not attempted after
+ * ENOSPC/EDQUOT/EIO/EROFS) and returns the number of records.
+ */
+export function writeFiles(batch: Uint8Array, used: number, results: Int32Array): number {
+  return native().writeFiles(batch, used, results);
+}
+
+/**
+ * {@link writeFiles} on the libuv thread pool. `batch` and `results` must not be touched
+ * until the callback runs.
+ */
+export function writeFilesAsync(batch: Uint8Array, used: number, results: Int32Array): Promise<number> {
+  return new Promise((resolve, reject) => {
+    native().writeFilesAsync(batch, used, results, (err, count) => (err ? reject(err) : resolve(count)));
+  });
 }

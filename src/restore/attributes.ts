@@ -98,20 +98,24 @@ export function applyXattrs(path: Buffer, blobs: readonly Uint8Array[], env: Att
 }
 
 /**
- * atime and mtime on the entry itself (symlinks included): to the nanosecond, with the exact
- * seconds, from snapdump's extension when the image has it (src/format/exact-times.ts), else
- * with the microseconds of the Linux fields. A birth time in the image is not applied: no Linux
- * system call sets it (README "Format notes").
+ * The atime and mtime a restored entry gets (the batched writer of file-batch.ts sets these
+ * too): to the nanosecond, with the exact seconds, from snapdump's extension when the image has
+ * it (src/format/exact-times.ts), else the microseconds of the Linux fields. A birth time in the
+ * image is not applied: no Linux system call sets it (README "Format notes").
  */
-export function setTimes(path: Buffer, inode: DumpInode, env: AttrEnv, ino: number): void {
+export function inodeTimes(inode: DumpInode): { atimeSec: number; atimeNsec: number; mtimeSec: number; mtimeNsec: number } {
   const x = inode.exact;
-  if (x) {
-    attempt(env, 'TIMES', path, ino, 'cannot set times', () => sysx.lutimesNs(path, x.atimeSec, x.atimeNsec, x.mtimeSec, x.mtimeNsec));
-    return;
-  }
-  const ausec = Math.min(inode.atimeUsec, 999999);
-  const musec = Math.min(inode.mtimeUsec, 999999);
-  attempt(env, 'TIMES', path, ino, 'cannot set times', () => sysx.lutimesNs(path, inode.atime, ausec * 1000, inode.mtime, musec * 1000));
+  if (x) return { atimeSec: x.atimeSec, atimeNsec: x.atimeNsec, mtimeSec: x.mtimeSec, mtimeNsec: x.mtimeNsec };
+  return {
+    atimeSec: inode.atime, atimeNsec: Math.min(inode.atimeUsec, 999999) * 1000,
+    mtimeSec: inode.mtime, mtimeNsec: Math.min(inode.mtimeUsec, 999999) * 1000,
+  };
+}
+
+/** atime and mtime on the entry itself (symlinks included). */
+export function setTimes(path: Buffer, inode: DumpInode, env: AttrEnv, ino: number): void {
+  const t = inodeTimes(inode);
+  attempt(env, 'TIMES', path, ino, 'cannot set times', () => sysx.lutimesNs(path, t.atimeSec, t.atimeNsec, t.mtimeSec, t.mtimeNsec));
 }
 
 /** The chattr flags of the image on an open file or directory (keeps the destination's layout flags). */

@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import { DR_METAONLY, S_IFBLK, S_IFCHR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, kindOfMode } from '../format/constants.js';
 import type { DumpInode } from '../format/header.js';
 import { decodeRdev } from '../format/inode-fields.js';
-import type { ObjectItem } from '../read/image-reader.js';
+import type { DataPiece, ObjectItem } from '../read/image-reader.js';
 import * as sysx from '../native/sysx.js';
 import { SnapdumpError } from '../errors.js';
 import {
@@ -70,7 +70,7 @@ function errText(e: unknown): string {
   return err.code && !msg.startsWith(err.code) ? `${err.code}: ${msg}` : msg;
 }
 
-function stopFor(e: unknown, path: Buffer): StopRestore {
+export function stopFor(e: unknown, path: Buffer): StopRestore {
   const code = (e as NodeJS.ErrnoException).code;
   const where = path.toString('utf8');
   if (code === 'ENOSPC' || code === 'EDQUOT') return new StopRestore('NO_SPACE', `the destination ran out of ${code === 'EDQUOT' ? 'quota' : 'space or inodes'} while writing ${where}`);
@@ -111,6 +111,18 @@ function estimate(inode: DumpInode): number {
   return Math.min(inode.size, allocated);
 }
 
+/** A pending object before anything is made for it. */
+export function newPending(ino: number, inode: DumpInode, offset: number, targets: LeafTarget[]): Pending {
+  return { ino, inode, offset, targets, file: null, made: [], firstIndex: 0, lost: false, damageOffsets: [], metaOnly: false, bytes: 0 };
+}
+
+/** The contents of a regular file: from the image, or already in memory. */
+interface FileData {
+  pieces: AsyncIterable<DataPiece> | Iterable<DataPiece>;
+  complete(): boolean;
+  size: number;
+}
+
 /**
  * Restores `item` at its targets. Returns the pending object (finish it after its EA records),
  * or null when nothing was made (each failure reported).
@@ -119,10 +131,10 @@ export async function extractObject(item: ObjectItem, targets: LeafTarget[], ctx
   const inode = item.header.inode;
   const ino = item.ino;
   const type = inode.mode & S_IFMT;
-  const base = { ino, inode, offset: item.offset, targets, file: null, made: [] as Buffer[], firstIndex: 0, lost: false, damageOffsets: [] as number[], metaOnly: false, bytes: 0 };
+  const base = newPending(ino, inode, item.offset, targets);
   if (item.header.flags & DR_METAONLY) return metaOnly(base, ctx);
   switch (type) {
-    case S_IFREG: return regular(item, base, ctx);
+    case S_IFREG: return regular({ pieces: item.data(), complete: () => item.complete, size: item.size }, base, ctx);
     case S_IFLNK: return symlink(item, base, ctx);
     case S_IFCHR: case S_IFBLK: case S_IFIFO: case S_IFSOCK: return special(base, type, ctx);
     default: {
@@ -133,11 +145,25 @@ export async function extractObject(item: ObjectItem, targets: LeafTarget[], ctx
   }
 }
 
-async function regular(item: ObjectItem, p: Pending, ctx: ExtractContext): Promise<Pending | null> {
-  const perm = p.inode.mode & 0o7777;
-  if (ctx.guard && !ctx.guard.reserve(estimate(p.inode))) {
-    throw new StopRestore('NO_SPACE', `less than 100 MiB would be left free after ${p.targets[0]!.path.toString('utf8')} (${p.inode.size} bytes); stopped (--force goes on until the destination is full)`);
+/**
+ * A regular file whose data is already in memory (a batched file taken back from its batch,
+ * or redone because its name existed): written the ordinary way.
+ */
+export async function extractBuffered(ino: number, inode: DumpInode, offset: number, targets: LeafTarget[], pieces: DataPiece[], ctx: ExtractContext, reserved: boolean): Promise<Pending | null> {
+  const p = newPending(ino, inode, offset, targets);
+  return regular({ pieces, complete: () => true, size: inode.size }, p, ctx, reserved);
+}
+
+/** Takes the file's estimated space from the space guard; stops the restore when it would run short. */
+export function reserveSpace(inode: DumpInode, path: Buffer, ctx: ExtractContext): void {
+  if (ctx.guard && !ctx.guard.reserve(estimate(inode))) {
+    throw new StopRestore('NO_SPACE', `less than 100 MiB would be left free after ${path.toString('utf8')} (${inode.size} bytes); stopped (--force goes on until the destination is full)`);
   }
+}
+
+async function regular(src: FileData, p: Pending, ctx: ExtractContext, reserved = false): Promise<Pending | null> {
+  const perm = p.inode.mode & 0o7777;
+  if (!reserved) reserveSpace(p.inode, p.targets[0]!.path, ctx);
   let f: NewFile | null = null;
   let first: LeafTarget | null = null;
   for (let i = 0; i < p.targets.length; i++) {
@@ -155,7 +181,7 @@ async function regular(item: ObjectItem, p: Pending, ctx: ExtractContext): Promi
   p.file = f;
   let end = 0;
   try {
-    for await (const piece of item.data()) {
+    for await (const piece of src.pieces) {
       if (piece.data) {
         writeAll(f.fd, piece.data, piece.offset);
         end = piece.offset + piece.data.length;
@@ -163,7 +189,7 @@ async function regular(item: ObjectItem, p: Pending, ctx: ExtractContext): Promi
         ctx.onData(piece.data.length);
       }
     }
-    if (!item.complete) {
+    if (!src.complete()) {
       closeQuietly(f.fd);
       discardFile(f);
       p.file = null;
@@ -172,7 +198,7 @@ async function regular(item: ObjectItem, p: Pending, ctx: ExtractContext): Promi
       return p;
     }
     // A trailing hole: the size comes from ftruncate, no zeros are written.
-    if (end < item.size) fs.ftruncateSync(f.fd, item.size);
+    if (end < src.size) fs.ftruncateSync(f.fd, src.size);
     ownerModeFd(f.fd, f.writePath, p.inode, ctx.env, p.ino, {
       chown: p.inode.uid !== ctx.env.euid || p.inode.gid !== ctx.env.egid || ctx.inheritsGroup(first),
       chmod: needsChmod(perm, ctx.env.umask),

@@ -19,14 +19,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ImageError, SnapdumpError, UsageError, isSnapdumpError } from '../errors.js';
 import type { InodeMap } from '../format/bitmap.js';
-import { DT_DIR, EXT_XATTR, S_IFDIR, S_IFMT, kindOfMode } from '../format/constants.js';
+import { DR_METAONLY, DT_DIR, EXT_XATTR, S_IFDIR, S_IFMT, S_IFREG, kindOfMode } from '../format/constants.js';
 import type { Header } from '../format/header.js';
 import { ImageReader, type ObjectItem, type ReadItem } from '../read/image-reader.js';
 import { openTapeSource, type TapeSource } from '../tape/source.js';
-import { applyXattrs, isStopError, ownerModeFd, setFlags, setTimes, type AttrEnv } from './attributes.js';
+import { SETTABLE_FLAGS, applyXattrs, isStopError, ownerModeFd, setFlags, setTimes, type AttrEnv } from './attributes.js';
 import {
-  StopRestore, abandonObject, applyObjectXattrs, extractObject, finishObject, type ExtractContext, type Pending,
+  StopRestore, abandonObject, applyObjectXattrs, extractBuffered, extractObject, finishObject, newPending, reserveSpace, type ExtractContext, type Pending,
 } from './extract.js';
+import { FileBatcher, type BatchSink, type BatchedFile } from './file-batch.js';
 import { InTheWay, ensureDirectory, openDirectory } from './safe-path.js';
 import { checkSelection, makePlan, splitUserPath, type DirTarget, type LeafTarget, type Plan } from './selection.js';
 import {
@@ -110,6 +111,10 @@ class RestoreRun {
   private readonly marks: DamageMark[] = [];
   private readonly done = new Set<number>();
   private pending: Pending | null = null;
+  /** Small files go to disk in batches off the main thread (src/restore/file-batch.ts). */
+  private batcher: FileBatcher | null = null;
+  /** The last file put in a batch, until the next item shows it has no EA records. */
+  private staged: BatchedFile | null = null;
   /** Every selected inode has been extracted: reading stops. */
   private allDone = false;
   /** The inode being extracted (until its pending object exists). */
@@ -139,6 +144,20 @@ class RestoreRun {
       onData: (n) => { this.stats.bytes += n; this.progress(); },
       guard: null,
       inheritsGroup: (t: LeafTarget) => !t.dir.created || this.destSetgid,
+    };
+    if (!this.dryRun) this.batcher = new FileBatcher(this.batchSink());
+  }
+
+  private batchSink(): BatchSink {
+    return {
+      ctx: this.ctx,
+      written: () => { this.stats.files++; },
+      undone: (f) => { this.done.delete(f.ino); },
+      // The name was taken: the ordinary way replaces it safely (or reports what is in the way).
+      redo: async (f, pieces) => {
+        const p = await extractBuffered(f.ino, f.inode, f.offset, [f.target], pieces, this.ctx, true);
+        if (p) this.finishOrAbandon(p);
+      },
     };
   }
 
@@ -203,6 +222,7 @@ class RestoreRun {
       }
       if (this.phase !== 'files') await this.endDirectoryPhase(source);
       await this.finishPending();
+      await this.batcher?.drain();
     } catch (e) {
       if (e instanceof StopRestore) this.stop = e;
       else failure = e;
@@ -213,7 +233,17 @@ class RestoreRun {
       }
       // The object being written when it stopped was removed by extractObject: not restored.
       if (this.current) this.done.delete(this.current);
+      // Batches in flight finish (what they wrote counts); nothing more is written.
+      this.staged = null;
+      if (this.batcher) {
+        try {
+          await this.batcher.drain(failure === null ? 'stopped' : 'interrupted');
+        } catch (e2) {
+          failure ??= e2;
+        }
+      }
     }
+    this.batcher?.closeDirs();
     if (failure !== null) {
       // Cancelled or unreadable input: what was made stays, directories get their attributes.
       this.setPhase('finish');
@@ -286,6 +316,8 @@ class RestoreRun {
           }
           return;
         }
+        // A batched file has EA records after all: it is written the ordinary way.
+        if (this.staged && this.staged.ino === item.ino) await this.unstage();
         const p = this.pending;
         if (p && p.ino === item.ino && !p.lost && !this.dryRun) {
           const blob = await item.readAll({ maxBytes: MAX_XATTR_RECORD });
@@ -539,11 +571,52 @@ class RestoreRun {
       return;
     }
     this.current = item.ino;
+    const inode = item.header.inode;
+    const b = this.batcher;
+    if (b && targets.length === 1 && (inode.mode & S_IFMT) === S_IFREG && !(item.header.flags & DR_METAONLY)
+      && (inode.flags & SETTABLE_FLAGS) === 0 && b.accepts(item.size, targets[0]!)) {
+      reserveSpace(inode, targets[0]!.path, this.ctx);
+      const staged = await b.stage({ ino: item.ino, inode, target: targets[0]!, offset: item.offset }, item.data(), () => item.complete);
+      if (staged !== false) {
+        this.current = 0;
+        if (staged) this.staged = staged;
+        // Cut short by damage: reported as lost with the damage that follows (as extractObject does).
+        else this.pending = { ...newPending(item.ino, inode, item.offset, targets), lost: true };
+        return;
+      }
+    }
     this.pending = await extractObject(item, targets, this.ctx);
     this.current = 0;
   }
 
+  /** Takes the staged file back from its batch and writes it the ordinary way (it becomes the pending object). */
+  private async unstage(): Promise<void> {
+    const f = this.staged!;
+    this.staged = null;
+    const pieces = this.batcher!.takeBack();
+    this.current = f.ino;
+    this.pending = await extractBuffered(f.ino, f.inode, f.offset, [f.target], pieces, this.ctx, true);
+    this.current = 0;
+  }
+
+  private finishOrAbandon(p: Pending): void {
+    try {
+      if (finishObject(p, this.ctx)) {
+        this.stats.files++;
+        this.stats.links += p.made.length - 1;
+      }
+    } catch (e) {
+      abandonObject(p, this.ctx);
+      this.done.delete(p.ino);
+      throw e;
+    }
+  }
+
   private async finishPending(): Promise<void> {
+    if (this.staged) {
+      this.staged = null;
+      await this.batcher!.seal();
+    }
     const p = this.pending;
     if (!p) return;
     if (finishObject(p, this.ctx)) {
