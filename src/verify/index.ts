@@ -133,8 +133,9 @@ class Verifier {
     if (!this.inFiles) this.endDirectories();
     const nodes = this.byIno?.get(item.ino) ?? [];
     if (nodes.length === 0) return;
-    await this.compareObject(item, nodes);
-    this.pendingXattrs = { ino: item.ino, nodes, blobs: [] };
+    const junctions = await this.compareObject(item, nodes);
+    // A junction's attributes are not compared with the mounted root's.
+    this.pendingXattrs = { ino: item.ino, nodes: nodes.filter((n) => !junctions.has(n)), blobs: [] };
   }
 
   private async xattr(item: ObjectItem): Promise<void> {
@@ -247,19 +248,21 @@ class Verifier {
     }
   }
 
-  private async compareObject(item: ObjectItem, nodes: TreeNode[]): Promise<void> {
+  /** Compares an object under each of its names; returns the names that matched a mount point (junctions). */
+  private async compareObject(item: ObjectItem, nodes: TreeNode[]): Promise<Set<TreeNode>> {
+    const junctions = new Set<TreeNode>();
     const ino = item.header.inode;
     const kind = typeOfStat(ino.mode);
     let first: { path: Buffer; st: Float64Array } | null = null;
     const target = kind === 'symlink' ? (await item.readAll()).subarray(0, ino.size) : null;
     // In path order, so a broken hard link is reported on the later names, deterministically.
-    const paths = nodes.map(nodePath).sort(Buffer.compare);
-    for (const p of paths) {
+    const named = nodes.map((node) => ({ node, p: nodePath(node) })).sort((a, b) => Buffer.compare(a.p, b.p));
+    for (const { node, p } of named) {
       const st = rofs.lstat(this.diskPath(p));
       if (!st) { this.diff(p, 'missing', `${kind} not in the tree`); continue; }
       const diskKind = typeOfStat(st[F.mode]!);
       // A junction (a mount point recorded as a link to its own path) matches that mount point.
-      if (target && diskKind === 'dir' && target.equals(rofs.realpath(this.diskPath(p)))) continue;
+      if (target && diskKind === 'dir' && target.equals(rofs.realpath(this.diskPath(p)))) { junctions.add(node); continue; }
       if (diskKind !== kind) { this.diff(p, 'type', `image has a ${kind}, tree has a ${diskKind}`); continue; }
       this.compareCommon(p, ino, st, false);
       if (kind === 'chr' || kind === 'blk') {
@@ -274,14 +277,15 @@ class Verifier {
         this.diff(p, 'links', `a hard link of ${first.path.toString('utf8')} in the image, a separate file in the tree`);
       }
     }
-    if (!first || nodes.length === 0) return;
+    if (!first || nodes.length === 0) return junctions;
     if (kind === 'file') await this.compareContent(item, first.path);
     else if (target) {
       let disk: Buffer;
-      try { disk = rofs.readlink(this.diskPath(first.path)); } catch { return; }
+      try { disk = rofs.readlink(this.diskPath(first.path)); } catch { return junctions; }
       const want = target;
       if (!disk.equals(want)) this.diff(first.path, 'target', `image -> ${want.toString('utf8')}, tree -> ${disk.toString('utf8')}`);
     }
+    return junctions;
   }
 
   private async compareContent(item: ObjectItem, p: Buffer): Promise<void> {
