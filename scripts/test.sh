@@ -9,6 +9,7 @@ command -v restore  >/dev/null 2>&1 || [ -x /usr/sbin/restore ] || need+=(dump)
 command -v setfacl  >/dev/null 2>&1 || need+=(acl)
 command -v setfattr >/dev/null 2>&1 || need+=(attr)
 command -v mke2fs   >/dev/null 2>&1 || [ -x /usr/sbin/mke2fs ] || need+=(e2fsprogs)
+[ -x /usr/lib/amanda/ndmjob ] || need+=(amanda-server)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     echo "installing Debian packages: ${need[*]}"

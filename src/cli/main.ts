@@ -12,6 +12,7 @@ import { writeAllSync } from './output.js';
 import { verifyCommand } from './verify-command.js';
 import { restoreCommand } from './restore-command.js';
 import { historyCommand } from './history-command.js';
+import { ndmpdCommand } from './ndmpd-command.js';
 
 export const EXIT_OK = 0;
 export const EXIT_PARTIAL = 1;
@@ -25,6 +26,8 @@ const USAGE = `usage:
   snapdump restore --finish -C DEST
   snapdump verify -f FILE [-f FILE ...] -C DIR [--json] [--quiet]
   snapdump history [--state DIR] [--json]
+  snapdump ndmpd [--listen HOST:PORT] [--config FILE] [--volume NAME=PATH ...] [--tape NAME=FILE ...]
+                 [--user NAME:PASSWORD ...] [--state DIR] [--allow-none-auth] [--max-sessions N] [--quiet]
   snapdump --help | --version
 
 exit status: 0 success; 1 finished but some entries were skipped (each named on stderr);
@@ -109,6 +112,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'restore': return await restoreCommand(rest);
       case 'verify': return await verifyCommand(rest);
       case 'history': return await historyCommand(rest);
+      case 'ndmpd': return await ndmpdCommand(rest);
       case '--version': case '-V': {
         const pkg = JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
         writeLine(1, `snapdump ${pkg.version}`);
