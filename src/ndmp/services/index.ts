@@ -1,6 +1,10 @@
 /** The services each session gets. */
 import type { ServerContext, SessionContext, SessionService } from './context.js';
+import { TapeService } from './tape.js';
 
 export function sessionServices(_server: ServerContext): (s: SessionContext) => SessionService[] {
-  return () => [];
+  return (s) => {
+    const tape = new TapeService(s);
+    return [tape];
+  };
 }

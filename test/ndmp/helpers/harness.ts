@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadConfig, type NdmpdFlags } from '../../../src/ndmp/config.js';
 import { NdmpServer } from '../../../src/ndmp/server.js';
-import { sharedDir } from '../../helpers/cli.js';
+import { repoRoot, sharedDir } from '../../helpers/cli.js';
 
 export const NDMJOB = '/usr/lib/amanda/ndmjob';
 export const haveNdmjob = fs.existsSync(NDMJOB);
@@ -52,14 +52,20 @@ export async function startServer(flags: Partial<NdmpdFlags> & { volumes?: strin
 
 export interface NdmjobResult { stdout: string; stderr: string; output: string }
 
-let shim: string | null = null;
-/** The LD_PRELOAD shim that lets ndmjob send a zero-length TAPE_WRITE (NDMP.md §8.1). */
-export function ndmjobShim(): string {
-  if (shim) return shim;
-  const out = path.join(os.tmpdir(), `gmalloc0-${process.pid}.so`);
-  execFileSync('bash', [path.join(sharedDir, 'tools/ndmjob-shim/build.sh'), out]);
-  shim = out;
-  return out;
+let shims: string | null = null;
+/**
+ * LD_PRELOAD value for `ndmjob -o test-tape`: the shared zero-length-write shim (NDMP.md §8.1)
+ * and test/ndmp/shim/ndmjob-test-fixes.c, which fixes two client-side bugs of the Debian build
+ * in the test itself (a signed compare in T-BWR, uninitialised padding in the record pattern).
+ */
+export function testTapeShims(): string {
+  if (shims) return shims;
+  const gm = path.join(os.tmpdir(), `gmalloc0-${process.pid}.so`);
+  execFileSync('bash', [path.join(sharedDir, 'tools/ndmjob-shim/build.sh'), gm]);
+  const fixes = path.join(os.tmpdir(), `ndmjob-test-fixes-${process.pid}.so`);
+  execFileSync('gcc', ['-shared', '-fPIC', '-O1', '-o', fixes, path.join(repoRoot, 'test/ndmp/shim/ndmjob-test-fixes.c')]);
+  shims = `${gm} ${fixes}`;
+  return shims;
 }
 
 /** Runs ndmjob to completion (killed after `timeoutMs`); resolves with what it printed. */
