@@ -18,7 +18,7 @@ import { directoryEmit, volumeHead } from './stages/directory-emit.js';
 import { fileEmit } from './stages/file-emit.js';
 import { displayPath, traverse, type DumpPlan, type Notice } from './stages/traverse.js';
 import { sourceInfo } from './source-info.js';
-import { openSink } from './tape/sink.js';
+import { openSink, type TapeSink } from './tape/sink.js';
 import { findBase, readDumpdates, recordDump } from './state/dumpdates.js';
 import { defaultStateDir } from './state/state-dir.js';
 
@@ -26,8 +26,10 @@ export type { Notice } from './stages/traverse.js';
 
 export interface BackupOptions {
   source: string;
-  /** File path, '-' for stdout, or a tape device. */
+  /** File path, '-' for stdout, or a tape device; with `sink`, only the name shown for it. */
   output: string;
+  /** Where the image goes instead of opening `output` (the NDMP server's mover connection). */
+  sink?: TapeSink;
   level?: number;
   blockingFactor?: number;
   label?: string;
@@ -157,7 +159,7 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
   if (base !== null && base.date > date) {
     throw new SnapdumpError('ERR_USAGE', `the base date ${new Date(base.date * 1000).toISOString()} is after this backup's date (is the clock right?)`, { base: base.date, date });
   }
-  const sink = openSink(opts.output, ntrec * 1024, { sync: opts.sync });
+  const sink = opts.sink ?? openSink(opts.output, ntrec * 1024, { sync: opts.sync });
   const threads = Math.max(1, opts.threads ?? os.availableParallelism());
   let pool: Piscina | null = null;
   let plan: DumpPlan | null = null;

@@ -31,7 +31,7 @@ export async function startServer(flags: Partial<NdmpdFlags> & { volumes?: strin
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ndmpd-test-'));
   const volumes = flags.volumes ?? [`vol=${path.join(dir, 'vol')}`];
   for (const v of volumes) fs.mkdirSync(v.slice(v.indexOf('=') + 1), { recursive: true });
-  const tapes = flags.tapes ?? [`tape0=${path.join(dir, 'tape0')}`];
+  const tapes = flags.tapes?.length ? flags.tapes : [`tape0=${path.join(dir, 'tape0')}`, `tape1=${path.join(dir, 'tape1')}`];
   for (const t of tapes) {
     const f = t.slice(t.indexOf('=') + 1);
     if (!fs.existsSync(f)) fs.writeFileSync(f, '');
