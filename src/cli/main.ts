@@ -13,6 +13,7 @@ import { verifyCommand } from './verify-command.js';
 import { restoreCommand } from './restore-command.js';
 import { historyCommand } from './history-command.js';
 import { ndmpdCommand } from './ndmpd-command.js';
+import { vtapeExportCommand } from './vtape-command.js';
 
 export const EXIT_OK = 0;
 export const EXIT_PARTIAL = 1;
@@ -28,6 +29,7 @@ const USAGE = `usage:
   snapdump history [--state DIR] [--json]
   snapdump ndmpd [--listen HOST:PORT] [--config FILE] [--volume NAME=PATH ...] [--tape NAME=FILE ...]
                  [--user NAME:PASSWORD ...] [--state DIR] [--allow-none-auth] [--max-sessions N] [--quiet]
+  snapdump vtape-export -f TAPE [--tape-file N] [-o FILE|-]
   snapdump --help | --version
 
 exit status: 0 success; 1 finished but some entries were skipped (each named on stderr);
@@ -113,6 +115,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'verify': return await verifyCommand(rest);
       case 'history': return await historyCommand(rest);
       case 'ndmpd': return await ndmpdCommand(rest);
+      case 'vtape-export': return await vtapeExportCommand(rest);
       case '--version': case '-V': {
         const pkg = JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
         writeLine(1, `snapdump ${pkg.version}`);

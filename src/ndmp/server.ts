@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import type { NdmpdConfig } from './config.js';
+import { OperationSlots, defaultOperationLimit } from './limits.js';
 import type { ServerContext } from './services/context.js';
 import { Session } from './session.js';
 import { sessionServices } from './services/index.js';
@@ -35,6 +36,7 @@ export class NdmpServer {
       config: opts.config,
       product: { vendor: 'snapdump', name: 'snapdump ndmpd', revision: productRevision() },
       tapesInUse: new Set(),
+      operations: new OperationSlots(opts.config.maxSessions ?? defaultOperationLimit()),
       log,
     };
     const factory = sessionServices(this.context);

@@ -2,12 +2,15 @@
 import type { CallName, ReplyBody, RequestBody } from '../codec/messages.js';
 import type { NdmpdConfig } from '../config.js';
 import type { IncomingRequest, NdmpConnection } from '../wire/connection.js';
+import type { OperationSlots } from '../limits.js';
 
 export interface ServerContext {
   readonly config: NdmpdConfig;
   readonly product: { vendor: string; name: string; revision: string };
   /** Devices held open, across sessions: a tape is used by one session at a time. */
   readonly tapesInUse: Set<string>;
+  /** Backup/restore operations running, against the server's limit. */
+  readonly operations: OperationSlots;
   log(message: string): void;
 }
 

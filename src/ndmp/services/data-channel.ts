@@ -102,3 +102,12 @@ export function ipv4ToNumber(ip: string): number {
 export function numberToIpv4(n: number): string {
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 }
+
+/** Connects out to a peer's data address, giving up after `timeoutMs`. */
+export function connectTcp(ip: number, port: number, timeoutMs = 15_000): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host: numberToIpv4(ip), port, timeout: timeoutMs }, () => { sock.setTimeout(0); resolve(sock); });
+    sock.once('timeout', () => { sock.destroy(); reject(new Error(`connecting to ${numberToIpv4(ip)}:${port} timed out`)); });
+    sock.once('error', reject);
+  });
+}

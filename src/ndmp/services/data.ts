@@ -7,7 +7,7 @@ import * as net from 'node:net';
 import { AddrType, DataHalt, DataOp, DataState, NdmpErr } from '../codec/constants.js';
 import type { Addr, RequestBody } from '../codec/messages.js';
 import type { HandlerTable, SessionContext, SessionService } from './context.js';
-import { ipv4ToNumber, localPair, numberToIpv4, socketChannel, type DataChannel } from './data-channel.js';
+import { connectTcp, ipv4ToNumber, localPair, socketChannel, type DataChannel } from './data-channel.js';
 import { planBackup, planRecover, runBackup, runRecover, runToc, type OpContext } from './data-ops.js';
 import { DUMP_DEFAULT_ENV, EnvError, envMap, type Env } from './dump-env.js';
 import type { MoverService } from './mover.js';
@@ -29,6 +29,7 @@ export class DataService implements SessionService {
   private abort: AbortController | null = null;
   private readOffset = 0n;
   private readLength = 0n;
+  private holdsSlot = false;
 
   constructor(private readonly s: SessionContext, private readonly mover: MoverService) {
     mover.acceptLocalFromData = () => this.acceptLocal();
@@ -52,6 +53,7 @@ export class DataService implements SessionService {
     if (this.state === DataState.HALTED || this.state === DataState.IDLE) return;
     this.state = DataState.HALTED;
     this.haltReason = reason;
+    this.releaseSlot();
     this.listener?.close();
     this.listener = null;
     if (reason !== DataHalt.SUCCESSFUL) { this.abort?.abort(); this.channel?.destroy(); } else this.channel?.end();
@@ -60,6 +62,7 @@ export class DataService implements SessionService {
 
   shutdown(): void {
     if (this.state !== DataState.IDLE && this.state !== DataState.HALTED) this.halt(DataHalt.ABORTED);
+    this.releaseSlot();
     this.abort?.abort();
     this.listener?.close();
     this.channel?.destroy();
@@ -94,6 +97,21 @@ export class DataService implements SessionService {
     };
   }
 
+  /** A slot under the server's operation limit, or a refusal the DMA can show. */
+  private acquireSlot(): boolean {
+    const ops = this.s.server.operations;
+    if (ops.tryAcquire()) { this.holdsSlot = true; return true; }
+    const text = `refused: ${ops.active} backup/restore operations are running, the limit of this server is ${ops.limit}`;
+    this.s.log(text);
+    this.log(2, text);
+    return false;
+  }
+
+  private releaseSlot(): void {
+    if (this.holdsSlot) this.s.server.operations.release();
+    this.holdsSlot = false;
+  }
+
   private start(op: number, run: (ctx: OpContext) => Promise<void>): void {
     const ch = this.channel!;
     this.operation = op;
@@ -115,6 +133,7 @@ export class DataService implements SessionService {
     if (this.state !== DataState.CONNECTED) return { error: NdmpErr.ILLEGAL_STATE };
     if (req.butype_name !== 'dump') return { error: NdmpErr.ILLEGAL_ARGS };
     this.env = envMap(req.env);
+    if (!this.acquireSlot()) return { error: NdmpErr.NO_MEM };
     if (toc) {
       this.start(DataOp.RECOVER_FILEHIST, (ctx) => runToc(ctx));
       return { error: NdmpErr.NO_ERR };
@@ -125,6 +144,7 @@ export class DataService implements SessionService {
     } catch (e) {
       this.s.log(`DATA_START_RECOVER refused: ${(e as Error).message}`);
       this.log(2, `recover refused: ${(e as Error).message}`);
+      this.releaseSlot();
       return { error: NdmpErr.ILLEGAL_ARGS };
     }
     this.start(DataOp.RECOVER, (ctx) => runRecover(ctx, req.nlist, plan));
@@ -182,10 +202,7 @@ export class DataService implements SessionService {
         const a = addr.body[0];
         if (!a) return { error: NdmpErr.ILLEGAL_ARGS };
         try {
-          const socket = await new Promise<net.Socket>((resolve, reject) => {
-            const sock = net.connect({ host: numberToIpv4(a.ip_addr), port: a.port }, () => resolve(sock));
-            sock.once('error', reject);
-          });
+          const socket = await connectTcp(a.ip_addr, a.port);
           this.local = false;
           this.addr = addr;
           this.connected(socketChannel(socket));
@@ -209,6 +226,7 @@ export class DataService implements SessionService {
           this.log(2, `backup refused: ${e.message}`);
           return { error: NdmpErr.ILLEGAL_ARGS };
         }
+        if (!this.acquireSlot()) return { error: NdmpErr.NO_MEM };
         this.env = full;
         this.start(DataOp.BACKUP, async (ctx) => { this.env = await runBackup(ctx, full, plan); });
         return ok;

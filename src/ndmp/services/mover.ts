@@ -16,7 +16,7 @@ import {
 import type { Addr } from '../codec/messages.js';
 import { TapeMediaError } from '../vtape/virtual-tape.js';
 import type { HandlerTable, SessionContext, SessionService } from './context.js';
-import { ipv4ToNumber, localPair, numberToIpv4, socketChannel, writeWithBackpressure, type DataChannel } from './data-channel.js';
+import { connectTcp, ipv4ToNumber, localPair, socketChannel, writeWithBackpressure, type DataChannel } from './data-channel.js';
 import { MAX_RECORD, type TapeService } from './tape.js';
 
 class Stopped extends Error {}
@@ -287,10 +287,7 @@ export class MoverService implements SessionService {
     if (addr.type !== AddrType.TCP || addr.body.length === 0) return NdmpErr.ILLEGAL_ARGS;
     const a = addr.body[0]!;
     try {
-      const socket = await new Promise<net.Socket>((resolve, reject) => {
-        const sock = net.connect({ host: numberToIpv4(a.ip_addr), port: a.port }, () => resolve(sock));
-        sock.once('error', reject);
-      });
+      const socket = await connectTcp(a.ip_addr, a.port);
       this.addr = addr;
       this.start(socketChannel(socket));
       return NdmpErr.NO_ERR;

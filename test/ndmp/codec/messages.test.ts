@@ -10,24 +10,7 @@ import { MessageType, NdmpErr } from '../../../src/ndmp/codec/constants.js';
 import { decodeMessage, encodeMessage, type Header } from '../../../src/ndmp/codec/message.js';
 import { MESSAGES, type MessageName } from '../../../src/ndmp/codec/messages.js';
 import type { Codec } from '../../../src/ndmp/codec/schema.js';
-
-function arb(c: Codec): fc.Arbitrary<unknown> {
-  switch (c.kind) {
-    case 'void': return fc.constant(undefined);
-    case 'u32': return fc.nat({ max: 0xffff_ffff });
-    case 'i32': return fc.integer({ min: -0x8000_0000, max: 0x7fff_ffff });
-    case 'u64': return fc.bigInt({ min: 0n, max: 0xffff_ffff_ffff_ffffn });
-    case 'string': return fc.string({ maxLength: 20, unit: 'grapheme' });
-    case 'bytes': return fc.uint8Array({ maxLength: 37 }).map((a) => Buffer.from(a));
-    case 'fixed': return fc.uint8Array({ minLength: c.size, maxLength: c.size }).map((a) => Buffer.from(a));
-    case 'array': return fc.array(arb(c.of), { maxLength: 3 });
-    case 'struct': return fc.record(Object.fromEntries(Object.entries(c.fields).map(([k, f]) => [k, arb(f)])), { noNullPrototype: true });
-    case 'union': {
-      const known = Object.entries(c.arms).map(([d, a]) => arb(a).map((body) => ({ type: Number(d), body })));
-      return fc.oneof(...known);
-    }
-  }
-}
+import { arb } from '../helpers/arbitrary.js';
 
 const header = (code: number, messageType: number): Header => ({ sequence: 7, timeStamp: 1_700_000_000, messageType, code, replySequence: messageType, error: 0 });
 
