@@ -81,6 +81,19 @@ async function scenario(h: Harness, agents: string[]): Promise<void> {
   assert.deepEqual(fs.readdirSync(sel).filter((n) => n !== STATE_FILE).sort(), ['renamed.bin', 'small.txt']);
   assert.deepEqual(fs.readFileSync(path.join(sel, 'renamed.bin')), fs.readFileSync(path.join(src, 'odd5000.bin')));
   assert.deepEqual(fs.readFileSync(path.join(sel, 'small.txt')), fs.readFileSync(path.join(src, 'small.txt')));
+  // Every entry had an fh_info from the index: direct access, only the head and the two files read.
+  assert.match(xs.output, /direct access recovery: reading only the directory phase and the requested files/);
+  const moved = (out: string) => Math.max(...[...out.matchAll(/MOVER: read (\d+)KB/g)].map((m) => Number(m[1])), 0);
+  const media = Number(/CM 01 \+0\/(\d+)K/.exec(index)![1]);
+  assert.ok(moved(xs.output) < media / 2, `DAR read ${moved(xs.output)} KB of ${media} KB`);
+
+  // A directory (its files have no offsets of their own): read on in order after the head.
+  const dirSel = path.join(vol, 'restore-dir');
+  fs.mkdirSync(dirSel);
+  const xd = await job(['-x', '-f', 'tape0', '-C', dirSel, '-J', idx0, 'sub']);
+  assertOkay(xd.output, 'directory restore');
+  assert.match(xd.output, /a directory was requested: reading the image in order/);
+  sameTree(path.join(src, 'sub'), path.join(dirSel, 'sub'));
 
   // Level 1 after changes, to a second tape; applied over the level 0 restore it gives the new tree.
   await new Promise((r) => setTimeout(r, 1100));

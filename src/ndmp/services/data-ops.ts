@@ -7,10 +7,11 @@ import { PassThrough, type Readable } from 'node:stream';
 import { backup } from '../../backup.js';
 import { restore, type RenameSpec } from '../../restore/index.js';
 import { openTapeSource } from '../../tape/source.js';
-import { LogType, RecoveryStatus } from '../codec/constants.js';
+import { LogType, QUAD_ALL_ONES, RecoveryStatus } from '../codec/constants.js';
 import type { RequestBody } from '../codec/messages.js';
 import { resolveInVolume } from '../volumes.js';
 import type { DataChannel } from './data-channel.js';
+import { RangeReader, darImage } from './dar.js';
 import { envBaseDate, envBool, envLevel, dumpDateToken, type Env } from './dump-env.js';
 import { postFileHistory, type FhPoster } from './file-history.js';
 import { NdmpImageSink } from './image-sink.js';
@@ -23,8 +24,8 @@ export interface OpContext {
   fh: FhPoster;
   log(type: number, text: string): void;
   logFile(name: Buffer, status: number): void;
-  /** Ask the mover for the image from offset 0 (LOCAL: directly; TCP: NOTIFY_DATA_READ). */
-  requestImage(): void;
+  /** Ask the mover for a byte range of the image (LOCAL: directly; TCP: NOTIFY_DATA_READ). */
+  requestRange(offset: bigint, length: bigint): void;
   progress(bytes: number): void;
 }
 
@@ -74,7 +75,9 @@ export async function runBackup(ctx: OpContext, env: Env, plan: ReturnType<typeo
   }
   ctx.progress(sink.bytes);
   ctx.log(LogType.NORMAL, `level ${summary.level} backup done: ${summary.files} files, ${summary.directories} directories, ${summary.imageBytes} bytes`);
-  const out = new Map(env);
+  // The effective backup environment: what was given plus what was computed (restore-side
+  // defaults such as DIRECT are left out: the DMA passes this back at restore time).
+  const out = new Map([...env].filter(([k]) => !RESTORE_ONLY.has(k)));
   out.set('TYPE', 'dump');
   out.set('LEVEL', String(summary.level));
   out.set('UPDATE', plan.update ? 'Y' : 'N');
@@ -84,6 +87,8 @@ export async function runBackup(ctx: OpContext, env: Env, plan: ReturnType<typeo
   out.set('PATHNAME_SEPARATOR', '/');
   return out;
 }
+
+const RESTORE_ONLY = new Set(['DIRECT', 'EXTRACT', 'RECURSIVE', 'FORCE']);
 
 type NameEntry = RequestBody<'DATA_START_RECOVER'>['nlist'][number];
 
@@ -109,13 +114,26 @@ export function planRecover(env: Env, nlist: readonly NameEntry[], volumes: Read
     if (from === '' || from === '.') { if (to !== '' && to !== '.') throw new Error('the whole image can only be restored to PREFIX itself'); continue; }
     if (to === from) paths.push(from); else renames.push({ from, to });
   }
-  return { dest, paths, renames, force: envBool(env, 'FORCE', false) };
+  // DAR whenever every entry has an fh_info, unless the DMA says DIRECT=N (NetApp needs DIRECT=Y;
+  // ndmjob never sets it, so its absence does not disable DAR here).
+  const dar = nlist.length > 0 && nlist.every((n) => n.fh_info !== QUAD_ALL_ONES) && envBool(env, 'DIRECT', true);
+  return { dest, paths, renames, force: envBool(env, 'FORCE', false), dar };
 }
 
+const WHOLE_IMAGE = 1n << 62n;
+
 export async function runRecover(ctx: OpContext, nlist: readonly NameEntry[], plan: ReturnType<typeof planRecover>): Promise<void> {
-  ctx.requestImage();
   ctx.log(LogType.NORMAL, `restore into ${plan.dest.path} starting`);
-  const input = ctx.channel.input as Readable;
+  let input: AsyncIterable<Uint8Array>;
+  if (plan.dar) {
+    const rr = new RangeReader(ctx.channel.input as Readable, (o, l) => ctx.requestRange(o, l));
+    input = darImage(rr, nlist.map((n) => Number(n.fh_info)), (dar) => ctx.log(LogType.NORMAL, dar
+      ? 'direct access recovery: reading only the directory phase and the requested files'
+      : 'a directory was requested: reading the image in order after the directory phase'));
+  } else {
+    ctx.requestRange(0n, WHOLE_IMAGE);
+    input = ctx.channel.input as Readable;
+  }
   let failed: Error | null = null;
   let summary: Awaited<ReturnType<typeof restore>> | null = null;
   try {
@@ -145,7 +163,7 @@ export async function runRecover(ctx: OpContext, nlist: readonly NameEntry[], pl
 }
 
 export async function runToc(ctx: OpContext): Promise<void> {
-  ctx.requestImage();
+  ctx.requestRange(0n, WHOLE_IMAGE);
   const src = await openTapeSource([{ name: 'NDMP data connection', stream: ctx.channel.input as Readable }], { signal: ctx.signal });
   try {
     const n = await postFileHistory(src, ctx.fh);

@@ -14,7 +14,6 @@ import type { MoverService } from './mover.js';
 import { VolumePathError } from '../volumes.js';
 
 const LOCAL_ADDR: Addr = { type: AddrType.LOCAL, body: undefined };
-const WHOLE_IMAGE = 1n << 62n;
 
 export class DataService implements SessionService {
   state: number = DataState.IDLE;
@@ -83,14 +82,14 @@ export class DataService implements SessionService {
       },
       log: (t, text) => this.log(t, text),
       logFile: (name, status) => conn.post('LOG_FILE', { name, recovery_status: status }),
-      requestImage: () => {
-        this.readOffset = 0n;
-        this.readLength = WHOLE_IMAGE;
+      requestRange: (offset, length) => {
+        this.readOffset = offset;
+        this.readLength = length;
         if (this.local) {
-          const err = this.mover.requestRead(0n, WHOLE_IMAGE);
-          if (err !== NdmpErr.NO_ERR) throw new Error(`the mover refused to send the image (error ${err})`);
+          const err = this.mover.requestRead(offset, length);
+          if (err !== NdmpErr.NO_ERR) throw new Error(`the mover refused to send bytes ${offset}+${length} (error ${err})`);
         } else {
-          conn.post('NOTIFY_DATA_READ', { offset: 0n, length: WHOLE_IMAGE });
+          conn.post('NOTIFY_DATA_READ', { offset, length });
         }
       },
       progress: (bytes) => { this.bytesProcessed = BigInt(bytes); },
