@@ -28,7 +28,7 @@ const USAGE = `usage:
   snapdump verify -f FILE [-f FILE ...] -C DIR [--json] [--quiet]
   snapdump history [--state DIR] [--json]
   snapdump ndmpd [--listen HOST:PORT] [--config FILE] [--volume NAME=PATH ...] [--tape NAME=FILE ...]
-                 [--user NAME:PASSWORD ...] [--state DIR] [--allow-none-auth] [--max-sessions N] [--quiet]
+                 [--user NAME:PASSWORD ...] [--state DIR] [--allow-none-auth] [--max-sessions N] [--override-vetoes] [--quiet]
   snapdump vtape-export -f TAPE [--tape-file N] [-o FILE|-]
   snapdump --help | --version
 

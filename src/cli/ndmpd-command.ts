@@ -17,6 +17,7 @@ export async function ndmpdCommand(args: string[]): Promise<number> {
       state: { type: 'string' },
       'allow-none-auth': { type: 'boolean' },
       'max-sessions': { type: 'string' },
+      'override-vetoes': { type: 'boolean' },
       quiet: { type: 'boolean', short: 'q' },
     },
   });
@@ -26,17 +27,31 @@ export async function ndmpdCommand(args: string[]): Promise<number> {
   const config = loadConfig({
     listen: values.listen, config: values.config, volumes: values.volume, tapes: values.tape, users: values.user,
     state: values.state, allowNoneAuth: values['allow-none-auth'], maxSessions: maxSessions === undefined ? undefined : Number(maxSessions),
+    overrideVetoes: values['override-vetoes'],
   });
   const log = values.quiet ? () => undefined : (m: string) => writeAllSync(2, `ndmpd: ${m}\n`);
   const server = new NdmpServer({ config, log });
   const addr = await server.listen();
-  // The first line on stdout says where it listens (tests and scripts read it).
-  writeAllSync(1, `listening on ${addr.host}:${addr.port}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = () => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };
+  const signalled = new Promise<string>((resolve) => {
+    const stop = (sig: string) => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(sig); };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
-  await server.close();
+  // The first line on stdout says where it listens (tests and scripts read it); the signal
+  // handlers are in place before anyone can know the server is up.
+  writeAllSync(1, `listening on ${addr.host}:${addr.port}\n`);
+  const signal = await signalled;
+  const abortRunning = config.overrideVetoes;
+  log(`${signal}: ${abortRunning ? 'aborting running operations' : 'no new connections; waiting for running operations to finish'}`);
+  // A second signal while waiting aborts what is still running.
+  const again = () => { log('second signal: aborting running operations'); void server.close(); };
+  process.once('SIGINT', again);
+  process.once('SIGTERM', again);
+  try {
+    await server.stop({ abortRunning });
+  } finally {
+    process.off('SIGINT', again);
+    process.off('SIGTERM', again);
+  }
   return 0;
 }

@@ -9,7 +9,8 @@
  *     "users": { "ndmp": "secret" },
  *     "allowNoneAuth": false,
  *     "stateDir": "/var/lib/snapdump",
- *     "maxSessions": 4 }
+ *     "maxSessions": 4,
+ *     "overrideVetoes": false }
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -25,6 +26,8 @@ export interface NdmpdConfig {
   stateDir?: string;
   /** Concurrent backup/restore operations (default: by system memory, as ONTAP). */
   maxSessions?: number;
+  /** SIGTERM aborts running operations instead of waiting for them (ONTAP override-vetoes). */
+  overrideVetoes: boolean;
 }
 
 export interface NdmpdFlags {
@@ -36,6 +39,7 @@ export interface NdmpdFlags {
   state?: string;
   allowNoneAuth?: boolean;
   maxSessions?: number;
+  overrideVetoes?: boolean;
 }
 
 const NAME_RE = /^[A-Za-z0-9._-]+$/;
@@ -68,7 +72,7 @@ function record(v: unknown, what: string, file: string): Record<string, string> 
 }
 
 export function loadConfig(flags: NdmpdFlags): NdmpdConfig {
-  const cfg: NdmpdConfig = { host: '127.0.0.1', port: 10000, volumes: new Map(), tapes: new Map(), users: new Map(), allowNoneAuth: false };
+  const cfg: NdmpdConfig = { host: '127.0.0.1', port: 10000, volumes: new Map(), tapes: new Map(), users: new Map(), allowNoneAuth: false, overrideVetoes: false };
   if (flags.config) {
     let raw: Record<string, unknown>;
     try {
@@ -84,6 +88,7 @@ export function loadConfig(flags: NdmpdFlags): NdmpdConfig {
     for (const [k, v] of Object.entries(record(raw.tapes, 'tapes', flags.config))) addNamed(cfg.tapes, k, rel(v), 'tape', false);
     for (const [k, v] of Object.entries(record(raw.users, 'users', flags.config))) cfg.users.set(k, v);
     if (raw.allowNoneAuth !== undefined) cfg.allowNoneAuth = raw.allowNoneAuth === true;
+    if (raw.overrideVetoes !== undefined) cfg.overrideVetoes = raw.overrideVetoes === true;
     if (typeof raw.stateDir === 'string') cfg.stateDir = rel(raw.stateDir);
     if (raw.maxSessions !== undefined) {
       if (!Number.isInteger(raw.maxSessions) || (raw.maxSessions as number) < 1) throw new UsageError(`${flags.config}: maxSessions must be a positive integer`);
@@ -96,6 +101,7 @@ export function loadConfig(flags: NdmpdFlags): NdmpdConfig {
   for (const u of flags.users ?? []) { const [k, p] = pair(u, ':', '--user'); cfg.users.set(k, p); }
   if (flags.state) cfg.stateDir = path.resolve(flags.state);
   if (flags.allowNoneAuth) cfg.allowNoneAuth = true;
+  if (flags.overrideVetoes) cfg.overrideVetoes = true;
   if (flags.maxSessions !== undefined) cfg.maxSessions = flags.maxSessions;
   for (const [name, dir] of cfg.volumes) {
     let st: fs.Stats;

@@ -67,10 +67,26 @@ export class NdmpServer {
 
   get sessionCount(): number { return this.sessions.size; }
 
-  /** Stops accepting and ends every session. */
+  /** Stops accepting and ends every session at once (running operations are aborted). */
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const s of [...this.sessions]) s.shutdown('server shutting down');
     await closed;
+  }
+
+  /**
+   * Shutdown as ONTAP's `override-vetoes`: with `abortRunning` false, stop accepting, let the
+   * running backups and restores finish, give their DMAs `graceMs` to wrap up (filemarks,
+   * closing the tape), then end what is left; with it true, abort everything now.
+   */
+  async stop(opts: { abortRunning: boolean; graceMs?: number }): Promise<void> {
+    if (!opts.abortRunning) {
+      this.server.close();
+      const sleep = () => new Promise((r) => setTimeout(r, 100));
+      while (this.context.operations.active > 0) await sleep();
+      const deadline = Date.now() + (opts.graceMs ?? 10_000);
+      while (this.sessions.size > 0 && Date.now() < deadline) await sleep();
+    }
+    await this.close();
   }
 }
