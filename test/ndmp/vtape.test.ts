@@ -62,6 +62,7 @@ test('writing in the middle discards what followed', () => {
 test('random operation sequences keep positions consistent with a model', () => {
   fc.assert(fc.property(fc.array(fc.oneof(
     fc.record({ op: fc.constant('w'), n: fc.integer({ min: 1, max: 40 }) }),
+    fc.record({ op: fc.constant('wm'), n: fc.integer({ min: 0, max: 4 }) }),
     fc.record({ op: fc.constantFrom('eof', 'fsr', 'bsr', 'fsf', 'bsf', 'rew', 'read'), n: fc.integer({ min: 0, max: 4 }) }),
   ), { maxLength: 40 }), (ops) => {
     const f = tmpTape();
@@ -77,7 +78,11 @@ test('random operation sequences keep positions consistent with a model', () => 
     try {
       for (const { op, n } of ops) {
         if (op === 'w') { t.write(Buffer.alloc(n, 7)); model.length = i; model.push(n); i++; }
-        else if (op === 'eof') { t.writeFilemarks(n); model.length = i; for (let k = 0; k < n; k++) model.push('F'); i += n; }
+        else if (op === 'wm') {
+          const recs = Array.from({ length: n }, (_, k) => Buffer.alloc(k + 1, k));
+          t.writeRecords(recs);
+          if (n > 0) { model.length = i; for (const r of recs) model.push(r.length); i += n; }
+        } else if (op === 'eof') { t.writeFilemarks(n); model.length = i; for (let k = 0; k < n; k++) model.push('F'); i += n; }
         else if (op === 'rew') { t.rewind(); i = 0; }
         else if (op === 'fsr') { let d = 0; while (d < n && i < model.length && model[i] !== 'F') { i++; d++; } assert.equal(t.fsr(n), n - d); }
         else if (op === 'bsr') { let d = 0; while (d < n && i > 0 && model[i - 1] !== 'F') { i--; d++; } assert.equal(t.bsr(n), n - d); }

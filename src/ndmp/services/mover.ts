@@ -22,6 +22,8 @@ import { MAX_RECORD, type TapeService } from './tape.js';
 class Stopped extends Error {}
 
 const DEFAULT_RECORD = 10240;
+/** Records gathered into one write to the tape. */
+const BATCH_BYTES = 1 << 20;
 const LOCAL_ADDR: Addr = { type: AddrType.LOCAL, body: undefined };
 
 export class MoverService implements SessionService {
@@ -132,34 +134,51 @@ export class MoverService implements SessionService {
 
   // ---- backup: data → tape ----
 
-  private async writeRecord(record: Buffer): Promise<void> {
-    while (this.position + BigInt(this.recordSize) > this.windowEnd) {
-      await this.pause(MoverPause.EOW, this.position);
+  /** Writes whole records, pausing with EOW whenever the window is full. */
+  private async writeRecords(records: Buffer[]): Promise<void> {
+    const rs = BigInt(this.recordSize);
+    let i = 0;
+    while (i < records.length) {
+      const end = this.windowEnd;
+      const room = end === QUAD_ALL_ONES ? records.length : Number((end - this.position) / rs);
+      if (room <= 0) {
+        await this.pause(MoverPause.EOW, this.position);
+        continue;
+      }
+      const t = this.tape.tape;
+      if (!t || !this.tape.canWrite) throw new Error('the tape is not open for writing');
+      const batch = records.slice(i, i + Math.min(room, records.length - i));
+      t.writeRecords(batch);
+      this.recordNum += batch.length;
+      this.bytesMoved += BigInt(batch.length) * rs;
+      i += batch.length;
     }
-    const t = this.tape.tape;
-    if (!t || !this.tape.canWrite) throw new Error('the tape is not open for writing');
-    t.write(record);
-    this.recordNum++;
-    this.bytesMoved += BigInt(record.length);
   }
 
   private async runBackup(ch: DataChannel): Promise<void> {
-    let record = Buffer.allocUnsafe(this.recordSize);
+    const rs = this.recordSize;
+    // Records are views of the incoming chunks where possible; a record spanning chunks is copied.
+    let partial: Buffer | null = null;
     let fill = 0;
+    let batch: Buffer[] = [];
+    const flush = async () => { const b = batch; batch = []; await this.writeRecords(b); };
     try {
       for await (const chunk of ch.input as AsyncIterable<Buffer>) {
         let off = 0;
         while (off < chunk.length) {
           if (this.state === MoverState.HALTED) return;
-          const take = Math.min(chunk.length - off, record.length - fill);
-          chunk.copy(record, fill, off, off + take);
-          fill += take;
-          off += take;
-          if (fill === record.length) {
-            await this.writeRecord(record);
-            record = Buffer.allocUnsafe(this.recordSize);
-            fill = 0;
+          if (partial === null && chunk.length - off >= rs) {
+            batch.push(chunk.subarray(off, off + rs));
+            off += rs;
+          } else {
+            partial ??= Buffer.allocUnsafe(rs);
+            const take = Math.min(chunk.length - off, rs - fill);
+            chunk.copy(partial, fill, off, off + take);
+            fill += take;
+            off += take;
+            if (fill === rs) { batch.push(partial); partial = null; fill = 0; }
           }
+          if (batch.length * rs >= BATCH_BYTES) await flush();
         }
       }
     } catch (e) {
@@ -167,10 +186,11 @@ export class MoverService implements SessionService {
       if ((e as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE' && (e as NodeJS.ErrnoException).code !== 'ECONNRESET') throw e;
     }
     if (this.state === MoverState.HALTED) return;
-    if (fill > 0) {
-      record.fill(0, fill);
-      await this.writeRecord(record);
+    if (partial !== null) {
+      partial.fill(0, fill);
+      batch.push(partial);
     }
+    await flush();
     this.halt(MoverHalt.CONNECT_CLOSED);
   }
 

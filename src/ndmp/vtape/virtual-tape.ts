@@ -22,6 +22,7 @@ export const ENTRY_HEADER = 16;
 const MAGIC = 0x53445654; // "SDVT"
 const KIND_RECORD = 1;
 const KIND_FILEMARK = 2;
+const IOV_MAX = 1024;
 
 export class TapeMediaError extends Error {
   constructor(message: string, readonly offset: number) {
@@ -115,23 +116,59 @@ export class VirtualTape {
     }
   }
 
-  private append(kind: number, data: readonly Buffer[]): void {
-    const length = data.reduce((n, b) => n + b.length, 0);
+  private entryHeader(kind: number, length: number, prev: number): Buffer {
     const h = Buffer.allocUnsafe(ENTRY_HEADER);
     h.writeUInt32BE(MAGIC, 0);
     h.writeUInt32BE(kind, 4);
     h.writeUInt32BE(length, 8);
-    h.writeUInt32BE(this.prevTotal, 12);
-    const parts = [h, ...data];
-    let done = 0;
-    const want = ENTRY_HEADER + length;
-    while (done < want) {
-      const rest = done === 0 ? parts : [Buffer.concat(parts).subarray(done)];
-      done += fs.writevSync(this.fd, rest, this.pos + done);
+    h.writeUInt32BE(prev, 12);
+    return h;
+  }
+
+  /** Writes entries (header + data pairs) at the current position in as few system calls as possible. */
+  private appendEntries(entries: ReadonlyArray<{ kind: number; data: readonly Buffer[] }>): void {
+    const parts: Buffer[] = [];
+    let prev = this.prevTotal;
+    let total = 0;
+    for (const e of entries) {
+      const length = e.data.reduce((n, b) => n + b.length, 0);
+      parts.push(this.entryHeader(e.kind, length, prev), ...e.data);
+      prev = ENTRY_HEADER + length;
+      total += prev;
     }
-    this.pos += want;
+    let done = 0;
+    let i = 0;
+    while (i < parts.length) {
+      const batch = parts.slice(i, i + IOV_MAX);
+      const want = batch.reduce((n, b) => n + b.length, 0);
+      let got = fs.writevSync(this.fd, batch, this.pos + done);
+      if (got < want) {
+        // A short write: finish this batch piece by piece.
+        let rest = Buffer.concat(batch).subarray(got);
+        while (rest.length > 0) {
+          const n = fs.writeSync(this.fd, rest, 0, rest.length, this.pos + done + got);
+          got += n;
+          rest = rest.subarray(n);
+        }
+      }
+      done += want;
+      i += batch.length;
+    }
+    this.pos += total;
     this.end = this.pos;
-    this.prevTotal = want;
+    this.prevTotal = prev;
+  }
+
+  private append(kind: number, data: readonly Buffer[]): void {
+    this.appendEntries([{ kind, data }]);
+  }
+
+  /** Writes several records here, discarding what followed (one system call for many). */
+  writeRecords(records: readonly Buffer[]): void {
+    if (records.length === 0) return;
+    this.truncateHere();
+    this.appendEntries(records.map((r) => ({ kind: KIND_RECORD, data: [r] })));
+    this.blockNo += records.length;
   }
 
   /** Writes one record here, discarding what followed. */
