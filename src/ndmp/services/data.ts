@@ -4,14 +4,13 @@
  * while the DMA polls. halt_reason is NA whenever the state is not HALTED.
  */
 import * as net from 'node:net';
-import { AddrType, DataHalt, DataOp, DataState, NdmpErr } from '../codec/constants.js';
+import { AddrType, DataHalt, DataOp, DataState, LogType, NdmpErr } from '../codec/constants.js';
 import type { Addr, RequestBody } from '../codec/messages.js';
 import type { HandlerTable, SessionContext, SessionService } from './context.js';
 import { connectTcp, ipv4ToNumber, localPair, socketChannel, type DataChannel } from './data-channel.js';
 import { planBackup, planRecover, runBackup, runRecover, runToc, type OpContext } from './data-ops.js';
-import { DUMP_DEFAULT_ENV, EnvError, envMap, type Env } from './dump-env.js';
+import { DUMP_DEFAULT_ENV, envMap, type Env } from './dump-env.js';
 import type { MoverService } from './mover.js';
-import { VolumePathError } from '../volumes.js';
 
 const LOCAL_ADDR: Addr = { type: AddrType.LOCAL, body: undefined };
 
@@ -102,7 +101,7 @@ export class DataService implements SessionService {
     if (ops.tryAcquire()) { this.holdsSlot = true; return true; }
     const text = `refused: ${ops.active} backup/restore operations are running, the limit of this server is ${ops.limit}`;
     this.s.log(text);
-    this.log(2, text);
+    this.log(LogType.ERROR, text);
     return false;
   }
 
@@ -122,7 +121,7 @@ export class DataService implements SessionService {
       (e: unknown) => {
         if (this.state !== DataState.ACTIVE) return;
         this.s.log(`data operation failed: ${(e as Error).message}`);
-        this.log(2, `operation failed: ${(e as Error).message}`);
+        this.log(LogType.ERROR, `operation failed: ${(e as Error).message}`);
         this.halt(DataHalt.INTERNAL_ERROR);
       },
     );
@@ -142,7 +141,7 @@ export class DataService implements SessionService {
       plan = planRecover(this.env, req.nlist, this.s.server.config.volumes);
     } catch (e) {
       this.s.log(`DATA_START_RECOVER refused: ${(e as Error).message}`);
-      this.log(2, `recover refused: ${(e as Error).message}`);
+      this.log(LogType.ERROR, `recover refused: ${(e as Error).message}`);
       this.releaseSlot();
       return { error: NdmpErr.ILLEGAL_ARGS };
     }
@@ -220,9 +219,10 @@ export class DataService implements SessionService {
         try {
           plan = planBackup(full, this.s.server.config.volumes);
         } catch (e) {
-          if (!(e instanceof EnvError || e instanceof VolumePathError || e instanceof Error)) throw e;
-          this.s.log(`DATA_START_BACKUP refused: ${e.message}`);
-          this.log(2, `backup refused: ${e.message}`);
+          // A bad variable (EnvError), a path outside the volumes (VolumePathError), a missing FILESYSTEM.
+          const why = (e as Error).message;
+          this.s.log(`DATA_START_BACKUP refused: ${why}`);
+          this.log(LogType.ERROR, `backup refused: ${why}`);
           return { error: NdmpErr.ILLEGAL_ARGS };
         }
         if (!this.acquireSlot()) return { error: NdmpErr.NO_MEM };
