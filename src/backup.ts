@@ -35,8 +35,10 @@ export type { KeepSnapshot, SnapshotInfo, SnapshotMode } from './snapshot/index.
 
 export interface BackupOptions {
   source: string;
-  /** File path, '-' for stdout, or a tape device. */
+  /** File path, '-' for stdout, or a tape device; with `sink`, only the name shown for it. */
   output: string;
+  /** Where the image goes instead of opening `output` (the NDMP server's mover connection). */
+  sink?: TapeSink;
   level?: number;
   blockingFactor?: number;
   label?: string;
@@ -239,7 +241,7 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
     }
     emit({ type: 'snapshot', action: 'using', ...snap.info });
     await opts.onSnapshotReady?.(snap.info);
-    sink = openSink(opts.output, ntrec * 1024, { sync: opts.sync });
+    sink = opts.sink ?? openSink(opts.output, ntrec * 1024, { sync: opts.sync });
   } catch (e) {
     await endSnapshot();
     throw e;

@@ -17,6 +17,8 @@ import { pauseAfterSnapshotHook } from '../snapshot/test-hook.js';
 import { splitExcludeList } from '../select/exclude.js';
 import { contextsCommand } from './contexts-command.js';
 import { restartBackup } from '../restart.js';
+import { ndmpdCommand } from './ndmpd-command.js';
+import { vtapeExportCommand } from './vtape-command.js';
 
 export const EXIT_OK = 0;
 export const EXIT_PARTIAL = 1;
@@ -34,6 +36,9 @@ const USAGE = `usage:
   snapdump history [--state DIR] [--json]
   snapdump snapshots [list|prune] [--state DIR] [--json]
   snapdump contexts [list | show ID | delete ID | prune] [--state DIR] [--json]
+  snapdump ndmpd [--listen HOST:PORT] [--config FILE] [--volume NAME=PATH ...] [--tape NAME=FILE ...]
+                 [--user NAME:PASSWORD ...] [--state DIR] [--allow-none-auth] [--max-sessions N] [--override-vetoes] [--quiet]
+  snapdump vtape-export -f TAPE [--tape-file N] [-o FILE|-]
   snapdump --help | --version
 
 exit status: 0 success; 1 finished but some entries were skipped (each named on stderr);
@@ -152,6 +157,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'history': return await historyCommand(rest);
       case 'snapshots': return await snapshotsCommand(rest);
       case 'contexts': return await contextsCommand(rest);
+      case 'ndmpd': return await ndmpdCommand(rest);
+      case 'vtape-export': return await vtapeExportCommand(rest);
       case '--version': case '-V': {
         const pkg = JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
         writeLine(1, `snapdump ${pkg.version}`);

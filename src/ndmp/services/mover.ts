@@ -1,0 +1,398 @@
+/**
+ * The MOVER service (NDMP.md §3.3): moves the image between the data connection and this
+ * session's tape, in records of `record_size` bytes, inside the window the DMA set.
+ *
+ * READ mode (backup, data → tape): bytes are cut into records; the last short record is padded
+ * with zeros and counted. The window end pauses with EOW. WRITE mode (recover, tape → data):
+ * nothing flows until a read request (MOVER_READ, or a direct call from this session's DATA
+ * in LOCAL mode); the mover then positions to the record holding the offset (which need not be
+ * record-aligned), skips into it, and sends exactly the requested bytes; a filemark pauses
+ * with EOF, an offset outside the window with SEEK. Every transition to HALTED is posted.
+ */
+import * as net from 'node:net';
+import {
+  AddrType, MoverHalt, MoverMode, MoverPause, MoverState, NdmpErr, QUAD_ALL_ONES, TapeMode,
+} from '../codec/constants.js';
+import type { Addr } from '../codec/messages.js';
+import { TapeMediaError } from '../vtape/virtual-tape.js';
+import type { HandlerTable, SessionContext, SessionService } from './context.js';
+import { connectTcp, ipv4ToNumber, localPair, socketChannel, writeWithBackpressure, type DataChannel } from './data-channel.js';
+import { MAX_RECORD, type TapeService } from './tape.js';
+
+class Stopped extends Error {}
+
+const DEFAULT_RECORD = 10240;
+/** Records gathered into one write to the tape. */
+const BATCH_BYTES = 1 << 20;
+const LOCAL_ADDR: Addr = { type: AddrType.LOCAL, body: undefined };
+
+export class MoverService implements SessionService {
+  state: number = MoverState.IDLE;
+  mode: number = MoverMode.NOACTION;
+  pauseReason: number = MoverPause.NA;
+  haltReason: number = MoverHalt.NA;
+  recordSize = DEFAULT_RECORD;
+  recordNum = 0;
+  bytesMoved = 0n;
+  seekPosition = 0n;
+  windowOffset = 0n;
+  windowLength = QUAD_ALL_ONES;
+  /** Recover: the stream offset of the next byte to send, and how many are still wanted. */
+  readOffset = 0n;
+  bytesLeftToRead = 0n;
+  private addr: Addr = LOCAL_ADDR;
+  private listener: net.Server | null = null;
+  private listenType: number = AddrType.LOCAL;
+  private channel: DataChannel | null = null;
+  private resume: { go: () => void; stop: (e: Error) => void } | null = null;
+  private readKick: (() => void) | null = null;
+
+  constructor(private readonly s: SessionContext, private readonly tape: TapeService) {
+    tape.moverActive = () => this.state === MoverState.ACTIVE;
+  }
+
+  /** Stream offset of the next record boundary on tape. */
+  private get position(): bigint { return BigInt(this.recordNum) * BigInt(this.recordSize); }
+  private get windowEnd(): bigint {
+    const end = this.windowOffset + this.windowLength;
+    return this.windowLength === QUAD_ALL_ONES || end > QUAD_ALL_ONES ? QUAD_ALL_ONES : end;
+  }
+
+  // ---- transitions ----
+
+  private halt(reason: number): void {
+    if (this.state === MoverState.HALTED || this.state === MoverState.IDLE) return;
+    this.state = MoverState.HALTED;
+    this.haltReason = reason;
+    this.pauseReason = MoverPause.NA;
+    this.listener?.close();
+    this.listener = null;
+    const ch = this.channel;
+    if (ch) {
+      // CONNECT_CLOSED: let the peer read what is buffered; anything else tears it down.
+      if (reason === MoverHalt.CONNECT_CLOSED) ch.end(); else ch.destroy();
+    }
+    this.resume?.stop(new Stopped());
+    this.resume = null;
+    this.readKick?.();
+    this.s.conn.post('NOTIFY_MOVER_HALTED', { reason });
+  }
+
+  private pause(reason: number, seek: bigint): Promise<void> {
+    this.state = MoverState.PAUSED;
+    this.pauseReason = reason;
+    this.seekPosition = seek;
+    const p = new Promise<void>((go, stop) => { this.resume = { go, stop }; });
+    this.s.conn.post('NOTIFY_MOVER_PAUSED', { reason, seek_position: seek });
+    return p;
+  }
+
+  private reset(): void {
+    this.state = MoverState.IDLE;
+    this.mode = MoverMode.NOACTION;
+    this.pauseReason = MoverPause.NA;
+    this.haltReason = MoverHalt.NA;
+    this.recordNum = 0;
+    this.bytesMoved = 0n;
+    this.seekPosition = 0n;
+    this.windowOffset = 0n;
+    this.windowLength = QUAD_ALL_ONES;
+    this.readOffset = 0n;
+    this.bytesLeftToRead = 0n;
+    this.addr = LOCAL_ADDR;
+    this.channel = null;
+  }
+
+  shutdown(): void {
+    if (this.state === MoverState.LISTEN || this.state === MoverState.ACTIVE || this.state === MoverState.PAUSED) this.halt(MoverHalt.ABORTED);
+    this.listener?.close();
+    this.channel?.destroy();
+  }
+
+  /** DATA_CONNECT(LOCAL) from this session's DATA: the mover must be listening on LOCAL. */
+  connectLocal(): DataChannel | null {
+    if (this.state !== MoverState.LISTEN || this.listenType !== AddrType.LOCAL) return null;
+    const [dataEnd, moverEnd] = localPair();
+    this.start(moverEnd);
+    return dataEnd;
+  }
+
+  get isListeningLocal(): boolean { return this.state === MoverState.LISTEN && this.listenType === AddrType.LOCAL; }
+
+  private start(ch: DataChannel): void {
+    this.channel = ch;
+    this.listener?.close();
+    this.listener = null;
+    this.state = MoverState.ACTIVE;
+    const run = this.mode === MoverMode.READ ? this.runBackup(ch) : this.runRecover(ch);
+    run.catch((e: unknown) => {
+      if (e instanceof Stopped) return;
+      this.s.log(`mover: ${(e as Error).message}`);
+      this.halt(e instanceof TapeMediaError || (e as NodeJS.ErrnoException).code ? MoverHalt.MEDIA_ERROR : MoverHalt.INTERNAL_ERROR);
+    });
+  }
+
+  // ---- backup: data → tape ----
+
+  /** Writes whole records, pausing with EOW whenever the window is full. */
+  private async writeRecords(records: Buffer[]): Promise<void> {
+    const rs = BigInt(this.recordSize);
+    let i = 0;
+    while (i < records.length) {
+      const end = this.windowEnd;
+      const room = end === QUAD_ALL_ONES ? records.length : Number((end - this.position) / rs);
+      if (room <= 0) {
+        await this.pause(MoverPause.EOW, this.position);
+        continue;
+      }
+      const t = this.tape.tape;
+      if (!t || !this.tape.canWrite) throw new Error('the tape is not open for writing');
+      const batch = records.slice(i, i + Math.min(room, records.length - i));
+      t.writeRecords(batch);
+      this.recordNum += batch.length;
+      this.bytesMoved += BigInt(batch.length) * rs;
+      i += batch.length;
+    }
+  }
+
+  private async runBackup(ch: DataChannel): Promise<void> {
+    const rs = this.recordSize;
+    // Records are views of the incoming chunks where possible; a record spanning chunks is copied.
+    let partial: Buffer | null = null;
+    let fill = 0;
+    let batch: Buffer[] = [];
+    const flush = async () => { const b = batch; batch = []; await this.writeRecords(b); };
+    try {
+      for await (const chunk of ch.input as AsyncIterable<Buffer>) {
+        let off = 0;
+        while (off < chunk.length) {
+          if (this.state === MoverState.HALTED) return;
+          if (partial === null && chunk.length - off >= rs) {
+            batch.push(chunk.subarray(off, off + rs));
+            off += rs;
+          } else {
+            partial ??= Buffer.allocUnsafe(rs);
+            const take = Math.min(chunk.length - off, rs - fill);
+            chunk.copy(partial, fill, off, off + take);
+            fill += take;
+            off += take;
+            if (fill === rs) { batch.push(partial); partial = null; fill = 0; }
+          }
+          if (batch.length * rs >= BATCH_BYTES) await flush();
+        }
+      }
+    } catch (e) {
+      if (e instanceof Stopped || this.state === MoverState.HALTED) return;
+      if ((e as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE' && (e as NodeJS.ErrnoException).code !== 'ECONNRESET') throw e;
+    }
+    if (this.state === MoverState.HALTED) return;
+    if (partial !== null) {
+      partial.fill(0, fill);
+      batch.push(partial);
+    }
+    await flush();
+    this.halt(MoverHalt.CONNECT_CLOSED);
+  }
+
+  // ---- recover: tape → data ----
+
+  /** A read request: from MOVER_READ, or directly from this session's DATA (LOCAL). */
+  requestRead(offset: bigint, length: bigint): number {
+    if (this.bytesLeftToRead > 0n && this.state !== MoverState.HALTED) return NdmpErr.READ_IN_PROGRESS;
+    if (this.state !== MoverState.ACTIVE || this.mode !== MoverMode.WRITE) return NdmpErr.ILLEGAL_STATE;
+    this.readOffset = offset;
+    this.bytesLeftToRead = length;
+    this.readKick?.();
+    return NdmpErr.NO_ERR;
+  }
+
+  private async runRecover(ch: DataChannel): Promise<void> {
+    let peerDone = false;
+    const finished = () => { peerDone = true; this.readKick?.(); };
+    ch.input.on('end', finished);
+    ch.input.on('close', finished);
+    ch.input.resume();
+    for (;;) {
+      while (this.bytesLeftToRead === 0n && !peerDone && this.state !== MoverState.HALTED) {
+        await new Promise<void>((r) => { this.readKick = r; });
+        this.readKick = null;
+      }
+      if (this.state === MoverState.HALTED) return;
+      if (peerDone) { this.halt(MoverHalt.CONNECT_CLOSED); return; }
+      await this.sendRequested(ch, () => peerDone);
+    }
+  }
+
+  private async sendRequested(ch: DataChannel, peerDone: () => boolean): Promise<void> {
+    const rs = BigInt(this.recordSize);
+    const buf = Buffer.allocUnsafe(this.recordSize);
+    while (this.bytesLeftToRead > 0n && !peerDone()) {
+      if (this.state === MoverState.HALTED) return;
+      const pos = this.readOffset;
+      if (pos < this.windowOffset || pos >= this.windowEnd) {
+        await this.pause(MoverPause.SEEK, pos);
+        continue;
+      }
+      const t = this.tape.tape;
+      if (!t) throw new Error('the tape is not open');
+      const want = pos / rs;
+      const here = BigInt(this.recordNum);
+      if (want > here) {
+        const resid = t.fsr(Number(want - here));
+        this.recordNum += Number(want - here) - resid;
+        if (resid > 0) { await this.pause(MoverPause.EOF, pos); continue; }
+      } else if (want < here) {
+        const resid = t.bsr(Number(here - want));
+        this.recordNum -= Number(here - want) - resid;
+        if (resid > 0) throw new TapeMediaError(`cannot space back to record ${want}`, 0);
+      }
+      const r = t.read(this.recordSize, buf);
+      if (r.kind === 'filemark') { await this.pause(MoverPause.EOF, pos); continue; }
+      if (r.kind === 'eod') { await this.pause(MoverPause.EOM, pos); continue; }
+      this.recordNum++;
+      const skip = Number(pos % rs);
+      const avail = BigInt(r.data.length - Math.min(skip, r.data.length));
+      const n = Number(avail < this.bytesLeftToRead ? avail : this.bytesLeftToRead);
+      if (n <= 0) continue;
+      const chunk = Buffer.from(r.data.subarray(skip, skip + n));
+      this.readOffset += BigInt(n);
+      this.bytesLeftToRead -= BigInt(n);
+      this.bytesMoved += BigInt(n);
+      if (!(await writeWithBackpressure(ch, chunk))) return;
+    }
+  }
+
+  // ---- requests ----
+
+  private async listen(mode: number, addrType: number): Promise<{ error: number; connect_addr: Addr }> {
+    const fail = (error: number) => ({ error, connect_addr: LOCAL_ADDR });
+    if (mode !== MoverMode.READ && mode !== MoverMode.WRITE) return fail(NdmpErr.ILLEGAL_ARGS);
+    if (addrType !== AddrType.LOCAL && addrType !== AddrType.TCP) return fail(NdmpErr.ILLEGAL_ARGS);
+    if (this.state !== MoverState.IDLE) return fail(NdmpErr.ILLEGAL_STATE);
+    if (!this.tape.tape) return fail(NdmpErr.DEV_NOT_OPEN);
+    if (mode === MoverMode.READ && this.tape.mode === TapeMode.READ) return fail(NdmpErr.PERMISSION);
+    this.mode = mode;
+    this.listenType = addrType;
+    if (addrType === AddrType.LOCAL) {
+      this.state = MoverState.LISTEN;
+      this.addr = LOCAL_ADDR;
+      return { error: NdmpErr.NO_ERR, connect_addr: this.addr };
+    }
+    const r = await this.listenTcp();
+    if (r.error !== NdmpErr.NO_ERR) this.mode = MoverMode.NOACTION;
+    return r;
+  }
+
+  private async listenTcp(): Promise<{ error: number; connect_addr: Addr }> {
+    const host = this.s.conn.localAddress.replace(/^::ffff:/, '');
+    const server = net.createServer({ pauseOnConnect: true }, (socket) => {
+      if (this.state !== MoverState.LISTEN || this.listener !== server) { socket.destroy(); return; }
+      this.start(socketChannel(socket));
+    });
+    try {
+      await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(0, host, () => resolve()); });
+    } catch (e) {
+      this.s.log(`MOVER_LISTEN: ${(e as Error).message}`);
+      return { error: NdmpErr.CONNECT, connect_addr: LOCAL_ADDR };
+    }
+    server.on('error', () => undefined);
+    const port = (server.address() as net.AddressInfo).port;
+    this.listener = server;
+    this.state = MoverState.LISTEN;
+    this.addr = { type: AddrType.TCP, body: [{ ip_addr: ipv4ToNumber(host), port, addr_env: [] }] };
+    return { error: NdmpErr.NO_ERR, connect_addr: this.addr };
+  }
+
+  private async connectTcp(addr: Addr): Promise<number> {
+    if (addr.type !== AddrType.TCP || addr.body.length === 0) return NdmpErr.ILLEGAL_ARGS;
+    const a = addr.body[0]!;
+    try {
+      const socket = await connectTcp(a.ip_addr, a.port);
+      this.addr = addr;
+      this.start(socketChannel(socket));
+      return NdmpErr.NO_ERR;
+    } catch (e) {
+      this.s.log(`MOVER_CONNECT: ${(e as Error).message}`);
+      return NdmpErr.CONNECT;
+    }
+  }
+
+  /** Set by the session: this session's DATA in LISTEN(LOCAL) accepting the mover. */
+  acceptLocalFromData: (() => DataChannel | null) | null = null;
+
+  handlers(): HandlerTable {
+    const ok = { error: NdmpErr.NO_ERR };
+    const illegal = { error: NdmpErr.ILLEGAL_STATE };
+    return {
+      MOVER_GET_STATE: () => ({
+        error: NdmpErr.NO_ERR, mode: this.mode, state: this.state,
+        pause_reason: this.state === MoverState.PAUSED ? this.pauseReason : MoverPause.NA,
+        halt_reason: this.state === MoverState.HALTED ? this.haltReason : MoverHalt.NA,
+        record_size: this.recordSize, record_num: this.recordNum, bytes_moved: this.bytesMoved,
+        seek_position: this.seekPosition, bytes_left_to_read: this.bytesLeftToRead,
+        window_offset: this.windowOffset, window_length: this.windowLength, data_connection_addr: this.addr,
+      }),
+      MOVER_LISTEN: ({ mode, addr_type }) => this.listen(mode, addr_type),
+      MOVER_CONNECT: async ({ mode, addr }) => {
+        if (mode !== MoverMode.READ && mode !== MoverMode.WRITE) return { error: NdmpErr.ILLEGAL_ARGS };
+        if (addr.type !== AddrType.LOCAL && addr.type !== AddrType.TCP) return { error: NdmpErr.ILLEGAL_ARGS };
+        if (this.state !== MoverState.IDLE) return illegal;
+        if (!this.tape.tape) return { error: NdmpErr.DEV_NOT_OPEN };
+        if (mode === MoverMode.READ && this.tape.mode === TapeMode.READ) return { error: NdmpErr.PERMISSION };
+        this.mode = mode;
+        if (addr.type === AddrType.LOCAL) {
+          const ch = this.acceptLocalFromData?.() ?? null;
+          if (!ch) { this.mode = MoverMode.NOACTION; return illegal; }
+          this.addr = LOCAL_ADDR;
+          this.start(ch);
+          return ok;
+        }
+        const error = await this.connectTcp(addr);
+        if (error !== NdmpErr.NO_ERR) this.mode = MoverMode.NOACTION;
+        return { error };
+      },
+      MOVER_CONTINUE: () => {
+        if (this.state !== MoverState.PAUSED) return illegal;
+        this.state = MoverState.ACTIVE;
+        this.pauseReason = MoverPause.NA;
+        const r = this.resume;
+        this.resume = null;
+        r?.go();
+        return ok;
+      },
+      MOVER_ABORT: () => {
+        if (this.state !== MoverState.LISTEN && this.state !== MoverState.ACTIVE && this.state !== MoverState.PAUSED) return illegal;
+        this.halt(MoverHalt.ABORTED);
+        return ok;
+      },
+      MOVER_STOP: () => {
+        if (this.state !== MoverState.HALTED) return illegal;
+        this.channel?.destroy();
+        this.reset();
+        return ok;
+      },
+      MOVER_CLOSE: () => {
+        if (this.state !== MoverState.ACTIVE && this.state !== MoverState.PAUSED) return illegal;
+        this.halt(MoverHalt.CONNECT_CLOSED);
+        return ok;
+      },
+      MOVER_SET_WINDOW: ({ offset, length }) => {
+        if (this.state !== MoverState.IDLE && this.state !== MoverState.PAUSED) return illegal;
+        const rs = BigInt(this.recordSize);
+        if (offset % rs !== 0n) return { error: NdmpErr.ILLEGAL_ARGS };
+        if (length !== QUAD_ALL_ONES && offset + length !== QUAD_ALL_ONES && length % rs !== 0n) return { error: NdmpErr.ILLEGAL_ARGS };
+        this.windowOffset = offset;
+        this.windowLength = length;
+        this.recordNum = Number(offset / rs);
+        return ok;
+      },
+      MOVER_SET_RECORD_SIZE: ({ len }) => {
+        if (this.state !== MoverState.IDLE && this.state !== MoverState.PAUSED) return illegal;
+        if (len === 0 || len > MAX_RECORD) return { error: NdmpErr.ILLEGAL_ARGS };
+        this.recordSize = len;
+        return ok;
+      },
+      MOVER_READ: ({ offset, length }) => ({ error: this.requestRead(offset, length) }),
+    };
+  }
+}

@@ -1,0 +1,271 @@
+/**
+ * A virtual tape: one file holding tape records and filemarks, so that positioning, end of file,
+ * end of data and record sizes behave as on a real drive. An empty file is a blank tape.
+ *
+ * Container format (all integers big-endian): a sequence of entries, each a 16-byte header
+ *
+ *   0  magic   "SDVT"
+ *   4  kind    1 = record, 2 = filemark
+ *   8  length  bytes of record data that follow (0 for a filemark)
+ *   12 prev    total size (header + data) of the entry before this one, 0 for the first
+ *
+ * followed by `length` bytes of data. The end of the file is the end of recorded data (EOD).
+ * `prev` lets the tape move backwards without an index. Writing (a record or filemarks)
+ * discards everything after the current position, as a tape drive does.
+ *
+ * Position: `fileNum` counts filemarks crossed since BOT, `blockNo` records since the last
+ * filemark (or BOT). Synchronous I/O: every operation is one small positioned read or write.
+ */
+import * as fs from 'node:fs';
+
+export const ENTRY_HEADER = 16;
+const MAGIC = 0x53445654; // "SDVT"
+const KIND_RECORD = 1;
+const KIND_FILEMARK = 2;
+const IOV_MAX = 1024;
+
+export class TapeMediaError extends Error {
+  constructor(message: string, readonly offset: number) {
+    super(message);
+    this.name = 'TapeMediaError';
+  }
+}
+
+interface Entry { kind: number; length: number; prev: number }
+
+export type ReadResult = { kind: 'record'; data: Buffer; length: number } | { kind: 'filemark' } | { kind: 'eod' };
+
+export class VirtualTape {
+  private pos = 0;
+  /** Total size of the entry just before `pos` (0 at BOT). */
+  private prevTotal = 0;
+  private end: number;
+  fileNum = 0;
+  blockNo = 0;
+  private readonly head = Buffer.alloc(ENTRY_HEADER);
+
+  private constructor(readonly path: string, private readonly fd: number, readonly writable: boolean) {
+    this.end = fs.fstatSync(fd).size;
+  }
+
+  /** Opens the container; `writable` false opens read-only. Throws the fs error (ENOENT, EACCES...). */
+  static open(path: string, writable: boolean): VirtualTape {
+    const fd = fs.openSync(path, writable ? fs.constants.O_RDWR : fs.constants.O_RDONLY);
+    try {
+      if (!fs.fstatSync(fd).isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: 'EINVAL' });
+      return new VirtualTape(path, fd, writable);
+    } catch (e) {
+      fs.closeSync(fd);
+      throw e;
+    }
+  }
+
+  close(): void { fs.closeSync(this.fd); }
+
+  /** Bytes used in the container. */
+  get size(): number { return this.end; }
+  get atBot(): boolean { return this.pos === 0; }
+
+  private entryAt(off: number): Entry | null {
+    if (off >= this.end) return null;
+    const n = fs.readSync(this.fd, this.head, 0, ENTRY_HEADER, off);
+    if (n < ENTRY_HEADER) throw new TapeMediaError(`entry header cut short at byte ${off}`, off);
+    const magic = this.head.readUInt32BE(0);
+    const kind = this.head.readUInt32BE(4);
+    const length = this.head.readUInt32BE(8);
+    const prev = this.head.readUInt32BE(12);
+    if (magic !== MAGIC || (kind !== KIND_RECORD && kind !== KIND_FILEMARK) || (kind === KIND_FILEMARK && length !== 0) || off + ENTRY_HEADER + length > this.end) {
+      throw new TapeMediaError(`damaged tape entry at byte ${off}`, off);
+    }
+    return { kind, length, prev };
+  }
+
+  private total(e: Entry): number { return ENTRY_HEADER + e.length; }
+
+  private stepForward(e: Entry): void {
+    this.pos += this.total(e);
+    this.prevTotal = this.total(e);
+  }
+
+  private stepBack(): Entry {
+    const start = this.pos - this.prevTotal;
+    const e = this.entryAt(start);
+    if (!e || this.total(e) !== this.prevTotal) throw new TapeMediaError(`tape entry before byte ${this.pos} does not match its successor`, start);
+    this.pos = start;
+    this.prevTotal = e.prev;
+    return e;
+  }
+
+  /** Reads the next record (up to `max` bytes of it; the rest is skipped). A filemark is not crossed. */
+  read(max: number, into?: Buffer): ReadResult {
+    const e = this.entryAt(this.pos);
+    if (!e) return { kind: 'eod' };
+    if (e.kind === KIND_FILEMARK) return { kind: 'filemark' };
+    const n = Math.min(max, e.length);
+    const data = into && into.length >= n ? into.subarray(0, n) : Buffer.allocUnsafe(n);
+    if (n > 0 && fs.readSync(this.fd, data, 0, n, this.pos + ENTRY_HEADER) !== n) throw new TapeMediaError(`record cut short at byte ${this.pos}`, this.pos);
+    this.stepForward(e);
+    this.blockNo++;
+    return { kind: 'record', data, length: e.length };
+  }
+
+  private truncateHere(): void {
+    if (this.end > this.pos) {
+      fs.ftruncateSync(this.fd, this.pos);
+      this.end = this.pos;
+    }
+  }
+
+  private entryHeader(kind: number, length: number, prev: number): Buffer {
+    const h = Buffer.allocUnsafe(ENTRY_HEADER);
+    h.writeUInt32BE(MAGIC, 0);
+    h.writeUInt32BE(kind, 4);
+    h.writeUInt32BE(length, 8);
+    h.writeUInt32BE(prev, 12);
+    return h;
+  }
+
+  /** Writes entries (header + data pairs) at the current position in as few system calls as possible. */
+  private appendEntries(entries: ReadonlyArray<{ kind: number; data: readonly Buffer[] }>): void {
+    const parts: Buffer[] = [];
+    let prev = this.prevTotal;
+    let total = 0;
+    for (const e of entries) {
+      const length = e.data.reduce((n, b) => n + b.length, 0);
+      parts.push(this.entryHeader(e.kind, length, prev), ...e.data);
+      prev = ENTRY_HEADER + length;
+      total += prev;
+    }
+    let done = 0;
+    let i = 0;
+    while (i < parts.length) {
+      const batch = parts.slice(i, i + IOV_MAX);
+      const want = batch.reduce((n, b) => n + b.length, 0);
+      let got = fs.writevSync(this.fd, batch, this.pos + done);
+      if (got < want) {
+        // A short write: finish this batch piece by piece.
+        let rest = Buffer.concat(batch).subarray(got);
+        while (rest.length > 0) {
+          const n = fs.writeSync(this.fd, rest, 0, rest.length, this.pos + done + got);
+          got += n;
+          rest = rest.subarray(n);
+        }
+      }
+      done += want;
+      i += batch.length;
+    }
+    this.pos += total;
+    this.end = this.pos;
+    this.prevTotal = prev;
+  }
+
+  private append(kind: number, data: readonly Buffer[]): void {
+    this.appendEntries([{ kind, data }]);
+  }
+
+  /** Writes several records here, discarding what followed (one system call for many). */
+  writeRecords(records: readonly Buffer[]): void {
+    if (records.length === 0) return;
+    this.truncateHere();
+    this.appendEntries(records.map((r) => ({ kind: KIND_RECORD, data: [r] })));
+    this.blockNo += records.length;
+  }
+
+  /** Writes one record here, discarding what followed. */
+  write(data: Buffer | readonly Buffer[]): void {
+    this.truncateHere();
+    this.append(KIND_RECORD, Array.isArray(data) ? data : [data as Buffer]);
+    this.blockNo++;
+  }
+
+  writeFilemarks(count: number): void {
+    this.truncateHere();
+    for (let i = 0; i < count; i++) {
+      this.append(KIND_FILEMARK, []);
+      this.fileNum++;
+      this.blockNo = 0;
+    }
+  }
+
+  rewind(): void {
+    this.pos = 0;
+    this.prevTotal = 0;
+    this.fileNum = 0;
+    this.blockNo = 0;
+  }
+
+  /** Forward over up to `count` records, stopping before a filemark or at EOD. Returns the count not done. */
+  fsr(count: number): number {
+    let done = 0;
+    while (done < count) {
+      const e = this.entryAt(this.pos);
+      if (!e || e.kind === KIND_FILEMARK) break;
+      this.stepForward(e);
+      this.blockNo++;
+      done++;
+    }
+    return count - done;
+  }
+
+  /** Back over up to `count` records, stopping after a filemark (EOT side) or at BOT. */
+  bsr(count: number): number {
+    let done = 0;
+    while (done < count && this.pos > 0) {
+      const before = this.pos - this.prevTotal;
+      const e = this.entryAt(before);
+      if (!e || e.kind === KIND_FILEMARK) break;
+      this.stepBack();
+      this.blockNo--;
+      done++;
+    }
+    return count - done;
+  }
+
+  /** Forward across `count` filemarks, ending on the EOT side of the last; stops at EOD. */
+  fsf(count: number): number {
+    let done = 0;
+    while (done < count) {
+      const e = this.entryAt(this.pos);
+      if (!e) break;
+      this.stepForward(e);
+      if (e.kind === KIND_FILEMARK) {
+        this.fileNum++;
+        this.blockNo = 0;
+        done++;
+      } else {
+        this.blockNo++;
+      }
+    }
+    return count - done;
+  }
+
+  /** Back across `count` filemarks, ending on the BOT side of the last; stops at BOT. */
+  bsf(count: number): number {
+    let done = 0;
+    while (done < count && this.pos > 0) {
+      const e = this.stepBack();
+      if (e.kind === KIND_FILEMARK) {
+        this.fileNum--;
+        done++;
+      }
+    }
+    this.blockNo = this.recordsBefore();
+    return count - done;
+  }
+
+  /** Records between the previous filemark (or BOT) and here. */
+  private recordsBefore(): number {
+    let n = 0;
+    let pos = this.pos;
+    let prev = this.prevTotal;
+    while (pos > 0) {
+      const start = pos - prev;
+      const e = this.entryAt(start);
+      if (!e || e.kind === KIND_FILEMARK) break;
+      n++;
+      pos = start;
+      prev = e.prev;
+    }
+    return n;
+  }
+}
