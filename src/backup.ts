@@ -8,7 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
+import { createWorkerPool } from './workers/pool.js';
 import { SnapdumpError, isSnapdumpError } from './errors.js';
 import { DEFAULT_NTREC, MAX_LEVEL, MAX_NTREC, MIN_NTREC } from './format/constants.js';
 import type { TapeChunk } from './format/object-headers.js';
@@ -275,10 +276,7 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
 
   try {
     // Workers start while the walk runs, so their start-up cost overlaps it.
-    pool = new Piscina({
-      filename: new URL('./workers/index.js', import.meta.url).href,
-      minThreads: threads, maxThreads: threads, idleTimeout: 1000,
-    });
+    pool = createWorkerPool(threads);
     setPhase('traverse');
     cp = await startContext();
     plan = await traverse({

@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
+import { createWorkerPool } from './workers/pool.js';
 import { SnapdumpError } from './errors.js';
 import { type BackupEvent, type BackupPhase, type BackupSummary, releaseSnapshotOf, stopped } from './backup.js';
 import { excludeMatcher } from './select/exclude.js';
@@ -103,7 +104,7 @@ export async function restartBackup(opts: RestartOptions): Promise<BackupSummary
   const cp = new Checkpointer(stateDir, ctx, sink, opts.checkpointIntervalMs ?? checkpointIntervalFromEnv(), checkpoint.offset,
     (c) => emit({ type: 'checkpoint', context: ctx.id, ino: c.ino, offset: c.offset }));
   const threads = Math.max(1, opts.threads ?? os.availableParallelism());
-  const pool = new Piscina({ filename: new URL('./workers/index.js', import.meta.url).href, minThreads: threads, maxThreads: threads, idleTimeout: 1000 });
+  const pool = createWorkerPool(threads);
   const progress = { files: 0, bytes: 0 };
   const remaining = list.filter((e) => e.ino >= checkpoint.ino);
   let writer: TapeWriter | null = null;
