@@ -12,7 +12,9 @@ export function pauseAfterSnapshotHook(env: NodeJS.ProcessEnv = process.env): ((
   const file = env.SNAPDUMP_TEST_PAUSE_AFTER_SNAPSHOT;
   if (!file) return undefined;
   return async (s) => {
-    fs.writeFileSync(`${file}.ready`, JSON.stringify(s));
+    // Published by rename, so a waiting test never reads it half-written.
+    fs.writeFileSync(`${file}.ready.tmp`, JSON.stringify(s));
+    fs.renameSync(`${file}.ready.tmp`, `${file}.ready`);
     while (!fs.existsSync(`${file}.go`)) await sleep(20);
   };
 }
