@@ -224,12 +224,18 @@ describe('restartable backups', () => {
     const later = (await import('../../src/context/file-list.js')).decodeFileList(
       fs.readFileSync(path.join(state, 'contexts', `${id}.files`)), 'files').filter((e) => e.ino > ctx.checkpoint!.ino && e.type === 0o100000);
     const byIno = new Map<number, string>();
-    for (const d of fs.readdirSync(src)) {
-      const full = path.join(src, d);
-      if (fs.lstatSync(full).isDirectory()) for (const f of fs.readdirSync(full)) byIno.set(fs.lstatSync(path.join(full, f)).ino, path.join(full, f));
-    }
-    const gone = byIno.get(later[0]!.ino)!;
-    const swapped = byIno.get(later[1]!.ino)!;
+    const walk = (dir: string) => {
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        const full = path.join(dir, e.name);
+        if (e.isDirectory()) walk(full);
+        else if (e.isFile() && fs.lstatSync(full).nlink === 1) byIno.set(fs.lstatSync(full).ino, full);
+      }
+    };
+    walk(src);
+    const candidates = later.filter((e) => byIno.has(e.ino));
+    assert.ok(candidates.length >= 2, `only ${candidates.length} single-link files after the checkpoint`);
+    const gone = byIno.get(candidates[0]!.ino)!;
+    const swapped = byIno.get(candidates[1]!.ino)!;
     fs.rmSync(gone);
     fs.rmSync(swapped);
     fs.mkdirSync(swapped);
