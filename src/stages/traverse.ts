@@ -19,7 +19,7 @@ import { StatField as F } from '../native/sysx.js';
 import { readXattrs, readInodeFlags } from './xattr-emit.js';
 import type { ExcludeMatcher } from '../select/exclude.js';
 import { mountPointsBelow } from '../select/mounts.js';
-import { WALK_COLS, W_BIRTH_NSEC, W_BIRTH_SEC, W_READABLE, birthInto, type WalkResult, type WalkTask } from '../workers/walk-dirs.js';
+import { WALK_COLS, W_BIRTH_NSEC, W_BIRTH_SEC, W_READABLE, birthInto, walkResultOf, type WalkResult, type WalkTask } from '../workers/walk-dirs.js';
 import { numberInodes, type Numbering, type NumberingOptions } from './inode-numbers.js';
 
 export interface Notice {
@@ -312,8 +312,15 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
   const pending: number[] = [root];
   const inflight = new Map<number, Promise<{ key: number; dirs: number[]; result: WalkResult }>>();
   let nextKey = 0;
+  const unreadableDir = (dir: number, message: string) => {
+    t.set(dir, XCol.childStart, t.linkCount);
+    notices.push({ code: 'UNREADABLE_DIR', path: displayPath(t.dirPaths.get(dir)!), message: `cannot read directory: ${message}; dumped empty`, skipped: true });
+  };
+  // Until the pool's first answer (its threads take 0.1-0.2 s to start), the main thread would
+  // only wait: it lists directories itself meanwhile, one at a time, letting answers in between.
+  let poolUp = false;
   while (pending.length > 0 || inflight.size > 0) {
-    while (pending.length > 0 && inflight.size < opts.concurrency) {
+    while (pending.length > (poolUp ? 0 : 1) && inflight.size < opts.concurrency) {
       // Spread the known directories over the tasks in flight, a few per task.
       const take = Math.min(64, Math.max(1, Math.ceil(pending.length / opts.concurrency)));
       const dirs = pending.splice(pending.length - take, take);
@@ -325,7 +332,20 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
         if (typeof p === 'string') paths.push(p); else { paths.push(''); (rawDirs ??= {})[i] = p; }
       });
       const task: WalkTask = { dirs: paths.join('\0'), rawDirs, checkAccess, birth: hasBirth };
-      inflight.set(key, (opts.pool.run(task, { name: 'walkDirs', signal: opts.signal }) as Promise<WalkResult>).then((result) => ({ key, dirs, result })));
+      inflight.set(key, (opts.pool.run(task, { name: 'walkDirs', signal: opts.signal }) as Promise<WalkResult>).then((result) => { poolUp = true; return { key, dirs, result }; }));
+    }
+    if (!poolUp && pending.length > 0) {
+      const dir = pending.pop()!;
+      const p = t.dirPaths.get(dir)!;
+      let w: sysx.WalkedDir | null = null;
+      try { w = sysx.walkDir(p, hasBirth, checkAccess); } catch (e) { unreadableDir(dir, (e as Error).message); }
+      if (w) {
+        const result = walkResultOf(p, w);
+        integrate(dir, result, result.names.split('\0'), 0, w.errors.length, pending);
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+      opts.signal?.throwIfAborted();
+      continue;
     }
     const { key, dirs, result } = await Promise.race(inflight.values());
     inflight.delete(key);
@@ -333,11 +353,7 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
     let first = 0;
     dirs.forEach((dir, i) => {
       const count = result.counts[i]!;
-      if (count < 0) {
-        t.set(dir, XCol.childStart, t.linkCount);
-        notices.push({ code: 'UNREADABLE_DIR', path: displayPath(t.dirPaths.get(dir)!), message: `cannot read directory: ${result.dirErrors[i]}; dumped empty`, skipped: true });
-        return;
-      }
+      if (count < 0) { unreadableDir(dir, result.dirErrors[i]!); return; }
       integrate(dir, result, names, first, count, pending);
       first += count;
     });

@@ -89,6 +89,12 @@ export function walkDirs(task: WalkTask): WalkResult {
   return { counts, dirErrors, names: decodeNames(Buffer.concat(nameBufs)), rawNames, rows, statErrors };
 }
 
+/** One directory listed by sysx.walkDir, as the walk result of a task of that one directory. */
+export function walkResultOf(dir: string | Buffer, w: sysx.WalkedDir): WalkResult {
+  const { rawNames, statErrors } = rareEntries(dir, w, 0);
+  return { counts: Int32Array.of(w.errors.length), dirErrors: {}, names: decodeNames(w.names), rawNames, rows: w.rows, statErrors };
+}
+
 /**
  * The names as one string, NUL-separated (a name that is not UTF-8 decodes to something
  * without NUL: its bytes go in rawNames).
