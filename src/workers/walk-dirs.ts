@@ -7,7 +7,7 @@
 import * as sysx from '../native/sysx.js';
 import { STAT_FIELDS } from '../native/sysx.js';
 import { constants as osConstants } from 'node:os';
-/** errno number → code name (ENOENT...), for the entries lstatAt could not stat. */
+/** errno number → code name (ENOENT...), for the entries walkDir could not stat. */
 const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([k, v]) => [v, k]));
 
 export interface WalkTask {
