@@ -61,6 +61,7 @@ interface SysxBinding {
   copyFileRange(fdIn: number, offIn: number, fdOut: number, offOut: number, length: number): number;
   writeFiles(batch: Uint8Array, used: number, results: Int32Array): number;
   writeFilesAsync(batch: Uint8Array, used: number, results: Int32Array, callback: (err: Error | undefined, count: number) => void): void;
+  walkDir(dir: string | Uint8Array, birth: boolean, checkAccess: boolean): WalkedDir;
   lutimesNs(
     path: string | Uint8Array,
     atimeSec: number,
@@ -335,3 +336,28 @@ export function writeFilesAsync(batch: Uint8Array, used: number, results: Int32A
     native().writeFilesAsync(batch, used, results, (err, count) => (err ? reject(err) : resolve(count)));
   });
 }
+
+/** One directory as {@link walkDir} returns it. */
+export interface WalkedDir {
+  /** The names sorted by their bytes (the tape's order), each followed by a NUL byte. */
+  names: Buffer;
+  /**
+   * STAT_FIELDS + 3 values per entry: the lstat fields, 1/0 whether a regular file is readable
+   * (always 1 without checkAccess), birth seconds, birth nanoseconds (-1: none).
+   */
+  rows: Float64Array;
+  /** Per entry: 0, or the errno of its stat (its row is zeros). */
+  errors: Int32Array;
+  /** Indexes of the names a JavaScript string cannot hold exactly (not valid UTF-8, or U+FFFD). */
+  raw: Int32Array;
+}
+
+/**
+ * Lists directory `dir` and stats every entry in one native call (readdir, then statx on a
+ * descriptor of it, with the birth time when `birth`; access(R_OK) of regular files when
+ * `checkAccess`). Throws, like readdir ("scandir"), when the directory cannot be read.
+ */
+export function walkDir(dir: string | Uint8Array, birth: boolean, checkAccess: boolean): WalkedDir {
+  return native().walkDir(dir, birth, checkAccess);
+}
+

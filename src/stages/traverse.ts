@@ -19,7 +19,7 @@ import { StatField as F } from '../native/sysx.js';
 import { readXattrs, readInodeFlags } from './xattr-emit.js';
 import type { ExcludeMatcher } from '../select/exclude.js';
 import { mountPointsBelow } from '../select/mounts.js';
-import { WALK_COLS, W_BIRTH_NSEC, W_BIRTH_SEC, W_READABLE, birthInto, type WalkResult, type WalkTask } from '../workers/walk-dirs.js';
+import { WALK_COLS, W_BIRTH_NSEC, W_BIRTH_SEC, W_READABLE, birthInto, walkResultOf, type WalkResult, type WalkTask } from '../workers/walk-dirs.js';
 import { numberInodes, type Numbering, type NumberingOptions } from './inode-numbers.js';
 
 export interface Notice {
@@ -89,6 +89,11 @@ function nameBytes(n: string | Buffer): number {
   return typeof n === 'string' ? Buffer.byteLength(n) : n.length;
 }
 
+function hasKeys(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
+}
+
 const MAX_U32 = 0xffffffff;
 const inU32 = (sec: number) => sec >= 0 && sec <= MAX_U32;
 
@@ -100,33 +105,32 @@ const inU32 = (sec: number) => sec >= 0 && sec <= MAX_U32;
 function fillRow(t: EntryTable, id: number, src: Float64Array, at: number, warnings: FieldWarning[]): FileKind {
   const r = t.rows;
   const o = id * ROW;
-  const s = (f: number) => src[at + f]!;
-  const mode = s(F.mode);
+  const mode = src[at + F.mode]!;
   const type = mode & 0o170000;
-  if (type !== 0o020000 && type !== 0o060000 && inU32(s(F.atimeSec)) && inU32(s(F.mtimeSec)) && inU32(s(F.ctimeSec))) {
+  if (type !== 0o020000 && type !== 0o060000 && inU32(src[at + F.atimeSec]!) && inU32(src[at + F.mtimeSec]!) && inU32(src[at + F.ctimeSec]!)) {
     const kind = kindOfMode(mode);
-    const size = s(F.size);
-    const blocks = s(F.blocks);
+    const size = src[at + F.size]!;
+    const blocks = src[at + F.blocks]!;
     r[o + Col.kind] = kind === 'file' ? ItemKind.File : kind === 'symlink' ? ItemKind.Symlink : ItemKind.Other;
     r[o + Col.ino] = 0;
     r[o + Col.offset] = 0;
     r[o + Col.length] = kind === 'file' ? size : 0;
     r[o + Col.bits] = kind === 'file' && blocks * 512 < size ? ItemBits.Sparse : 0;
     r[o + Col.mode] = mode & 0xffff;
-    r[o + Col.nlink] = Math.min(s(F.nlink), 0x7fff);
-    r[o + Col.uid] = s(F.uid) >>> 0;
-    r[o + Col.gid] = s(F.gid) >>> 0;
+    r[o + Col.nlink] = Math.min(src[at + F.nlink]!, 0x7fff);
+    r[o + Col.uid] = src[at + F.uid]! >>> 0;
+    r[o + Col.gid] = src[at + F.gid]! >>> 0;
     r[o + Col.size] = size;
     r[o + Col.blocks] = blocks;
     r[o + Col.rdev] = 0;
-    r[o + Col.atime] = s(F.atimeSec); r[o + Col.atimeUsec] = Math.floor(s(F.atimeNsec) / 1000);
-    r[o + Col.mtime] = s(F.mtimeSec); r[o + Col.mtimeUsec] = Math.floor(s(F.mtimeNsec) / 1000);
-    r[o + Col.ctime] = s(F.ctimeSec); r[o + Col.ctimeUsec] = Math.floor(s(F.ctimeNsec) / 1000);
-    r[o + Col.mtimeSec] = s(F.mtimeSec); r[o + Col.mtimeNsec] = s(F.mtimeNsec);
-    r[o + Col.ctimeSec] = s(F.ctimeSec); r[o + Col.ctimeNsec] = s(F.ctimeNsec);
-    r[o + Col.atimeSec] = s(F.atimeSec); r[o + Col.atimeNsec] = s(F.atimeNsec);
-    r[o + Col.birthSec] = s(W_BIRTH_SEC); r[o + Col.birthNsec] = s(W_BIRTH_NSEC) >= 0 ? s(W_BIRTH_NSEC) : -1;
-    r[o + XCol.srcIno] = s(F.ino);
+    r[o + Col.atime] = src[at + F.atimeSec]!; r[o + Col.atimeUsec] = Math.floor(src[at + F.atimeNsec]! / 1000);
+    r[o + Col.mtime] = src[at + F.mtimeSec]!; r[o + Col.mtimeUsec] = Math.floor(src[at + F.mtimeNsec]! / 1000);
+    r[o + Col.ctime] = src[at + F.ctimeSec]!; r[o + Col.ctimeUsec] = Math.floor(src[at + F.ctimeNsec]! / 1000);
+    r[o + Col.mtimeSec] = src[at + F.mtimeSec]!; r[o + Col.mtimeNsec] = src[at + F.mtimeNsec]!;
+    r[o + Col.ctimeSec] = src[at + F.ctimeSec]!; r[o + Col.ctimeNsec] = src[at + F.ctimeNsec]!;
+    r[o + Col.atimeSec] = src[at + F.atimeSec]!; r[o + Col.atimeNsec] = src[at + F.atimeNsec]!;
+    r[o + Col.birthSec] = src[at + W_BIRTH_SEC]!; r[o + Col.birthNsec] = src[at + W_BIRTH_NSEC]! >= 0 ? src[at + W_BIRTH_NSEC]! : -1;
+    r[o + XCol.srcIno] = src[at + F.ino]!;
     r[o + XCol.parent] = 0;
     r[o + XCol.childStart] = 0;
     r[o + XCol.childCount] = 0;
@@ -134,9 +138,9 @@ function fillRow(t: EntryTable, id: number, src: Float64Array, at: number, warni
     return kind;
   }
   const f = inodeFromStat({
-    mode: s(F.mode), nlink: s(F.nlink), uid: s(F.uid), gid: s(F.gid), rdev: s(F.rdev), size: s(F.size), blocks: s(F.blocks),
-    atimeSec: s(F.atimeSec), atimeNsec: s(F.atimeNsec), mtimeSec: s(F.mtimeSec), mtimeNsec: s(F.mtimeNsec),
-    ctimeSec: s(F.ctimeSec), ctimeNsec: s(F.ctimeNsec), birthSec: s(W_BIRTH_SEC), birthNsec: s(W_BIRTH_NSEC),
+    mode: src[at + F.mode]!, nlink: src[at + F.nlink]!, uid: src[at + F.uid]!, gid: src[at + F.gid]!, rdev: src[at + F.rdev]!, size: src[at + F.size]!, blocks: src[at + F.blocks]!,
+    atimeSec: src[at + F.atimeSec]!, atimeNsec: src[at + F.atimeNsec]!, mtimeSec: src[at + F.mtimeSec]!, mtimeNsec: src[at + F.mtimeNsec]!,
+    ctimeSec: src[at + F.ctimeSec]!, ctimeNsec: src[at + F.ctimeNsec]!, birthSec: src[at + W_BIRTH_SEC]!, birthNsec: src[at + W_BIRTH_NSEC]!,
   }, warnings);
   const kind = kindOfMode(f.mode);
   r[o + Col.kind] = kind === 'file' ? ItemKind.File : kind === 'symlink' ? ItemKind.Symlink : ItemKind.Other;
@@ -154,11 +158,11 @@ function fillRow(t: EntryTable, id: number, src: Float64Array, at: number, warni
   r[o + Col.atime] = f.atime; r[o + Col.atimeUsec] = f.atimeUsec;
   r[o + Col.mtime] = f.mtime; r[o + Col.mtimeUsec] = f.mtimeUsec;
   r[o + Col.ctime] = f.ctime; r[o + Col.ctimeUsec] = f.ctimeUsec;
-  r[o + Col.mtimeSec] = s(F.mtimeSec); r[o + Col.mtimeNsec] = s(F.mtimeNsec);
-  r[o + Col.ctimeSec] = s(F.ctimeSec); r[o + Col.ctimeNsec] = s(F.ctimeNsec);
-  r[o + Col.atimeSec] = s(F.atimeSec); r[o + Col.atimeNsec] = s(F.atimeNsec);
-  r[o + Col.birthSec] = s(W_BIRTH_SEC); r[o + Col.birthNsec] = f.exact?.birth ? s(W_BIRTH_NSEC) : -1;
-  r[o + XCol.srcIno] = s(F.ino);
+  r[o + Col.mtimeSec] = src[at + F.mtimeSec]!; r[o + Col.mtimeNsec] = src[at + F.mtimeNsec]!;
+  r[o + Col.ctimeSec] = src[at + F.ctimeSec]!; r[o + Col.ctimeNsec] = src[at + F.ctimeNsec]!;
+  r[o + Col.atimeSec] = src[at + F.atimeSec]!; r[o + Col.atimeNsec] = src[at + F.atimeNsec]!;
+  r[o + Col.birthSec] = src[at + W_BIRTH_SEC]!; r[o + Col.birthNsec] = f.exact?.birth ? src[at + W_BIRTH_NSEC]! : -1;
+  r[o + XCol.srcIno] = src[at + F.ino]!;
   r[o + XCol.parent] = 0;
   r[o + XCol.childStart] = 0;
   r[o + XCol.childCount] = 0;
@@ -248,21 +252,24 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
   const integrate = (dir: number, r: WalkResult, names: string[], first: number, count: number, pending: number[]) => {
     const dirPath = t.dirPaths.get(dir)!;
     t.set(dir, XCol.childStart, t.linkCount);
+    const rawNames = r.rawNames;
+    const statErrors = r.statErrors;
+    const anyStatError = hasKeys(statErrors);
+    // Paths are built only when needed (a notice, a directory): most entries never need theirs.
     for (let k = first; k < first + count; k++) {
-      const name: Name = r.rawNames?.[k] ? Buffer.from(r.rawNames[k]!) : names[k]!;
-      // Built only when needed (a notice, a directory): most entries never need their path.
-      const childPath = () => joinPath(dirPath, name);
+      const name: Name = rawNames?.[k] ? Buffer.from(rawNames[k]!) : names[k]!;
       // Excluded entries are not even reported when they cannot be read.
-      if (patterns && patterns.match(name, patterns.needsPaths ? relativePath(childPath()) : undefined)) { excluded++; continue; }
-      const statError = r.statErrors[k];
+      if (patterns && patterns.match(name, patterns.needsPaths ? relativePath(joinPath(dirPath, name)) : undefined)) { excluded++; continue; }
+      const statError = anyStatError ? statErrors[k] : undefined;
       if (statError) {
         const gone = statError[0] === 'ENOENT';
-        notices.push({ code: gone ? 'VANISHED' : 'UNREADABLE', path: displayPath(childPath()), message: gone ? 'file removed before we read it; skipped' : `cannot stat: ${statError[1]}; skipped`, skipped: true });
+        notices.push({ code: gone ? 'VANISHED' : 'UNREADABLE', path: displayPath(joinPath(dirPath, name)), message: gone ? 'file removed before we read it; skipped' : `cannot stat: ${statError[1]}; skipped`, skipped: true });
         continue;
       }
-      const bytes = nameBytes(name);
+      // A string of at most 84 UTF-16 units has at most 252 UTF-8 bytes: no need to count them.
+      const bytes = typeof name === 'string' && name.length <= 84 ? 0 : nameBytes(name);
       if (bytes > MAX_NAME_BYTES) {
-        notices.push({ code: 'NAME_TOO_LONG', path: displayPath(childPath()), message: 'name longer than 255 bytes; skipped', skipped: true });
+        notices.push({ code: 'NAME_TOO_LONG', path: displayPath(joinPath(dirPath, name)), message: 'name longer than 255 bytes; skipped', skipped: true });
         continue;
       }
       const o = k * WALK_COLS;
@@ -276,21 +283,21 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
         if (known !== undefined) { t.addLink(known, name); continue; }
       }
       if (row[o + W_READABLE] === 0) {
-        notices.push({ code: 'UNREADABLE', path: displayPath(childPath()), message: 'cannot read: permission denied; skipped', skipped: true });
+        notices.push({ code: 'UNREADABLE', path: displayPath(joinPath(dirPath, name)), message: 'cannot read: permission denied; skipped', skipped: true });
         continue;
       }
       if (bytes === MAX_NAME_BYTES) {
-        notices.push({ code: 'NAME_255', path: displayPath(childPath()), message: 'a 255-byte name is dumped correctly, but Linux restore 0.4b47 cannot restore it', skipped: false });
+        notices.push({ code: 'NAME_255', path: displayPath(joinPath(dirPath, name)), message: 'a 255-byte name is dumped correctly, but Linux restore 0.4b47 cannot restore it', skipped: false });
       }
       const id = t.add(name);
       fillRow(t, id, row, o, warnings);
-      if (warnings.length) flushWarnings(childPath());
+      if (warnings.length) flushWarnings(joinPath(dirPath, name));
       t.set(id, XCol.parent, dir);
       if (multiLinked) linked.set(row[o + F.ino]!, id);
       if (row[o + F.dev] !== rootDev) foreign.add(id);
       t.addLink(id, name);
       if (isDir) {
-        const p = childPath();
+        const p = joinPath(dirPath, name);
         if (row[o + F.dev] !== rootDev || (mounts.size > 0 && typeof p === 'string' && mounts.has(p))) {
           recordMountPoint(id, p);
         } else {
@@ -305,8 +312,15 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
   const pending: number[] = [root];
   const inflight = new Map<number, Promise<{ key: number; dirs: number[]; result: WalkResult }>>();
   let nextKey = 0;
+  const unreadableDir = (dir: number, message: string) => {
+    t.set(dir, XCol.childStart, t.linkCount);
+    notices.push({ code: 'UNREADABLE_DIR', path: displayPath(t.dirPaths.get(dir)!), message: `cannot read directory: ${message}; dumped empty`, skipped: true });
+  };
+  // Until the pool's first answer (its threads take 0.1-0.2 s to start), the main thread would
+  // only wait: it lists directories itself meanwhile, one at a time, letting answers in between.
+  let poolUp = false;
   while (pending.length > 0 || inflight.size > 0) {
-    while (pending.length > 0 && inflight.size < opts.concurrency) {
+    while (pending.length > (poolUp ? 0 : 1) && inflight.size < opts.concurrency) {
       // Spread the known directories over the tasks in flight, a few per task.
       const take = Math.min(64, Math.max(1, Math.ceil(pending.length / opts.concurrency)));
       const dirs = pending.splice(pending.length - take, take);
@@ -318,7 +332,20 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
         if (typeof p === 'string') paths.push(p); else { paths.push(''); (rawDirs ??= {})[i] = p; }
       });
       const task: WalkTask = { dirs: paths.join('\0'), rawDirs, checkAccess, birth: hasBirth };
-      inflight.set(key, (opts.pool.run(task, { name: 'walkDirs', signal: opts.signal }) as Promise<WalkResult>).then((result) => ({ key, dirs, result })));
+      inflight.set(key, (opts.pool.run(task, { name: 'walkDirs', signal: opts.signal }) as Promise<WalkResult>).then((result) => { poolUp = true; return { key, dirs, result }; }));
+    }
+    if (!poolUp && pending.length > 0) {
+      const dir = pending.pop()!;
+      const p = t.dirPaths.get(dir)!;
+      let w: sysx.WalkedDir | null = null;
+      try { w = sysx.walkDir(p, hasBirth, checkAccess); } catch (e) { unreadableDir(dir, (e as Error).message); }
+      if (w) {
+        const result = walkResultOf(p, w);
+        integrate(dir, result, result.names.split('\0'), 0, w.errors.length, pending);
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+      opts.signal?.throwIfAborted();
+      continue;
     }
     const { key, dirs, result } = await Promise.race(inflight.values());
     inflight.delete(key);
@@ -326,11 +353,7 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
     let first = 0;
     dirs.forEach((dir, i) => {
       const count = result.counts[i]!;
-      if (count < 0) {
-        t.set(dir, XCol.childStart, t.linkCount);
-        notices.push({ code: 'UNREADABLE_DIR', path: displayPath(t.dirPaths.get(dir)!), message: `cannot read directory: ${result.dirErrors[i]}; dumped empty`, skipped: true });
-        return;
-      }
+      if (count < 0) { unreadableDir(dir, result.dirErrors[i]!); return; }
       integrate(dir, result, names, first, count, pending);
       first += count;
     });

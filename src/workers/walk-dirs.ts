@@ -1,16 +1,13 @@
 /**
  * Piscina task of the traverse phase: lists directories and lstats every entry, so the walk's
- * system calls run on every core. Names travel as one NUL-joined string (bytes only for names
- * that are not UTF-8), stat results as rows of a Float64Array.
+ * system calls run on every core. Each directory is one native call (sysx.walkDir: readdir,
+ * sort, statx per entry), so no per-entry JavaScript runs here. Names travel as one NUL-joined
+ * string (bytes only for names that are not UTF-8), stat results as rows of a Float64Array.
  */
-import * as fs from 'node:fs';
 import * as sysx from '../native/sysx.js';
 import { STAT_FIELDS } from '../native/sysx.js';
-import { listNames } from './list-names.js';
 import { constants as osConstants } from 'node:os';
-
-const NUL = Buffer.from([0]);
-/** errno number → code name (ENOENT...), for the entries lstatAt could not stat. */
+/** errno number → code name (ENOENT...), for the entries walkDir could not stat. */
 const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([k, v]) => [v, k]));
 
 export interface WalkTask {
@@ -63,59 +60,71 @@ export function walkDirs(task: WalkTask): WalkResult {
   if (task.rawDirs) for (const [i, raw] of Object.entries(task.rawDirs)) dirs[Number(i)] = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
   const counts = new Int32Array(dirs.length);
   const dirErrors: Record<number, string> = {};
-  const names: string[] = [];
+  const nameBufs: Buffer[] = [];
   let rawNames: Record<number, Uint8Array> | undefined;
   const statErrors: Record<number, [string, string]> = {};
-  let rows = new Float64Array(1024 * WALK_COLS);
-  let errors = new Int32Array(1024);
+  const listed: sysx.WalkedDir[] = [];
   let n = 0;
   dirs.forEach((dir, d) => {
-    let list: Array<string | Buffer>;
+    // One native call lists the directory and stats its entries (statx with the birth time).
+    let w: sysx.WalkedDir;
     try {
-      list = listNames(dir);
+      w = sysx.walkDir(dir, task.birth !== false, task.checkAccess);
     } catch (e) {
       counts[d] = -1;
       dirErrors[d] = (e as Error).message;
       return;
     }
-    counts[d] = list.length;
-    while ((n + list.length) * WALK_COLS > rows.length) {
-      const grown = new Float64Array(rows.length * 2);
-      grown.set(rows);
-      rows = grown;
-    }
-    if (errors.length < list.length) errors = new Int32Array(list.length * 2);
-    // One native call stats the whole directory (fstatat on one descriptor of it).
-    let raw = false;
-    for (const name of list) if (typeof name !== 'string') { raw = true; break; }
-    const packed = raw
-      ? Buffer.concat(list.flatMap((x) => [typeof x === 'string' ? Buffer.from(x) : x, NUL]))
-      : Buffer.from(list.join('\0') + '\0');
-    let dirError: NodeJS.ErrnoException | null = null;
-    try {
-      sysx.lstatAt(dir, packed, rows, n * WALK_COLS, WALK_COLS, errors);
-    } catch (e) {
-      dirError = e as NodeJS.ErrnoException; // removed or made unreadable since it was listed
-    }
-    for (let i = 0; i < list.length; i++, n++) {
-      const name = list[i]!;
-      if (typeof name === 'string') names.push(name);
-      else { names.push(''); (rawNames ??= {})[n] = name; }
-      const o = n * WALK_COLS;
-      const err = dirError ? 0 : errors[i]!;
-      if (dirError || err !== 0) {
-        rows.fill(0, o, o + WALK_COLS);
-        const code = dirError ? String(dirError.code) : (ERRNO_NAMES.get(err) ?? 'UNKNOWN');
-        statErrors[n] = [code, dirError ? dirError.message : `${code}: lstat '${String(join(dir, name))}'`];
-        continue;
-      }
-      rows[o + W_READABLE] = 1;
-      if (task.birth !== false) birthInto(join(dir, name), rows, o);
-      else { rows[o + W_BIRTH_SEC] = 0; rows[o + W_BIRTH_NSEC] = -1; }
-      if (task.checkAccess && (rows[o + 2]! & 0o170000) === 0o100000) {
-        try { fs.accessSync(join(dir, name), fs.constants.R_OK); } catch { rows[o + W_READABLE] = 0; }
-      }
-    }
+    counts[d] = w.errors.length;
+    listed.push(w);
+    nameBufs.push(w.names);
+    const rare = rareEntries(dir, w, n);
+    if (rare.rawNames) rawNames = Object.assign(rawNames ?? {}, rare.rawNames);
+    Object.assign(statErrors, rare.statErrors);
+    n += w.errors.length;
   });
-  return { counts, dirErrors, names: names.join('\0'), rawNames, rows: rows.slice(0, n * WALK_COLS), statErrors };
+  const rows = new Float64Array(n * WALK_COLS);
+  let at = 0;
+  for (const w of listed) { rows.set(w.rows, at); at += w.rows.length; }
+  return { counts, dirErrors, names: decodeNames(Buffer.concat(nameBufs)), rawNames, rows, statErrors };
+}
+
+/** One directory listed by sysx.walkDir, as the walk result of a task of that one directory. */
+export function walkResultOf(dir: string | Buffer, w: sysx.WalkedDir): WalkResult {
+  const { rawNames, statErrors } = rareEntries(dir, w, 0);
+  return { counts: Int32Array.of(w.errors.length), dirErrors: {}, names: decodeNames(w.names), rawNames, rows: w.rows, statErrors };
+}
+
+/**
+ * The names as one string, NUL-separated (a name that is not UTF-8 decodes to something
+ * without NUL: its bytes go in rawNames).
+ */
+function decodeNames(all: Buffer): string {
+  return all.length > 0 ? all.toString('utf8', 0, all.length - 1) : '';
+}
+
+/** Rare: names that are not UTF-8 and entries that could not be stat'ed need their bytes. */
+function rareEntries(dir: string | Buffer, w: sysx.WalkedDir, first: number): Pick<WalkResult, 'rawNames' | 'statErrors'> {
+  const statErrors: Record<number, [string, string]> = {};
+  let rawNames: Record<number, Uint8Array> | undefined;
+  if (w.raw.length === 0 && !w.errors.some((e) => e !== 0)) return { statErrors };
+  const names = splitNames(w.names);
+  for (const i of w.raw) (rawNames ??= {})[first + i] = names[i]!;
+  w.errors.forEach((err, i) => {
+    if (err === 0) return;
+    const code = ERRNO_NAMES.get(err) ?? 'UNKNOWN';
+    statErrors[first + i] = [code, `${code}: lstat '${String(join(dir, names[i]!))}'`];
+  });
+  return { rawNames, statErrors };
+}
+
+/** The NUL-terminated names of a walkDir result, as Buffers. */
+function splitNames(buf: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let s = 0; s < buf.length;) {
+    const e = buf.indexOf(0, s);
+    out.push(Buffer.from(buf.subarray(s, e)));
+    s = e + 1;
+  }
+  return out;
 }

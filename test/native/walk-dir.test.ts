@@ -1,0 +1,71 @@
+/** walkDir: one directory listed, sorted and stat'ed in one native call, as the walk does it. */
+import { after, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as sysx from '../../src/native/sysx.js';
+import { STAT_FIELDS } from '../../src/native/sysx.js';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'snapdump-walkdir-'));
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+const COLS = STAT_FIELDS + 3;
+
+function names(buf: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let s = 0; s < buf.length;) { const e = buf.indexOf(0, s); out.push(buf.subarray(s, e)); s = e + 1; }
+  return out;
+}
+
+it('lists names in byte order with the stat fields of lstat, raw names flagged', () => {
+  const d = path.join(dir, 'a');
+  fs.mkdirSync(d);
+  fs.writeFileSync(path.join(d, 'file'), 'x'.repeat(1234));
+  fs.symlinkSync('file', path.join(d, 'link'));
+  fs.mkdirSync(path.join(d, 'Sub'));
+  fs.writeFileSync(path.join(d, 'é'), '');
+  fs.writeFileSync(path.join(d, '\u{1F600}'), ''); // 4 bytes: sorts after U+FFxx in bytes
+  fs.writeFileSync(path.join(d, '\uFFFD'), ''); // valid UTF-8, but a string cannot tell it from a bad byte
+  const bad = Buffer.from([0x66, 0xff, 0x66]); // not UTF-8
+  const surrogate = Buffer.from([0x67, 0xed, 0xa0, 0x80]); // an encoded surrogate: not UTF-8
+  for (const b of [bad, surrogate]) fs.writeFileSync(Buffer.concat([Buffer.from(d + '/'), b]), 'y');
+  const w = sysx.walkDir(d, true, true);
+  const got = names(w.names);
+  const want = fs.readdirSync(d, { encoding: 'buffer' }).sort(Buffer.compare);
+  assert.deepEqual(got.map((b) => b.toString('hex')), want.map((b) => b.toString('hex')));
+  assert.equal(w.rows.length, got.length * COLS);
+  assert.deepEqual([...w.errors], got.map(() => 0));
+  const rawNames = [...w.raw].map((i) => got[i]!.toString('hex')).sort();
+  assert.deepEqual(rawNames, [bad, surrogate, Buffer.from('\uFFFD')].map((b) => b.toString('hex')).sort());
+  const one = new Float64Array(STAT_FIELDS);
+  got.forEach((n, i) => {
+    const p = Buffer.concat([Buffer.from(d + '/'), n]);
+    sysx.lstatInto(p, one);
+    const o = i * COLS;
+    assert.deepEqual([...w.rows.subarray(o, o + STAT_FIELDS)], [...one], n.toString());
+    assert.equal(w.rows[o + STAT_FIELDS], 1, 'readable');
+    const birth = sysx.statxBirth(p);
+    assert.deepEqual([w.rows[o + STAT_FIELDS + 1], w.rows[o + STAT_FIELDS + 2]], birth ? [birth.sec, birth.nsec] : [0, -1]);
+  });
+  const noBirth = sysx.walkDir(d, false, false);
+  for (let i = 0; i < got.length; i++) assert.deepEqual([noBirth.rows[i * COLS + STAT_FIELDS + 1], noBirth.rows[i * COLS + STAT_FIELDS + 2]], [0, -1]);
+});
+
+it('an empty directory, and a directory it cannot read, throw like readdir', () => {
+  const e = path.join(dir, 'empty');
+  fs.mkdirSync(e);
+  const w = sysx.walkDir(e, true, false);
+  assert.deepEqual([w.names.length, w.rows.length, w.errors.length, w.raw.length], [0, 0, 0, 0]);
+  assert.throws(() => sysx.walkDir(path.join(dir, 'nope'), true, false), { code: 'ENOENT', message: /scandir '.*nope'/ });
+  assert.throws(() => sysx.walkDir(path.join(dir, 'a', 'file'), true, false), { code: 'ENOTDIR' });
+});
+
+it('reports a regular file it cannot read (checkAccess, not as root)', { skip: process.getuid?.() === 0 ? 'root reads everything' : false }, () => {
+  const d = path.join(dir, 'acc');
+  fs.mkdirSync(d);
+  fs.writeFileSync(path.join(d, 'secret'), 's');
+  fs.chmodSync(path.join(d, 'secret'), 0);
+  const w = sysx.walkDir(d, false, true);
+  assert.equal(w.rows[STAT_FIELDS], 0);
+  assert.equal(sysx.walkDir(d, false, false).rows[STAT_FIELDS], 1);
+});
