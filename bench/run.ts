@@ -16,6 +16,7 @@ import { micro } from './micro.js';
 import { profile } from './profile.js';
 import { restoreRun } from './restore-run.js';
 import { incrementalRun } from './incremental-run.js';
+import { checkpointRun } from './checkpoint-run.js';
 import { wholeRun } from './whole-run.js';
 
 const USAGE = `usage: node dist/bench/run.js [micro|whole|restore|profile|all] [options]
@@ -28,6 +29,7 @@ const USAGE = `usage: node dist/bench/run.js [micro|whole|restore|profile|all] [
            [--json FILE] [--snapdump BIN]; JSON default: bench/results/restore-latest.json
   profile  one snapdump backup (or with --restore: one restore into a fresh ext4) under node --cpu-prof,
            top self time [--small|--large] [--quick] [--restore] [--top N] [--snapdump BIN] [--summarize DIR]
+  checkpoint  checkpoint overhead: backups with and without checkpoints [--small] [--large] [--quick] [--runs N] [--dir DIR]
   incremental  level 1 after touching 1 % of the small set: snapdump -l 1 vs tar --listed-incremental
            [--quick] [--runs N] [--idle-wait S] [--dir DIR] [--json FILE] [--snapdump BIN];
            JSON default: bench/results/incremental-latest.json
@@ -47,7 +49,7 @@ function restoreArgs(argv: string[]): string[] {
 }
 
 async function main(argv: string[]): Promise<void> {
-  const commands = ['micro', 'whole', 'restore', 'profile', 'incremental', 'all'];
+  const commands = ['micro', 'whole', 'restore', 'profile', 'incremental', 'checkpoint', 'all'];
   const command = argv[0] && commands.includes(argv[0]) ? argv[0] : argv[0] === '--help' || argv[0] === '-h' ? 'help' : 'all';
   const rest = command === 'all' && argv[0] !== 'all' ? argv : argv.slice(1);
   switch (command) {
@@ -57,6 +59,7 @@ async function main(argv: string[]): Promise<void> {
     case 'restore': await restoreRun(rest); return;
     case 'profile': await profile(rest); return;
     case 'incremental': await incrementalRun(rest); return;
+    case 'checkpoint': await checkpointRun(rest); return;
     default:
       await micro(rest);
       await wholeRun(rest);
