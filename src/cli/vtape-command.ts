@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
-import { tapeFileRecords } from '../ndmp/vtape/export.js';
+import { tapeFileRecords } from '../tape/virtual-tape-files.js';
 import { writeAllSync } from './output.js';
 
 export async function vtapeExportCommand(args: string[]): Promise<number> {

@@ -11,6 +11,8 @@ import { open } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { inflateSync } from 'node:zlib';
 import { ImageError, SnapdumpError, isErrno } from '../errors.js';
+import { isVirtualTapeMagic } from './virtual-tape.js';
+import { tapeFileRecords } from './virtual-tape-files.js';
 import {
   DR_COMPRESSED, FS_UFS2_MAGIC, MTB_MAGIC, NFS_MAGIC, OFS_MAGIC, RecordType, TP_BSIZE,
 } from '../format/constants.js';
@@ -143,8 +145,17 @@ async function openInput(input: TapeInput, stdinUsed: { used: boolean }): Promis
     return new StreamInput('standard input', process.stdin);
   }
   try {
-    return new FileInput(input, await open(input, 'r'));
+    const fh = await open(input, 'r');
+    // A virtual tape (the NDMP server's tapes) is read as its first tape file, as a drive would.
+    const magic = Buffer.alloc(4);
+    const { bytesRead } = await fh.read(magic, 0, 4, 0);
+    if (bytesRead === 4 && isVirtualTapeMagic(magic)) {
+      await fh.close();
+      return new StreamInput(`${input} (virtual tape, file 0)`, tapeFileRecords(input, 0));
+    }
+    return new FileInput(input, fh);
   } catch (e) {
+    if (e instanceof SnapdumpError) throw e;
     const why = isErrno(e, 'ENOENT') ? 'no such file' : isErrno(e, 'EISDIR') ? 'is a directory' : (e as Error).message;
     throw new SnapdumpError('ERR_SOURCE', `cannot open ${input}: ${why}`, { file: input }, { cause: e });
   }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { AuthType, MoverHalt, MoverPause, MoverState, NdmpErr, QUAD_ALL_ONES } from '../../src/ndmp/codec/constants.js';
 import type { Decoded } from '../../src/ndmp/codec/message.js';
-import { VirtualTape } from '../../src/ndmp/vtape/virtual-tape.js';
+import { VirtualTape } from '../../src/tape/virtual-tape.js';
 import { finalLine, ndmjob, skipNdmjob, startServer } from './helpers/harness.js';
 import { RawClient } from './helpers/raw-client.js';
 

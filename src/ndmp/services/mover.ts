@@ -14,7 +14,7 @@ import {
   AddrType, MoverHalt, MoverMode, MoverPause, MoverState, NdmpErr, QUAD_ALL_ONES, TapeMode,
 } from '../codec/constants.js';
 import type { Addr } from '../codec/messages.js';
-import { TapeMediaError } from '../vtape/virtual-tape.js';
+import { TapeMediaError } from '../../tape/virtual-tape.js';
 import type { HandlerTable, SessionContext, SessionService } from './context.js';
 import { connectTcp, ipv4ToNumber, localPair, socketChannel, writeWithBackpressure, type DataChannel } from './data-channel.js';
 import { MAX_RECORD, type TapeService } from './tape.js';

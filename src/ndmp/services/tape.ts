@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MtioOp, NdmpErr, QUAD_ALL_ONES, TapeMode, TapeStateFlag, TapeStateUns, U32_ALL_ONES } from '../codec/constants.js';
-import { TapeMediaError, VirtualTape } from '../vtape/virtual-tape.js';
+import { TapeMediaError, VirtualTape } from '../../tape/virtual-tape.js';
 import type { HandlerTable, SessionContext, SessionService } from './context.js';
 
 /** Largest TAPE_READ / TAPE_WRITE / record size accepted. */

@@ -20,6 +20,11 @@ import * as fs from 'node:fs';
 
 export const ENTRY_HEADER = 16;
 const MAGIC = 0x53445654; // "SDVT"
+
+/** Whether a file starts like a virtual tape (a dump image starts with a header, never "SDVT"). */
+export function isVirtualTapeMagic(head: Uint8Array): boolean {
+  return head.length >= 4 && Buffer.from(head.buffer, head.byteOffset, 4).readUInt32BE(0) === MAGIC;
+}
 const KIND_RECORD = 1;
 const KIND_FILEMARK = 2;
 const IOV_MAX = 1024;

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
-import { ENTRY_HEADER, TapeMediaError, VirtualTape } from '../../src/ndmp/vtape/virtual-tape.js';
+import { ENTRY_HEADER, TapeMediaError, VirtualTape } from '../../src/tape/virtual-tape.js';
 
 function tmpTape(): string {
   const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vtape-')), 't');

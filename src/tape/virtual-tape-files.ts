@@ -2,7 +2,7 @@
  * Taking an image off a virtual tape: the records of one tape file (between filemarks), in
  * order, as a plain byte stream, which is what a dump image on a real tape reads as.
  */
-import { SnapdumpError } from '../../errors.js';
+import { SnapdumpError } from '../errors.js';
 import { TapeMediaError, VirtualTape } from './virtual-tape.js';
 
 const MAX_RECORD = 16 << 20;
