@@ -3,7 +3,6 @@
  * stable storage first, then the offset map, then the context names the object to continue
  * from — in that order, so a checkpoint never points past what is really on disk.
  */
-import * as fsp from 'node:fs/promises';
 import { atomicWrite } from '../state/state-dir.js';
 import type { TapeSink } from '../tape/sink.js';
 import type { BackupContext, Checkpoint, ContextPhase, ContextStatus } from './context.js';
@@ -129,8 +128,4 @@ export class Checkpointer {
     await writeContext(this.stateDir, this.ctx);
     return true;
   }
-}
-
-export async function contextFilesExist(stateDir: string, id: string): Promise<boolean> {
-  try { await fsp.access(contextFile(stateDir, id, 'files')); return true; } catch { return false; }
 }

@@ -4,7 +4,6 @@
  * offset-map.ts) beside it. Files, so they survive process death and reboots.
  */
 import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { SnapdumpError, isErrno } from '../errors.js';
@@ -115,8 +114,4 @@ export async function removeContextFiles(stateDir: string, id: string): Promise<
   for (const ext of ['files', 'offsets', 'json'] as const) {
     await fsp.rm(contextFile(stateDir, id, ext), { force: true });
   }
-}
-
-export function fileExists(p: string): boolean {
-  try { fs.statSync(p); return true; } catch { return false; }
 }
