@@ -133,15 +133,36 @@ export class ObjectItem {
    * The contents in order, holes included. Each view is only valid until the next piece is
    * requested: copy what must be kept. Breaking out of the loop early is fine.
    */
-  async *data(): AsyncGenerator<DataPiece, void, void> {
+  data(): AsyncIterableIterator<DataPiece> {
+    this.claim();
+    const gen = this.gen = this.reader.pieces(this);
+    // Not the generator itself: a consumer that stops early (break, throw) must leave it
+    // suspended, so that skip() can still walk over the rest of the object's blocks.
+    const it: AsyncIterableIterator<DataPiece> = {
+      next: () => gen.next(),
+      return: () => Promise.resolve({ done: true, value: undefined }),
+      [Symbol.asyncIterator]: () => it,
+    };
+    return it;
+  }
+
+  /**
+   * The contents at once, without waiting, when they lie whole in the block chunk at hand
+   * (a small file, the common case): the pieces, valid until the reader is advanced, and the
+   * object is then read. Null when they do not (use {@link data}); nothing is consumed then.
+   * One async generator step per piece measured as the largest per-file cost of restoring
+   * small files.
+   */
+  dataNow(): DataPiece[] | null {
+    this.claim();
+    const pieces = this.reader.piecesInChunk(this);
+    if (pieces !== null) this.done = true;
+    return pieces;
+  }
+
+  private claim(): void {
     if (this.gen !== null || this.done) throw new SnapdumpError('ERR_INTERNAL', 'object data can be read only once');
     if (this.reader.currentObject !== this) throw new SnapdumpError('ERR_INTERNAL', 'object data requested after the reader moved on');
-    const gen = this.gen = this.reader.pieces(this);
-    for (;;) {
-      const r = await gen.next();
-      if (r.done) { this.done = true; return; }
-      yield r.value;
-    }
   }
 
   /**
@@ -152,7 +173,7 @@ export class ObjectItem {
     const max = opts.maxBytes ?? 256 * 1024 * 1024;
     const parts: Uint8Array[] = [];
     let total = 0;
-    for await (const p of this.data()) {
+    for await (const p of this.dataNow() ?? this.data()) {
       const len = p.data ? p.data.length : opts.dropHoles ? 0 : p.hole;
       if (total + len > max) { this.complete = false; break; }
       if (p.data) parts.push(Buffer.from(p.data));
@@ -611,6 +632,40 @@ export class ImageReader implements AsyncIterable<ReadItem> {
       all = false;
       obj.headers++;
     }
+  }
+
+  /**
+   * @internal {@link pieces} done at once, for an object whose data needs no continuation header
+   * and whose blocks are all in the current chunk; null (nothing consumed) otherwise.
+   */
+  piecesInChunk(obj: ObjectItem): DataPiece[] | null {
+    const hd = obj.first;
+    const n = entries(hd.count);
+    const all = obj.kind === 'xattr';
+    const raw = hd.raw;
+    if (obj.size > n * TP_BSIZE || this.volumeMark !== null) return null;
+    if (this.pos + countPresent(raw, 0, n, all) * TP_BSIZE > this.end) return null;
+    const out: DataPiece[] = [];
+    let remaining = obj.size;
+    let fileOff = 0;
+    let i = 0;
+    while (i < n && remaining > 0) {
+      const present = all || raw[O_ADDR + i] !== 0;
+      let j = i + 1;
+      while (j < n && (all || raw[O_ADDR + j] !== 0) === present && (j - i) * TP_BSIZE < remaining) j++;
+      const bytes = (j - i) * TP_BSIZE;
+      if (present) {
+        out.push({ offset: fileOff, data: this.chunk.subarray(this.pos, this.pos + Math.min(bytes, remaining)) });
+        this.pos += bytes;
+      } else {
+        out.push({ offset: fileOff, hole: Math.min(bytes, remaining) });
+      }
+      fileOff += bytes;
+      remaining -= bytes;
+      i = j;
+    }
+    this.pos += countPresent(raw, i, n, all) * TP_BSIZE;
+    return out;
   }
 
   /** @internal Skips an object whose data was never asked for: the same walk as pieces(), counting only. */

@@ -134,7 +134,7 @@ export async function extractObject(item: ObjectItem, targets: LeafTarget[], ctx
   const base = newPending(ino, inode, item.offset, targets);
   if (item.header.flags & DR_METAONLY) return metaOnly(base, ctx);
   switch (type) {
-    case S_IFREG: return regular({ pieces: item.data(), complete: () => item.complete, size: item.size }, base, ctx);
+    case S_IFREG: return regular({ pieces: item.dataNow() ?? item.data(), complete: () => item.complete, size: item.size }, base, ctx);
     case S_IFLNK: return symlink(item, base, ctx);
     case S_IFCHR: case S_IFBLK: case S_IFIFO: case S_IFSOCK: return special(base, type, ctx);
     default: {

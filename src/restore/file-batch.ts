@@ -233,7 +233,7 @@ export class FileBatcher {
    * null when its data was incomplete (nothing of it stays in the batch) or its directory
    * cannot be opened (then the caller writes it the ordinary way: `false`).
    */
-  async stage(f: Omit<BatchedFile, 'start' | 'bytes'>, pieces: AsyncIterable<DataPiece>, complete: () => boolean): Promise<BatchedFile | null | false> {
+  async stage(f: Omit<BatchedFile, 'start' | 'bytes'>, pieces: AsyncIterable<DataPiece> | DataPiece[], complete: () => boolean): Promise<BatchedFile | null | false> {
     if (this.tentative) throw new Error('FileBatcher.stage: the previous file is not sealed');
     const t = f.target;
     const name = t.path.subarray(t.dir.path.length + 1);
@@ -258,10 +258,18 @@ export class FileBatcher {
       chmod: needsChmod(perm, env.umask),
     });
     let bytes = 0;
-    for await (const p of pieces) {
-      if (!p.data) continue;
-      w.add(p.offset, p.data);
-      bytes += p.data.length;
+    if (Array.isArray(pieces)) {
+      for (const p of pieces) {
+        if (!p.data) continue;
+        w.add(p.offset, p.data);
+        bytes += p.data.length;
+      }
+    } else {
+      for await (const p of pieces) {
+        if (!p.data) continue;
+        w.add(p.offset, p.data);
+        bytes += p.data.length;
+      }
     }
     if (!complete()) return null;
     b.used += w.end();

@@ -258,7 +258,7 @@ class RestoreRun {
     // The chain state before the directories' attributes: DEST keeps the times the image gives it.
     if (this.whole && !this.dryRun && !this.stop && this.label && this.nextEntries) {
       try {
-        writeState(this.destAbs, makeState(this.label, this.chainRoot, this.nextEntries));
+        writeState(this.destAbs, makeState(this.label, this.chainRoot, this.nextEntries), false);
       } catch (e) {
         this.notice({ code: 'WRITE', path: this.destAbs, message: `the image was restored, but the restore state (${STATE_FILE}) could not be written: ${(e as Error).message}; an incremental cannot be applied here`, skipped: true });
       }
@@ -576,7 +576,7 @@ class RestoreRun {
     if (b && targets.length === 1 && (inode.mode & S_IFMT) === S_IFREG && !(item.header.flags & DR_METAONLY)
       && (inode.flags & SETTABLE_FLAGS) === 0 && b.accepts(item.size, targets[0]!)) {
       reserveSpace(inode, targets[0]!.path, this.ctx);
-      const staged = await b.stage({ ino: item.ino, inode, target: targets[0]!, offset: item.offset }, item.data(), () => item.complete);
+      const staged = await b.stage({ ino: item.ino, inode, target: targets[0]!, offset: item.offset }, item.dataNow() ?? item.data(), () => item.complete);
       if (staged !== false) {
         this.current = 0;
         if (staged) this.staged = staged;

@@ -150,3 +150,34 @@ test('object data cannot be read after the reader moved on', async () => {
     await source.close();
   }
 });
+
+/** Every object's pieces as [offset, bytes or hole length], through dataNow() where it serves (else data()) or data() only. */
+async function piecesOf(files: string[], readSize: number, now: boolean): Promise<{ list: string[]; viaNow: number }> {
+  const source = await openTapeSource(files, { readSize });
+  const list: string[] = [];
+  let viaNow = 0;
+  try {
+    for await (const item of new ImageReader(source)) {
+      if (item.kind !== 'inode' && item.kind !== 'xattr') continue;
+      const sync = now ? item.dataNow() : null;
+      if (sync) viaNow++;
+      const parts: string[] = [];
+      for await (const p of sync ?? item.data()) parts.push(p.data ? `${p.offset}:${Buffer.from(p.data).toString('base64')}` : `${p.offset}:hole ${p.hole}`);
+      list.push(`${item.kind} ${item.ino} complete=${item.complete} ${parts.join(' ')}`);
+    }
+  } finally {
+    await source.close();
+  }
+  return { list, viaNow };
+}
+
+test('dataNow() gives exactly the pieces data() gives, whatever the read size', async () => {
+  for (const files of [[SAMPLES + 'level0.dump'], MV, [SAMPLES + 'synthetic-be.dump'], [SAMPLES + 'mini-b64.dump']]) {
+    for (const readSize of [1024, 7 * 1024, 64 * 1024, 256 * 1024]) {
+      const slow = await piecesOf(files, readSize, false);
+      const fast = await piecesOf(files, readSize, true);
+      assert.deepEqual(fast.list, slow.list, `${files[0]} read size ${readSize}`);
+      if (readSize >= 64 * 1024) assert.ok(fast.viaNow > 0, 'small objects come whole from the chunk');
+    }
+  }
+});
