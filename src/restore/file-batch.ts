@@ -215,6 +215,8 @@ export class FileBatcher {
   /** The last file, kept until the caller seals it or takes it back. */
   private tentative: BatchedFile | null = null;
   private readonly dirFds = new Map<DirTarget, number>();
+  private lastDir: DirTarget | null = null;
+  private lastDirFd = -1;
   /** Evicted descriptors, closed once no batch up to the id can still use them. */
   private readonly closing: Array<{ fd: number; until: number }> = [];
   private stopped: StopRestore | null = null;
@@ -225,7 +227,7 @@ export class FileBatcher {
   accepts(size: number, target: LeafTarget): boolean {
     const d = target.dir.path.length;
     return size <= this.opts.maxFile && target.path.length > d + 1 && target.path[d] === 0x2f
-      && target.path.length - d - 1 <= 255 && target.path.subarray(0, d).equals(target.dir.path);
+      && target.path.length - d - 1 <= 255 && target.dir.path.compare(target.path, 0, d) === 0;
   }
 
   /**
@@ -338,6 +340,7 @@ export class FileBatcher {
   closeDirs(): void {
     for (const fd of this.dirFds.values()) closeQuietly(fd);
     this.dirFds.clear();
+    this.lastDir = null;
     for (const c of this.closing) closeQuietly(c.fd);
     this.closing.length = 0;
   }
@@ -357,6 +360,14 @@ export class FileBatcher {
   }
 
   private dirFd(dir: DirTarget): number {
+    // Files come directory by directory: the last one is already the most recently used.
+    if (dir === this.lastDir) return this.lastDirFd;
+    const fd = this.openDirFd(dir);
+    if (fd >= 0) { this.lastDir = dir; this.lastDirFd = fd; }
+    return fd;
+  }
+
+  private openDirFd(dir: DirTarget): number {
     const have = this.dirFds.get(dir);
     if (have !== undefined) {
       // Most recently used last.

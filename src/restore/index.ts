@@ -35,7 +35,7 @@ import {
 } from './space-check.js';
 import { NameTree, type TreeNode, type TreeWarning } from './tree.js';
 import {
-  STATE_FILE, applyChanges, checkChain, entryKey, graft, makeState, readState, stateEntries as stateEntriesOf, writeState, type ChainState, type Entries,
+  STATE_FILE, applyChanges, checkChain, entryKey, graft, makeState, makeStateOfTree, readState, treeEntries, stateEntries as stateEntriesOf, writeState, type ChainState, type Entries,
 } from './chain.js';
 import type {
   RestoreDamage, RestoreEvent, RestoreNotice, RestoreNoticeCode, RestoreOptions, RestorePhase, RestoreSummary, SpaceReport,
@@ -101,6 +101,8 @@ class RestoreRun {
   private readonly whole: boolean;
   private chain: ChainState | null = null;
   private nextEntries: Entries | null = null;
+  /** The image's tree, when this image starts a chain (its names are DEST's). */
+  private stateRoot: TreeNode | null = null;
   private chainRoot = 0;
   private maxino = 0;
   private plan: Plan | null = null;
@@ -256,9 +258,11 @@ class RestoreRun {
     this.reportMissing();
     this.setPhase('finish');
     // The chain state before the directories' attributes: DEST keeps the times the image gives it.
-    if (this.whole && !this.dryRun && !this.stop && this.label && this.nextEntries) {
+    const names = this.nextEntries ?? this.stateRoot;
+    if (this.whole && !this.dryRun && !this.stop && this.label && names) {
       try {
-        writeState(this.destAbs, makeState(this.label, this.chainRoot, this.nextEntries), false);
+        const state = this.nextEntries ? makeState(this.label, this.chainRoot, this.nextEntries) : makeStateOfTree(this.label, this.stateRoot!);
+        writeState(this.destAbs, state, false);
       } catch (e) {
         this.notice({ code: 'WRITE', path: this.destAbs, message: `the image was restored, but the restore state (${STATE_FILE}) could not be written: ${(e as Error).message}; an incremental cannot be applied here`, skipped: true });
       }
@@ -442,18 +446,15 @@ class RestoreRun {
    */
   private applyChain(root: TreeNode, absent: Array<{ parent: TreeNode; name: Buffer; ino: number; dtype: number; path: Buffer }>): void {
     const incremental = this.label!.ddate !== 0 && this.chain !== null;
-    const old = incremental ? this.chainOld() : new Map() as Entries;
-    const next: Entries = new Map();
     this.chainRoot = root.ino;
-    const stack: TreeNode[] = [root];
-    while (stack.length > 0) {
-      const n = stack.pop()!;
-      for (const ch of n.children ?? []) {
-        const name = ch.name.toString('latin1');
-        next.set(entryKey(n.ino, name), { parent: n.ino, name, ino: ch.ino, dir: ch.dir !== null });
-        if (ch.dir) stack.push(ch);
-      }
+    if (!incremental) {
+      // A chain starts here: DEST's names are the tree's (makeStateOfTree at the end).
+      if (this.opts.force) for (const a of absent) this.notAbsent(a);
+      this.stateRoot = root;
+      return;
     }
+    const old = this.chainOld();
+    const next = treeEntries(root);
     const oldKind = new Map<number, boolean>();
     for (const e of old.values()) oldKind.set(e.ino, e.dir);
     const present = this.present;
@@ -461,8 +462,7 @@ class RestoreRun {
       const isDir = oldKind.get(a.ino);
       const gone = present !== null && !present.has(a.ino);
       if (isDir === undefined || gone) {
-        // Not on this tape and not restored by an earlier image of the chain.
-        if (incremental || this.opts.force) this.notice({ code: 'LOST', path: show(Buffer.concat([Buffer.from(this.destAbs), a.path.subarray(1)])), message: `not restored: inode ${a.ino} is not on this tape and no earlier image applied here restored it`, skipped: true, ino: a.ino });
+        this.notAbsent(a);
         continue;
       }
       const name = a.name.toString('latin1');
@@ -477,6 +477,11 @@ class RestoreRun {
       dumped: (ino) => (bits ? bits.has(ino) : true),
       warn: (code, p, message, ino) => this.notice({ code, path: show(p), message, skipped: true, ...(ino ? { ino } : {}) }),
     });
+  }
+
+  /** A name whose inode is neither on this tape nor restored by an earlier image of the chain. */
+  private notAbsent(a: { ino: number; path: Buffer }): void {
+    this.notice({ code: 'LOST', path: show(Buffer.concat([Buffer.from(this.destAbs), a.path.subarray(1)])), message: `not restored: inode ${a.ino} is not on this tape and no earlier image applied here restored it`, skipped: true, ino: a.ino });
   }
 
   private chainOld(): Entries {
