@@ -106,6 +106,43 @@ function writeString(buf: Buffer, offset: number, size: number, text: string): v
   bytes.copy(buf, offset, 0, Math.min(bytes.length, size - 1));
 }
 
+/**
+ * The last string decoded from one header field, with its bytes: label, file system, device
+ * and host repeat in every header of a dump, so a byte compare replaces building the string
+ * (decoding them was most of decodeHeader's time when restoring many small files).
+ */
+class FieldCache {
+  readonly bytes: Uint8Array;
+  length = -1;
+  text = '';
+  constructor(size: number) {
+    this.bytes = new Uint8Array(size);
+  }
+}
+
+function readCachedString(buf: Uint8Array, offset: number, size: number, cache: FieldCache): string {
+  let end = offset;
+  const limit = offset + size;
+  while (end < limit && buf[end] !== 0) end++;
+  const len = end - offset;
+  const known = cache.bytes;
+  if (len === cache.length) {
+    let i = 0;
+    while (i < len && known[i] === buf[offset + i]) i++;
+    if (i === len) return cache.text;
+  }
+  const text = readString(buf, offset, size);
+  known.set(buf.subarray(offset, end));
+  cache.length = len;
+  cache.text = text;
+  return text;
+}
+
+const labelCache = new FieldCache(LBLSIZE);
+const filesysCache = new FieldCache(NAMELEN);
+const devCache = new FieldCache(NAMELEN);
+const hostCache = new FieldCache(NAMELEN);
+
 function readString(buf: Uint8Array, offset: number, size: number): string {
   // Readers decode one header per object: plain ASCII (the usual case) skips the UTF-8 decoder.
   let s = '';
@@ -256,11 +293,11 @@ export function decodeHeader(buf: Uint8Array, offset: number, order: ByteOrder):
     inode,
     count: i32(O_COUNT),
     addr: new Uint8Array(buf.buffer, buf.byteOffset + offset + O_ADDR, TP_NINDIR),
-    label: readString(buf, offset + O_LABEL, LBLSIZE),
+    label: readCachedString(buf, offset + O_LABEL, LBLSIZE, labelCache),
     level: i32(O_LEVEL),
-    filesys: readString(buf, offset + O_FILESYS, NAMELEN),
-    dev: readString(buf, offset + O_DEV, NAMELEN),
-    host: readString(buf, offset + O_HOST, NAMELEN),
+    filesys: readCachedString(buf, offset + O_FILESYS, NAMELEN, filesysCache),
+    dev: readCachedString(buf, offset + O_DEV, NAMELEN, devCache),
+    host: readCachedString(buf, offset + O_HOST, NAMELEN, hostCache),
     flags: i32(O_FLAGS),
     firstrec: i32(O_FIRSTREC),
     ntrec: i32(O_NTREC),

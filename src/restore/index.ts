@@ -35,7 +35,7 @@ import {
 } from './space-check.js';
 import { NameTree, type TreeNode, type TreeWarning } from './tree.js';
 import {
-  STATE_FILE, applyChanges, checkChain, entryKey, graft, makeState, makeStateOfTree, readState, treeEntries, stateEntries as stateEntriesOf, writeState, type ChainState, type Entries,
+  STATE_FILE, applyChanges, checkChain, entryKey, graft, makeState, readState, stateTextOfTree, treeEntries, stateEntries as stateEntriesOf, writeState, type ChainState, type Entries,
 } from './chain.js';
 import type {
   RestoreDamage, RestoreEvent, RestoreNotice, RestoreNoticeCode, RestoreOptions, RestorePhase, RestoreSummary, SpaceReport,
@@ -261,7 +261,7 @@ class RestoreRun {
     const names = this.nextEntries ?? this.stateRoot;
     if (this.whole && !this.dryRun && !this.stop && this.label && names) {
       try {
-        const state = this.nextEntries ? makeState(this.label, this.chainRoot, this.nextEntries) : makeStateOfTree(this.label, this.stateRoot!);
+        const state = this.nextEntries ? makeState(this.label, this.chainRoot, this.nextEntries) : stateTextOfTree(this.label, this.stateRoot!);
         writeState(this.destAbs, state, false);
       } catch (e) {
         this.notice({ code: 'WRITE', path: this.destAbs, message: `the image was restored, but the restore state (${STATE_FILE}) could not be written: ${(e as Error).message}; an incremental cannot be applied here`, skipped: true });
@@ -448,7 +448,7 @@ class RestoreRun {
     const incremental = this.label!.ddate !== 0 && this.chain !== null;
     this.chainRoot = root.ino;
     if (!incremental) {
-      // A chain starts here: DEST's names are the tree's (makeStateOfTree at the end).
+      // A chain starts here: DEST's names are the tree's (stateTextOfTree at the end).
       if (this.opts.force) for (const a of absent) this.notAbsent(a);
       this.stateRoot = root;
       return;

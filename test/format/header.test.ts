@@ -538,3 +538,15 @@ describe('dataBlocksAfter', () => {
     }
   });
 });
+
+test('label, file system, device and host decode right when they change between headers (the per-field cache)', () => {
+  const texts = fc.constantFrom('', 'host', 'hos', 'host2', 'hôte-ü', '/dev/sda1', 'x'.repeat(63), '/srv/a b');
+  fc.assert(fc.property(fc.array(fc.tuple(texts, texts, texts, fc.constantFrom('', 'label', 'labe', 'lâbel', 'l'.repeat(15))), { minLength: 1, maxLength: 12 }), (seq) => {
+    for (const [host, filesys, dev, label] of seq) {
+      const h = emptyHeader();
+      Object.assign(h, { host, filesys, dev, label });
+      const d = decodeHeader(encode(h), 0, 'le');
+      assert.deepEqual([d.host, d.filesys, d.dev, d.label], [host, filesys, dev, label]);
+    }
+  }));
+});
