@@ -440,7 +440,10 @@ export class FileBatcher {
           this.sink.written(f);
           ctx.onData(f.bytes);
           const perm = f.inode.mode & 0o7777;
-          const [, , own, mode, times] = r.subarray(i * RESULT_FIELDS, (i + 1) * RESULT_FIELDS);
+          const at = i * RESULT_FIELDS;
+          const own = r[at + 2]!;
+          const mode = r[at + 3]!;
+          const times = r[at + 4]!;
           if (own) ctx.env.warn('OWNER', path, `cannot set owner ${f.inode.uid}:${f.inode.gid}: ${errnoError(own, 'fchown', path).code}`, f.ino);
           if (mode) ctx.env.warn('MODE', path, `cannot set mode ${perm.toString(8)}: ${errnoError(mode, 'fchmod', path).code}`, f.ino);
           if (times) ctx.env.warn('TIMES', path, `cannot set times: ${errnoError(times, 'futimens', path).code}`, f.ino);
