@@ -98,6 +98,13 @@ export class SpaceGuard {
 }
 
 const WINDOW = 1 << 20;
+/**
+ * Read at a header that follows a long run of data (large files: one header per 512 KiB): a
+ * full window there read the whole image twice over (~0.5 s on 2 GiB, measured).
+ */
+const SMALL_WINDOW = 16 << 10;
+/** Data blocks after which the next header is read with the small window. */
+const SPARSE_HEADERS = 64;
 const O_INUMBER = 20, O_MAGIC = 24, O_MODE = 32, O_SIZE = 40, O_COUNT = 160, O_ADDR = 164, O_FLAGS = 888;
 
 export interface Prescan {
@@ -146,10 +153,11 @@ export async function prescanDataBytes(
       const nblocks = Math.floor(st.size / TP_BSIZE);
       let winStart = -1;
       let winBlocks = 0;
+      let lastJump = 0;
       /** Offset in `win` of block b, reading a new window when needed; -1 past the end. */
       const at = (b: number): number => {
         if (b < winStart || b >= winStart + winBlocks) {
-          const n = fs.readSync(fd, win, 0, WINDOW, b * TP_BSIZE);
+          const n = fs.readSync(fd, win, 0, lastJump > SPARSE_HEADERS ? SMALL_WINDOW : WINDOW, b * TP_BSIZE);
           winStart = b;
           winBlocks = Math.floor(n / TP_BSIZE);
           if (winBlocks === 0) return -1;
@@ -200,6 +208,7 @@ export async function prescanDataBytes(
           return total;
         }
         b += 1 + n;
+        lastJump = n;
       }
     } finally {
       fs.closeSync(fd);
