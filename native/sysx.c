@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/xattr.h>
@@ -924,6 +925,42 @@ static napi_value CopyFileRange(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * sendfileAt(fdIn, offIn, fdOut, offOut, length): copies with sendfile(2) from offIn (the input's
+ * file position does not move) to offOut (the output's position is set there and moves on),
+ * until `length` bytes are copied or the source ends. Returns the bytes copied. Unlike
+ * copy_file_range it works between any two file systems; the data is copied once, page cache
+ * to page cache, and never enters user space.
+ */
+static napi_value SendfileAt(napi_env env, napi_callback_info info) {
+  napi_value argv[5], result;
+  int fd_in, fd_out;
+  int64_t off_in, off_out, length;
+  if (!get_args(env, info, 5, argv) || !arg_fd(env, argv[0], &fd_in) ||
+      !arg_offset(env, argv[1], "offIn", &off_in) || !arg_fd(env, argv[2], &fd_out) ||
+      !arg_offset(env, argv[3], "offOut", &off_out) || !arg_offset(env, argv[4], "length", &length)) {
+    return NULL;
+  }
+  if (lseek(fd_out, (off_t)off_out, SEEK_SET) < 0) {
+    throw_errno(env, errno, "lseek", NULL);
+    return NULL;
+  }
+  off_t in = (off_t)off_in;
+  int64_t done = 0;
+  while (done < length) {
+    ssize_t n = sendfile(fd_out, fd_in, &in, (size_t)(length - done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno(env, errno, "sendfile", NULL);
+      return NULL;
+    }
+    if (n == 0) break; /* end of the source */
+    done += n;
+  }
+  NAPI_CALL(env, napi_create_double(env, (double)done, &result));
+  return result;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Restore's batched file writer                                             */
 /* ------------------------------------------------------------------------ */
@@ -1226,6 +1263,7 @@ NAPI_MODULE_INIT() {
       METHOD("lstatAt", LstatAt),
       METHOD("walkDir", WalkDir),
       METHOD("copyFileRange", CopyFileRange),
+      METHOD("sendfileAt", SendfileAt),
       METHOD("writeFiles", WriteFiles),
       METHOD("writeFilesAsync", WriteFilesAsync),
   };

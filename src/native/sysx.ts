@@ -59,6 +59,7 @@ interface SysxBinding {
   fstatInto(fd: number, out: Float64Array): void;
   lstatAt(dir: string | Uint8Array, names: Uint8Array, out: Float64Array, first: number, stride: number, errors: Int32Array): number;
   copyFileRange(fdIn: number, offIn: number, fdOut: number, offOut: number, length: number): number;
+  sendfileAt(fdIn: number, offIn: number, fdOut: number, offOut: number, length: number): number;
   writeFiles(batch: Uint8Array, used: number, results: Int32Array): number;
   writeFilesAsync(batch: Uint8Array, used: number, results: Int32Array, callback: (err: Error | undefined, count: number) => void): void;
   walkDir(dir: string | Uint8Array, birth: boolean, checkAccess: boolean): WalkedDir;
@@ -311,6 +312,15 @@ export function fstatInto(fd: number, out: Float64Array): void {
  */
 export function copyFileRange(fdIn: number, offIn: number, fdOut: number, offOut: number, length: number): number {
   return native().copyFileRange(fdIn, offIn, fdOut, offOut, length);
+}
+
+/**
+ * sendfile(2) from `offIn` of `fdIn` (its position unchanged) to `offOut` of `fdOut` (its position
+ * set there and moved on) until `length` bytes are copied or the source ends; returns the bytes
+ * copied. Works across file systems, where copy_file_range gives EXDEV.
+ */
+export function sendfileAt(fdIn: number, offIn: number, fdOut: number, offOut: number, length: number): number {
+  return native().sendfileAt(fdIn, offIn, fdOut, offOut, length);
 }
 
 /** Fields per record in the results of {@link writeFiles}: [status, stage, chownErrno, chmodErrno, timesErrno]. */

@@ -14,7 +14,7 @@ import {
   CHECKSUM, DR_EXTATTRIBUTES, DR_NEWINODEFMT, NFS_MAGIC, RecordType, S_IFDIR, S_IFMT, TP_BSIZE, TP_NINDIR,
 } from '../format/constants.js';
 import { decodeHeader, type ByteOrder, type Header } from '../format/header.js';
-import type { TapeSource } from '../tape/source.js';
+import type { FileRange, TapeSource } from '../tape/source.js';
 
 export type DamageCode = 'ERR_CORRUPT' | 'ERR_TRUNCATED';
 
@@ -63,8 +63,19 @@ export interface EndItem {
 
 /** A piece of an object's contents: bytes at a file offset, or a hole. */
 export type DataPiece =
-  | { offset: number; data: Uint8Array; hole?: undefined }
-  | { offset: number; hole: number; data?: undefined };
+  | { offset: number; data: Uint8Array; hole?: undefined; range?: undefined }
+  | { offset: number; hole: number; data?: undefined; range?: undefined };
+
+/** `length` bytes of the object at `offset` that are in the image file at range.position, unread. */
+export interface RangePiece {
+  offset: number;
+  range: FileRange & { length: number };
+  data?: undefined;
+  hole?: undefined;
+}
+
+/** Data runs at least this long may come as {@link RangePiece}s. */
+const RANGE_MIN_BLOCKS = 64;
 
 export type ReadItem = LabelItem | MapItem | VolumeItem | EndItem | DamageItem | ObjectItem;
 
@@ -119,7 +130,7 @@ export class ObjectItem {
   headers = 1;
   /** @internal set when the rest is skipped without producing views */
   skipping = false;
-  private gen: AsyncGenerator<DataPiece, void, void> | null = null;
+  private gen: AsyncGenerator<DataPiece | RangePiece, void, void> | null = null;
   private done = false;
 
   /** @internal built by {@link ImageReader} */
@@ -133,12 +144,18 @@ export class ObjectItem {
    * The contents in order, holes included. Each view is only valid until the next piece is
    * requested: copy what must be kept. Breaking out of the loop early is fine.
    */
-  data(): AsyncIterableIterator<DataPiece> {
+  data(): AsyncIterableIterator<DataPiece>;
+  /**
+   * With ranges: long runs of data in an uncompressed image file may come as file ranges, left
+   * unread, for the consumer to copy from the file itself before asking for the next piece.
+   */
+  data(opts: { ranges: true }): AsyncIterableIterator<DataPiece | RangePiece>;
+  data(opts?: { ranges: true }): AsyncIterableIterator<DataPiece | RangePiece> {
     this.claim();
-    const gen = this.gen = this.reader.pieces(this);
+    const gen = this.gen = this.reader.pieces(this, opts?.ranges ?? false);
     // Not the generator itself: a consumer that stops early (break, throw) must leave it
     // suspended, so that skip() can still walk over the rest of the object's blocks.
-    const it: AsyncIterableIterator<DataPiece> = {
+    const it: AsyncIterableIterator<DataPiece | RangePiece> = {
       next: () => gen.next(),
       return: () => Promise.resolve({ done: true, value: undefined }),
       [Symbol.asyncIterator]: () => it,
@@ -423,6 +440,16 @@ export class ImageReader implements AsyncIterable<ReadItem> {
   private async skipBlocks(n: number): Promise<boolean> {
     let left = n;
     while (left > 0) {
+      if (this.pos >= this.end && this.volumeMark === null && left >= RANGE_MIN_BLOCKS) {
+        // An image file: seek over them rather than read them (a listing of large files reads
+        // little more than the headers).
+        const r = this.source.takeRange(left);
+        if (r) {
+          this.chunkBlock += r.blocks;
+          left -= r.blocks;
+          continue;
+        }
+      }
       const got = await this.dataRun(left, () => left);
       if (got <= 0) return false;
       this.pos += got * TP_BSIZE;
@@ -579,7 +606,7 @@ export class ImageReader implements AsyncIterable<ReadItem> {
    * blocks of that header are read and dropped; if size remains, the next header must be a TS_ADDR
    * of the same inode.
    */
-  async *pieces(obj: ObjectItem): AsyncGenerator<DataPiece, void, void> {
+  async *pieces(obj: ObjectItem, ranges = false): AsyncGenerator<DataPiece | RangePiece, void, void> {
     let hd = obj.first;
     let remaining = obj.size;
     let fileOff = 0;
@@ -603,6 +630,19 @@ export class ImageReader implements AsyncIterable<ReadItem> {
           continue;
         }
         while (i < j) {
+          if (ranges && this.pos >= this.end && this.volumeMark === null && j - i >= RANGE_MIN_BLOCKS) {
+            const r = this.source.takeRange(j - i);
+            if (r) {
+              const bytes = r.blocks * TP_BSIZE;
+              // The blocks were delivered without passing through a chunk: the cursor moves on.
+              this.chunkBlock += r.blocks;
+              if (!obj.skipping) yield { offset: fileOff, range: { fd: r.fd, position: r.position, length: Math.min(bytes, remaining) } };
+              fileOff += bytes;
+              remaining -= bytes;
+              i += r.blocks;
+              continue;
+            }
+          }
           const got = await this.dataRun(j - i, owed);
           if (got <= 0) { obj.complete = false; return; }
           const bytes = got * TP_BSIZE;

@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import { DR_METAONLY, S_IFBLK, S_IFCHR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, kindOfMode } from '../format/constants.js';
 import type { DumpInode } from '../format/header.js';
 import { decodeRdev } from '../format/inode-fields.js';
-import type { DataPiece, ObjectItem } from '../read/image-reader.js';
+import type { DataPiece, ObjectItem, RangePiece } from '../read/image-reader.js';
 import * as sysx from '../native/sysx.js';
 import { SnapdumpError } from '../errors.js';
 import {
@@ -118,7 +118,7 @@ export function newPending(ino: number, inode: DumpInode, offset: number, target
 
 /** The contents of a regular file: from the image, or already in memory. */
 interface FileData {
-  pieces: AsyncIterable<DataPiece> | Iterable<DataPiece>;
+  pieces: AsyncIterable<DataPiece | RangePiece> | Iterable<DataPiece>;
   complete(): boolean;
   size: number;
 }
@@ -134,7 +134,7 @@ export async function extractObject(item: ObjectItem, targets: LeafTarget[], ctx
   const base = newPending(ino, inode, item.offset, targets);
   if (item.header.flags & DR_METAONLY) return metaOnly(base, ctx);
   switch (type) {
-    case S_IFREG: return regular({ pieces: item.dataNow() ?? item.data(), complete: () => item.complete, size: item.size }, base, ctx);
+    case S_IFREG: return regular({ pieces: item.dataNow() ?? item.data({ ranges: true }), complete: () => item.complete, size: item.size }, base, ctx);
     case S_IFLNK: return symlink(item, base, ctx);
     case S_IFCHR: case S_IFBLK: case S_IFIFO: case S_IFSOCK: return special(base, type, ctx);
     default: {
@@ -181,15 +181,25 @@ async function regular(src: FileData, p: Pending, ctx: ExtractContext, reserved 
   p.file = f;
   let end = 0;
   try {
+    let cut = false;
     for await (const piece of src.pieces) {
       if (piece.data) {
         writeAll(f.fd, piece.data, piece.offset);
         end = piece.offset + piece.data.length;
         p.bytes += piece.data.length;
         ctx.onData(piece.data.length);
+      } else if (piece.range) {
+        // Straight from the image file to this one (one copy in the kernel, none in user space).
+        const r = piece.range;
+        const n = sysx.sendfileAt(r.fd, r.position, f.fd, piece.offset, r.length);
+        end = piece.offset + n;
+        p.bytes += n;
+        ctx.onData(n);
+        // The image file shrank since it was opened: the reader finds the end right after.
+        if (n < r.length) { cut = true; break; }
       }
     }
-    if (!src.complete()) {
+    if (cut || !src.complete()) {
       closeQuietly(f.fd);
       discardFile(f);
       p.file = null;

@@ -44,15 +44,30 @@ export type SourceEvent =
 
 /** Small enough to stay in a core's L2 cache between the read and the write of the same bytes. */
 const DEFAULT_READ_SIZE = 256 << 10;
+/** The read after a range (see takeRange). */
+const SHORT_READ = 16 << 10;
 /** Linux dump's largest blocking factor (-b 1024). */
 const MAX_NTREC = 1024;
 /** A compressed record never needs more than its raw size; the slack tolerates odd producers. */
 const PREFIX_SLACK = 4096;
 
+/** Bytes of the input file handed over unread (see {@link TapeSource.takeRange}). */
+export interface FileRange {
+  fd: number;
+  /** Byte offset in the file. */
+  position: number;
+}
+
 interface ByteInput {
   readonly name: string;
   /** Reads up to len bytes; 0 only at end of input. */
   read(buf: Uint8Array, off: number, len: number): Promise<number>;
+  /**
+   * Skips up to maxBytes bytes, a multiple of `unit`, without reading them, for a caller that
+   * copies them from the file itself: where they are and how many. Null when the input is no
+   * regular file or less than a unit is left.
+   */
+  takeRange?(maxBytes: number, unit: number): (FileRange & { bytes: number }) | null;
   close(): Promise<void>;
 }
 
@@ -67,7 +82,9 @@ class FileInput implements ByteInput {
    *   async reads land it on a pool thread's core, and every byte crosses cores before the write,
    *   which measured 2-3x the kernel time of a single-thread read/write loop (bench/README.md).
    */
-  constructor(readonly name: string, private readonly fh: import('node:fs/promises').FileHandle, private readonly sync: boolean) {}
+  /** Next byte to read (regular files, which are read at explicit positions). */
+  private position = 0;
+  constructor(readonly name: string, private readonly fh: import('node:fs/promises').FileHandle, private readonly sync: boolean, private readonly size: number) {}
   async read(buf: Uint8Array, off: number, len: number): Promise<number> {
     if (len <= 0) return 0;
     if (this.sync) {
@@ -76,11 +93,22 @@ class FileInput implements ByteInput {
         this.lastYield = now;
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
-      return readSync(this.fh.fd, buf, off, len, null);
+      const n = readSync(this.fh.fd, buf, off, len, this.position);
+      this.position += n;
+      return n;
     }
     // Sequential reads (position null) so that FIFOs and character devices work too.
     const { bytesRead } = await this.fh.read(buf, off, len, null);
     return bytesRead;
+  }
+  takeRange(maxBytes: number, unit: number): (FileRange & { bytes: number }) | null {
+    // The size when opened: a file still growing is read on as usual past it.
+    const left = this.size - this.position;
+    const bytes = Math.min(maxBytes, left - (left % unit));
+    if (!this.sync || bytes <= 0) return null;
+    const position = this.position;
+    this.position += bytes;
+    return { fd: this.fh.fd, position, bytes };
   }
   close(): Promise<void> {
     return this.fh.close();
@@ -138,6 +166,9 @@ class PrefixedInput implements ByteInput {
     }
     return this.inner.read(buf, off, len);
   }
+  takeRange(maxBytes: number, unit: number): (FileRange & { bytes: number }) | null {
+    return this.off < this.prefix.length ? null : this.inner.takeRange?.(maxBytes, unit) ?? null;
+  }
   close(): Promise<void> { return this.inner.close(); }
 }
 
@@ -173,7 +204,8 @@ async function openInput(input: TapeInput, stdinUsed: { used: boolean }): Promis
       await fh.close();
       return new StreamInput(`${input} (virtual tape, file 0)`, tapeFileRecords(input, 0));
     }
-    return new FileInput(input, fh, (await fh.stat()).isFile());
+    const st = await fh.stat();
+    return new FileInput(input, fh, st.isFile(), st.size);
   } catch (e) {
     if (e instanceof SnapdumpError) throw e;
     const why = isErrno(e, 'ENOENT') ? 'no such file' : isErrno(e, 'EISDIR') ? 'is a directory' : (e as Error).message;
@@ -226,6 +258,8 @@ export class TapeSource {
   private zeroRecord: Uint8Array | null = null;
   private readonly queue: SourceEvent[] = [];
   private closed = false;
+  /** After a range: what follows is likely a header and more range, so the next read is short. */
+  private shortRead = Infinity;
 
   /** Use {@link openTapeSource}. */
   constructor(init: {
@@ -282,6 +316,24 @@ export class TapeSource {
     }
   }
 
+  /**
+   * Up to `blocks` blocks at the current position handed over as a range of the image file
+   * instead of being read: they count as delivered, and the caller copies them from the file
+   * itself (a large file restored with sendfile, never passing through user space). Only for an
+   * uncompressed image in a regular file, when nothing is buffered or queued; null otherwise, and
+   * at the end of the volume's file (then next() goes on as usual).
+   */
+  takeRange(blocks: number): (FileRange & { blocks: number }) | null {
+    const vol = this.volumes[this.vi];
+    if (!vol || this.closed || this.compressed || this.queue.length > 0 || this.leftLen > 0 || vol.finished || !vol.announced) return null;
+    const r = vol.input.takeRange?.(blocks * TP_BSIZE, TP_BSIZE);
+    if (!r) return null;
+    const n = r.bytes / TP_BSIZE;
+    this.block += n;
+    this.shortRead = SHORT_READ;
+    return { fd: r.fd, position: r.position, blocks: n };
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -302,7 +354,8 @@ export class TapeSource {
     this.leftLen = 0;
     // rawLeft counts undelivered raw bytes (carry included), so a compressed volume's reads stop
     // exactly where its framing starts.
-    const limit = Math.min(buf.length, vol.rawLeft);
+    const limit = Math.min(buf.length, vol.rawLeft, this.shortRead);
+    this.shortRead = Infinity;
     let eof = false;
     while (have < TP_BSIZE && have < limit) {
       const n = await vol.input.read(buf, have, limit - have);

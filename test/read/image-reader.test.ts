@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { openTapeSource } from '../../src/tape/source.js';
 import { ImageReader, type ObjectItem, type ReadItem } from '../../src/read/image-reader.js';
@@ -152,32 +153,67 @@ test('object data cannot be read after the reader moved on', async () => {
 });
 
 /** Every object's pieces as [offset, bytes or hole length], through dataNow() where it serves (else data()) or data() only. */
-async function piecesOf(files: string[], readSize: number, now: boolean): Promise<{ list: string[]; viaNow: number }> {
+type Part = { offset: number; data: Buffer } | { offset: number; hole: number };
+
+/**
+ * Every object's contents as [offset, bytes | hole], through dataNow() where it serves, data(),
+ * or data({ ranges }) with each range read from the image file where it says. Adjacent data is
+ * joined: ranges and chunks cut a run at different places, the bytes must be the same.
+ */
+async function piecesOf(files: string[], readSize: number, how: 'data' | 'now' | 'ranges'): Promise<{ list: string[]; viaNow: number; ranges: number; offsets: number[] }> {
   const source = await openTapeSource(files, { readSize });
   const list: string[] = [];
+  const offsets: number[] = [];
   let viaNow = 0;
+  let ranges = 0;
   try {
-    for await (const item of new ImageReader(source)) {
+    const reader = new ImageReader(source);
+    for await (const item of reader) {
+      offsets.push(item.offset);
       if (item.kind !== 'inode' && item.kind !== 'xattr') continue;
-      const sync = now ? item.dataNow() : null;
+      const sync = how === 'now' ? item.dataNow() : null;
       if (sync) viaNow++;
-      const parts: string[] = [];
-      for await (const p of sync ?? item.data()) parts.push(p.data ? `${p.offset}:${Buffer.from(p.data).toString('base64')}` : `${p.offset}:hole ${p.hole}`);
-      list.push(`${item.kind} ${item.ino} complete=${item.complete} ${parts.join(' ')}`);
+      const parts: Part[] = [];
+      const add = (offset: number, data: Buffer) => {
+        const last = parts[parts.length - 1];
+        if (last && 'data' in last && last.offset + last.data.length === offset) last.data = Buffer.concat([last.data, data]);
+        else parts.push({ offset, data });
+      };
+      for await (const p of sync ?? (how === 'ranges' ? item.data({ ranges: true }) : item.data())) {
+        if (p.range) {
+          ranges++;
+          const b = Buffer.alloc(p.range.length);
+          assert.equal(fs.readSync(p.range.fd, b, 0, b.length, p.range.position), b.length);
+          add(p.offset, b);
+        } else if (p.data) {
+          add(p.offset, Buffer.from(p.data));
+        } else {
+          parts.push({ offset: p.offset, hole: p.hole });
+        }
+      }
+      const shown = parts.map((x) => ('data' in x ? `${x.offset}:${x.data.toString('base64')}` : `${x.offset}:hole ${x.hole}`));
+      list.push(`${item.kind} ${item.ino} complete=${item.complete} ${shown.join(' ')}`);
     }
+    offsets.push(reader.offset);
   } finally {
     await source.close();
   }
-  return { list, viaNow };
+  return { list, viaNow, ranges, offsets };
 }
 
-test('dataNow() gives exactly the pieces data() gives, whatever the read size', async () => {
+test('dataNow() and data({ ranges }) give exactly what data() gives, whatever the read size', async () => {
+  let ranges = 0;
   for (const files of [[SAMPLES + 'level0.dump'], MV, [SAMPLES + 'synthetic-be.dump'], [SAMPLES + 'mini-b64.dump']]) {
     for (const readSize of [1024, 7 * 1024, 64 * 1024, 256 * 1024]) {
-      const slow = await piecesOf(files, readSize, false);
-      const fast = await piecesOf(files, readSize, true);
+      const slow = await piecesOf(files, readSize, 'data');
+      const fast = await piecesOf(files, readSize, 'now');
       assert.deepEqual(fast.list, slow.list, `${files[0]} read size ${readSize}`);
       if (readSize >= 64 * 1024) assert.ok(fast.viaNow > 0, 'small objects come whole from the chunk');
+      const byRange = await piecesOf(files, readSize, 'ranges');
+      assert.deepEqual(byRange.list, slow.list, `${files[0]} read size ${readSize}, ranges`);
+      assert.deepEqual(byRange.offsets, slow.offsets, 'every item at the same offset');
+      ranges += byRange.ranges;
     }
   }
+  assert.ok(ranges > 0, 'long data runs came as file ranges');
 });

@@ -51,9 +51,16 @@ before(async () => {
 });
 after(() => removeRestored(work));
 
-async function restoreImage(img: Buffer): Promise<{ dest: string; s: RestoreSummary }> {
+/**
+ * As a stream, or as an image file: a file's long data runs are then copied with sendfile, not
+ * read (RangePiece), and the damage must come out the same.
+ */
+async function restoreImage(img: Buffer, via: 'stream' | 'file' = 'stream'): Promise<{ dest: string; s: RestoreSummary }> {
   const dest = path.join(work, `d${++n}`);
-  const s = await restore({ files: [], inputs: [memInput(img)], dest, force: true });
+  if (via === 'stream') return { dest, s: await restore({ files: [], inputs: [memInput(img)], dest, force: true }) };
+  const file = `${dest}.dump`;
+  fs.writeFileSync(file, img);
+  const s = await restore({ files: [file], dest, force: true });
   return { dest, s };
 }
 
@@ -108,6 +115,26 @@ describe('restore of damaged images', () => {
     assert.deepEqual(check(dest, s), ['a/f05']);
     assert.equal(s.skipped.find((x) => x.path.endsWith('a/f05'))!.offset, addr[0]!.offset);
   });
+
+  for (const via of ['stream', 'file'] as const) {
+    it(`a large file read ${via === 'file' ? 'from an image file (copied by ranges)' : 'from a stream'}: exact, and cut by a truncation: removed and reported at the cut`, async () => {
+      const whole = await restoreImage(image, via);
+      assert.equal(whole.s.exitStatus, 0);
+      assert.deepEqual(check(whole.dest, whole.s), []);
+      assert.ok(fs.readFileSync(path.join(whole.dest, 'a/f05')).equals(contents.get('a/f05')!));
+      const start = firstHeader.get(inoOf.get('a/f05')!)!;
+      for (const cut of [start + 700 * 1024 + 100, start + 1100 * 1024]) {
+        const { dest, s } = await restoreImage(image.subarray(0, cut), via);
+        const lost = check(dest, s);
+        assert.ok(lost.includes('a/f05'), `cut at ${cut}: f05 reported`);
+        assert.ok(!fs.existsSync(path.join(dest, 'a/f05')), 'the cut file is not left half-written');
+        const truncated = s.damage.find((d) => d.code === 'ERR_TRUNCATED')!;
+        assert.equal(truncated.offset, cut - (cut % 1024), `cut at ${cut}: reported where the last whole block ends`);
+        assert.equal(s.skipped.find((k) => k.path.endsWith('a/f05'))!.offset, truncated.offset);
+        assert.equal(s.exitStatus, 1);
+      }
+    });
+  }
 
   it('garbage between objects: resynchronised, everything restored, the damage reported', async () => {
     const at = firstHeader.get(inoOf.get('a/f08')!)!;
