@@ -45,6 +45,12 @@ export type * from './types.js';
 export { parseOperands } from './selection.js';
 export { STATE_FILE, removeState } from './chain.js';
 
+/**
+ * Test hook: SNAPDUMP_TEST_EXTRACT_DELAY_MS=N waits N ms before each object of the file phase,
+ * so that tests can interrupt a restore while it extracts (it is otherwise over in moments).
+ */
+const TEST_EXTRACT_DELAY_MS = Number(process.env.SNAPDUMP_TEST_EXTRACT_DELAY_MS ?? 0);
+
 export async function restore(opts: RestoreOptions): Promise<RestoreSummary> {
   return new RestoreRun(opts).run();
 }
@@ -554,6 +560,7 @@ class RestoreRun {
     const all = this.plan!.leaves.get(item.ino);
     if (!all || this.done.has(item.ino)) return;
     this.done.add(item.ino);
+    if (TEST_EXTRACT_DELAY_MS > 0) await new Promise((r) => setTimeout(r, TEST_EXTRACT_DELAY_MS));
     const targets: LeafTarget[] = [];
     for (const t of all) {
       if (t.dir.state === 'ok') targets.push(t);

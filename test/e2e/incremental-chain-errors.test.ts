@@ -171,7 +171,8 @@ describe('an interrupted incremental restore', () => {
       const { images, trees } = await makeChain(`extract-${signal}`, true);
       const dest = path.join(work, `extract-${signal}-dest`);
       await restore({ files: [images[0]!], dest });
-      const child = spawn(process.execPath, [snapdumpBin, 'restore', '-f', images[1]!, '-C', dest, '--quiet'], { stdio: 'ignore' });
+      // 48 files of 1 MiB restore in moments: slowed down so that the signal lands in the middle.
+      const child = spawn(process.execPath, [snapdumpBin, 'restore', '-f', images[1]!, '-C', dest, '--quiet'], { stdio: 'ignore', env: { ...process.env, SNAPDUMP_TEST_EXTRACT_DELAY_MS: '40' } });
       const exited = new Promise<void>((r) => child.on('exit', () => r()));
       // Wait for the journal to say the names are in place and data is being written.
       for (let i = 0; i < 2000; i++) {
