@@ -15,6 +15,11 @@
  *
  * Position: `fileNum` counts filemarks crossed since BOT, `blockNo` records since the last
  * filemark (or BOT). Synchronous I/O: every operation is one small positioned read or write.
+ *
+ * Capacity (optional, in container bytes): a record that would end past it is refused, as a
+ * drive refuses writes at end of medium (TapeFullError; several records are written as far as
+ * they fit). Filemarks are still written past it, as a drive writes them in its early-warning
+ * zone, so a DMA can always close the tape file.
  */
 import * as fs from 'node:fs';
 
@@ -36,6 +41,14 @@ export class TapeMediaError extends Error {
   }
 }
 
+/** A record did not fit before the tape's capacity (end of medium). */
+export class TapeFullError extends Error {
+  constructor(readonly capacity: number) {
+    super(`end of medium: the tape holds ${capacity} bytes`);
+    this.name = 'TapeFullError';
+  }
+}
+
 interface Entry { kind: number; length: number; prev: number }
 
 export type ReadResult = { kind: 'record'; data: Buffer; length: number } | { kind: 'filemark' } | { kind: 'eod' };
@@ -49,16 +62,19 @@ export class VirtualTape {
   blockNo = 0;
   private readonly head = Buffer.alloc(ENTRY_HEADER);
 
-  private constructor(readonly path: string, private readonly fd: number, readonly writable: boolean) {
+  private constructor(readonly path: string, private readonly fd: number, readonly writable: boolean, readonly capacity: number | null) {
     this.end = fs.fstatSync(fd).size;
   }
 
-  /** Opens the container; `writable` false opens read-only. Throws the fs error (ENOENT, EACCES...). */
-  static open(path: string, writable: boolean): VirtualTape {
+  /**
+   * Opens the container; `writable` false opens read-only; `capacity` limits the bytes records may
+   * fill. Throws the fs error (ENOENT, EACCES...).
+   */
+  static open(path: string, writable: boolean, capacity: number | null = null): VirtualTape {
     const fd = fs.openSync(path, writable ? fs.constants.O_RDWR : fs.constants.O_RDONLY);
     try {
       if (!fs.fstatSync(fd).isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: 'EINVAL' });
-      return new VirtualTape(path, fd, writable);
+      return new VirtualTape(path, fd, writable, capacity);
     } catch (e) {
       fs.closeSync(fd);
       throw e;
@@ -66,6 +82,17 @@ export class VirtualTape {
   }
 
   close(): void { fs.closeSync(this.fd); }
+
+  /** Flushes what was written to stable storage. */
+  syncData(): void { fs.fdatasyncSync(this.fd); }
+
+  /** Container bytes left before the capacity from here (null: no limit). */
+  get spaceRemaining(): number | null {
+    return this.capacity === null ? null : Math.max(0, this.capacity - this.pos);
+  }
+
+  /** Byte position in the container (what the capacity counts). */
+  get offset(): number { return this.pos; }
 
   /** Bytes used in the container. */
   get size(): number { return this.end; }
@@ -168,18 +195,39 @@ export class VirtualTape {
     this.appendEntries([{ kind, data }]);
   }
 
-  /** Writes several records here, discarding what followed (one system call for many). */
-  writeRecords(records: readonly Buffer[]): void {
-    if (records.length === 0) return;
-    this.truncateHere();
-    this.appendEntries(records.map((r) => ({ kind: KIND_RECORD, data: [r] })));
-    this.blockNo += records.length;
+  /** How many of these records fit before the capacity, from here. */
+  private fitting(lengths: readonly number[]): number {
+    if (this.capacity === null) return lengths.length;
+    let at = this.pos;
+    let n = 0;
+    for (const len of lengths) {
+      at += ENTRY_HEADER + len;
+      if (at > this.capacity) break;
+      n++;
+    }
+    return n;
   }
 
-  /** Writes one record here, discarding what followed. */
-  write(data: Buffer | readonly Buffer[]): void {
+  /**
+   * Writes several records here, discarding what followed (one system call for many). Returns
+   * how many were written: fewer than given at end of medium (see the capacity).
+   */
+  writeRecords(records: readonly Buffer[]): number {
+    if (records.length === 0) return 0;
+    const n = this.fitting(records.map((r) => r.length));
     this.truncateHere();
-    this.append(KIND_RECORD, Array.isArray(data) ? data : [data as Buffer]);
+    if (n === 0) return 0;
+    this.appendEntries(records.slice(0, n).map((r) => ({ kind: KIND_RECORD, data: [r] })));
+    this.blockNo += n;
+    return n;
+  }
+
+  /** Writes one record here, discarding what followed; TapeFullError at end of medium. */
+  write(data: Buffer | readonly Buffer[]): void {
+    const parts = Array.isArray(data) ? data : [data as Buffer];
+    this.truncateHere();
+    if (this.fitting([parts.reduce((n, b) => n + b.length, 0)]) === 0) throw new TapeFullError(this.capacity!);
+    this.append(KIND_RECORD, parts);
     this.blockNo++;
   }
 

@@ -148,10 +148,13 @@ export class MoverService implements SessionService {
       const t = this.tape.tape;
       if (!t || !this.tape.canWrite) throw new Error('the tape is not open for writing');
       const batch = records.slice(i, i + Math.min(room, records.length - i));
-      t.writeRecords(batch);
-      this.recordNum += batch.length;
-      this.bytesMoved += BigInt(batch.length) * rs;
-      i += batch.length;
+      const n = t.writeRecords(batch);
+      this.recordNum += n;
+      this.bytesMoved += BigInt(n) * rs;
+      i += n;
+      this.onRecordsWritten?.(this.position);
+      // End of medium: the DMA changes the tape (or gives up); what did not fit is written after CONTINUE.
+      if (n < batch.length) await this.pause(MoverPause.EOM, this.position);
     }
   }
 
@@ -316,6 +319,9 @@ export class MoverService implements SessionService {
       return NdmpErr.CONNECT;
     }
   }
+
+  /** Backup: told the stream offset up to which records are on tape, after each write. */
+  onRecordsWritten: ((streamOffset: bigint) => void) | null = null;
 
   /** Set by the session: this session's DATA in LISTEN(LOCAL) accepting the mover. */
   acceptLocalFromData: (() => DataChannel | null) | null = null;
