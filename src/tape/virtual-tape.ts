@@ -41,6 +41,18 @@ export class TapeMediaError extends Error {
   }
 }
 
+/**
+ * Where an image lies on a virtual tape: the records of one tape file, from its start, each
+ * `recordSize` bytes (the last padded). What a restartable context records instead of a
+ * partial image file.
+ */
+export interface TapeFileMedium {
+  kind: 'virtual-tape';
+  path: string;
+  tapeFile: number;
+  recordSize: number;
+}
+
 /** A record did not fit before the tape's capacity (end of medium). */
 export class TapeFullError extends Error {
   constructor(readonly capacity: number) {
@@ -239,6 +251,9 @@ export class VirtualTape {
       this.blockNo = 0;
     }
   }
+
+  /** Discards everything from the current position on (a write here would do the same). */
+  truncate(): void { this.truncateHere(); }
 
   rewind(): void {
     this.pos = 0;

@@ -10,6 +10,7 @@ import type { HandlerTable, SessionContext, SessionService } from './context.js'
 import { connectTcp, ipv4ToNumber, localPair, socketChannel, type DataChannel } from './data-channel.js';
 import { planBackup, planRecover, runBackup, runRecover, runToc, type OpContext } from './data-ops.js';
 import { DUMP_DEFAULT_ENV, envMap, type Env } from './dump-env.js';
+import type { ImageTarget } from './image-sink.js';
 import type { MoverService } from './mover.js';
 
 const LOCAL_ADDR: Addr = { type: AddrType.LOCAL, body: undefined };
@@ -92,7 +93,29 @@ export class DataService implements SessionService {
         }
       },
       progress: (bytes) => { this.bytesProcessed = BigInt(bytes); },
+      target: this.imageTarget(),
+      watchTape: (cb) => {
+        if (!this.local) return;
+        this.mover.onRecordsWritten = (offset) => cb(Number(offset));
+      },
     };
+  }
+
+  /**
+   * Where a backup's image lands, as far as a restart is concerned: only a LOCAL backup knows its
+   * tape, and only an image that starts a tape file (window at 0, nothing written yet, at a
+   * file's first record) can be found and continued there later.
+   */
+  private imageTarget(): ImageTarget {
+    if (!this.local) {
+      return { medium: null, notResumable: 'the image goes over a TCP data connection to a mover this data service does not drive: only a LOCAL backup (DATA and TAPE in one session) onto a virtual tape can be restarted' };
+    }
+    const m = this.mover;
+    const t = this.mover.tapeService.tape;
+    if (!t || !t.writable || m.windowOffset !== 0n || m.recordNum !== 0 || t.blockNo !== 0) {
+      return { medium: null, notResumable: 'the image does not start a tape file of a virtual tape (window offset 0, first record of a file), so a restart could not find it' };
+    }
+    return { medium: { kind: 'virtual-tape', path: t.path, tapeFile: t.fileNum, recordSize: m.recordSize }, notResumable: '' };
   }
 
   /** A slot under the server's operation limit, or a refusal the DMA can show. */
@@ -119,7 +142,13 @@ export class DataService implements SessionService {
     run(ctx).then(
       () => this.halt(DataHalt.SUCCESSFUL),
       (e: unknown) => {
-        if (this.state !== DataState.ACTIVE) return;
+        if (this.state !== DataState.ACTIVE) {
+          // Aborted (DATA_ABORT, the session dropped): say what became of the image, e.g. that a
+          // restartable context was kept, or why not.
+          this.s.log(`data operation stopped: ${(e as Error).message}`);
+          this.log(LogType.WARNING, `operation stopped: ${(e as Error).message}`);
+          return;
+        }
         this.s.log(`data operation failed: ${(e as Error).message}`);
         this.log(LogType.ERROR, `operation failed: ${(e as Error).message}`);
         this.halt(DataHalt.INTERNAL_ERROR);

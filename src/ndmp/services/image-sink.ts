@@ -2,17 +2,44 @@
  * The backup engine's sink for NDMP: the image goes to the data connection (to the mover) with
  * backpressure, and optionally to a tee read by the file-history parser. The engine reuses its
  * buffers once a write resolves, so each write is copied once before it is queued.
+ *
+ * With a `medium` (a LOCAL backup whose image starts a tape file of a virtual tape) the backup
+ * is restartable: the mover reports how far records are on tape, checkpoints never go past that,
+ * and a stopped backup leaves the tape file for `snapdump backup --restart`.
  */
 import type { PassThrough } from 'node:stream';
 import { SnapdumpError } from '../../errors.js';
 import type { TapeSink } from '../../tape/sink.js';
+import type { TapeFileMedium } from '../../tape/virtual-tape.js';
+import { syncTapeFile } from '../../tape/virtual-tape-resume.js';
 import { writeWithBackpressure, type DataChannel } from './data-channel.js';
+
+export interface ImageTarget {
+  /** The tape file the mover writes the image to, when a restart can continue it there. */
+  medium: TapeFileMedium | null;
+  /** Why not, otherwise. */
+  notResumable: string;
+}
 
 export class NdmpImageSink implements TapeSink {
   readonly identity = null;
   bytes = 0;
+  private onTape = 0;
+  readonly medium?: TapeFileMedium;
+  readonly notResumable?: string;
 
-  constructor(readonly name: string, private readonly channel: DataChannel, private readonly tee: PassThrough | null) {}
+  constructor(readonly name: string, private readonly channel: DataChannel, private readonly tee: PassThrough | null, target: ImageTarget) {
+    if (target.medium) this.medium = target.medium; else this.notResumable = target.notResumable;
+  }
+
+  /** From the mover: image bytes now on tape. */
+  noteOnTape(bytes: number): void { this.onTape = bytes; }
+
+  durableBytes(): number { return this.onTape; }
+
+  async syncData(): Promise<void> {
+    if (this.medium) syncTapeFile(this.medium.path);
+  }
 
   async write(parts: readonly Buffer[]): Promise<void> {
     const chunk = Buffer.concat(parts);
@@ -35,5 +62,10 @@ export class NdmpImageSink implements TapeSink {
   async abort(): Promise<void> {
     this.tee?.destroy();
     this.channel.destroy();
+  }
+
+  /** Stops sending; what the mover put on tape stays there for a restart. */
+  async detach(): Promise<void> {
+    await this.abort();
   }
 }

@@ -40,6 +40,8 @@ export class MoverService implements SessionService {
   /** Recover: the stream offset of the next byte to send, and how many are still wanted. */
   readOffset = 0n;
   bytesLeftToRead = 0n;
+  /** This session's TAPE service (the data service asks which tape an image lands on). */
+  readonly tapeService: TapeService;
   private addr: Addr = LOCAL_ADDR;
   private listener: net.Server | null = null;
   private listenType: number = AddrType.LOCAL;
@@ -48,6 +50,7 @@ export class MoverService implements SessionService {
   private readKick: (() => void) | null = null;
 
   constructor(private readonly s: SessionContext, private readonly tape: TapeService) {
+    this.tapeService = tape;
     tape.moverActive = () => this.state === MoverState.ACTIVE;
   }
 
@@ -101,6 +104,7 @@ export class MoverService implements SessionService {
     this.bytesLeftToRead = 0n;
     this.addr = LOCAL_ADDR;
     this.channel = null;
+    this.onRecordsWritten = null;
   }
 
   shutdown(): void {
@@ -189,11 +193,14 @@ export class MoverService implements SessionService {
       if ((e as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE' && (e as NodeJS.ErrnoException).code !== 'ECONNRESET') throw e;
     }
     if (this.state === MoverState.HALTED) return;
+    const pad = partial !== null ? rs - fill : 0;
     if (partial !== null) {
       partial.fill(0, fill);
       batch.push(partial);
     }
     await flush();
+    // The padding is not image: what is on tape of the image ends before it.
+    if (pad > 0) this.onRecordsWritten?.(this.position - BigInt(pad));
     this.halt(MoverHalt.CONNECT_CLOSED);
   }
 

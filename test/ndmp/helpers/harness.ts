@@ -69,11 +69,12 @@ export function testTapeShims(): string {
 }
 
 /** Runs ndmjob to completion (killed after `timeoutMs`); resolves with what it printed. */
-export function ndmjob(args: string[], opts: { preload?: string; timeoutMs?: number; cwd?: string } = {}): Promise<NdmjobResult> {
+export function ndmjob(args: string[], opts: { preload?: string; timeoutMs?: number; cwd?: string; onSpawn?: (pid: number) => void } = {}): Promise<NdmjobResult> {
   return new Promise((resolve, reject) => {
     const env = { ...process.env };
     if (opts.preload) env.LD_PRELOAD = opts.preload;
     const child = spawn(NDMJOB, args, { env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (child.pid !== undefined) opts.onSpawn?.(child.pid);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const all: Buffer[] = [];
