@@ -53,6 +53,13 @@ export interface TapeFileMedium {
   recordSize: number;
 }
 
+/** One tape record: its bytes, or its pieces in order (written with one gathered write). */
+export type TapeRecord = Buffer | readonly Buffer[];
+
+function recordLength(r: TapeRecord): number {
+  return Buffer.isBuffer(r) ? r.length : r.reduce((n, b) => n + b.length, 0);
+}
+
 /** A record did not fit before the tape's capacity (end of medium). */
 export class TapeFullError extends Error {
   constructor(readonly capacity: number) {
@@ -224,12 +231,67 @@ export class VirtualTape {
    * Writes several records here, discarding what followed (one system call for many). Returns
    * how many were written: fewer than given at end of medium (see the capacity).
    */
-  writeRecords(records: readonly Buffer[]): number {
+  writeRecords(records: readonly TapeRecord[]): number {
     if (records.length === 0) return 0;
-    const n = this.fitting(records.map((r) => r.length));
+    const n = this.fitting(records.map(recordLength));
     this.truncateHere();
     if (n === 0) return 0;
-    this.appendEntries(records.slice(0, n).map((r) => ({ kind: KIND_RECORD, data: [r] })));
+    this.appendEntries(records.slice(0, n).map((r) => ({ kind: KIND_RECORD, data: Buffer.isBuffer(r) ? [r] : r })));
+    this.blockNo += n;
+    return n;
+  }
+
+  /**
+   * writeRecords without holding the thread: the write runs in the background (libuv) while the
+   * caller goes on, which is what a mover wants; the headers of all records come from one
+   * allocation. Nothing else may use the tape until it resolves. On a failed write the tape is
+   * cut back to where it was.
+   */
+  async writeRecordsAsync(records: readonly TapeRecord[]): Promise<number> {
+    if (records.length === 0) return 0;
+    const n = this.fitting(records.map(recordLength));
+    this.truncateHere();
+    if (n === 0) return 0;
+    const heads = Buffer.allocUnsafe(n * ENTRY_HEADER);
+    const parts: Buffer[] = [];
+    let prev = this.prevTotal;
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      const r = records[i]!;
+      const length = recordLength(r);
+      const h = heads.subarray(i * ENTRY_HEADER, (i + 1) * ENTRY_HEADER);
+      h.writeUInt32BE(MAGIC, 0);
+      h.writeUInt32BE(KIND_RECORD, 4);
+      h.writeUInt32BE(length, 8);
+      h.writeUInt32BE(prev, 12);
+      if (Buffer.isBuffer(r)) parts.push(h, r); else parts.push(h, ...r);
+      prev = ENTRY_HEADER + length;
+      total += prev;
+    }
+    const start = this.pos;
+    try {
+      let done = 0;
+      for (let i = 0; i < parts.length;) {
+        const batch = parts.slice(i, i + IOV_MAX);
+        const want = batch.reduce((m, b) => m + b.length, 0);
+        let rest = batch;
+        let got = 0;
+        while (got < want) {
+          const at = start + done + got;
+          got += await new Promise<number>((resolve, reject) => fs.writev(this.fd, rest, at, (e, w) => (e ? reject(e) : resolve(w))));
+          // A short write: the rest of this batch, from where it stopped.
+          if (got < want) rest = [Buffer.concat(batch).subarray(got)];
+        }
+        done += want;
+        i += IOV_MAX;
+      }
+    } catch (e) {
+      try { fs.ftruncateSync(this.fd, start); } catch { /* the error below says enough */ }
+      throw e;
+    }
+    this.pos = start + total;
+    this.end = this.pos;
+    this.prevTotal = prev;
     this.blockNo += n;
     return n;
   }

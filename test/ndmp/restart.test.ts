@@ -13,6 +13,7 @@ import { AddrType, AuthType, DataHalt, LogType, QUAD_ALL_ONES } from '../../src/
 import type { Decoded } from '../../src/ndmp/codec/message.js';
 import { listContexts } from '../../src/context/context-store.js';
 import { restartBackup } from '../../src/restart.js';
+import { tapeFileBytes } from '../../src/tape/virtual-tape-resume.js';
 import { snapdump } from '../helpers/cli.js';
 import { compareTrees, isRoot, pseudoRandom, run, snapshotTree } from '../helpers/tree.js';
 import { ndmjob, skipNdmjob, startServer, type Harness } from './helpers/harness.js';
@@ -105,12 +106,17 @@ test('ndmjob killed mid-backup (SIGKILL): the backup aborts, the tape is freed, 
     assert.match(show.stdout.toString(), new RegExp(`Partial Image\\s+${tape.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, tape file 0 \\(10240-byte records\\)`));
     const { contexts } = await listContexts(stateDir(h));
     const kept = contexts.find((c) => c.id === ctx.id)!;
-    assert.ok(kept.checkpoint!.offset < 48 * 256 * 1024, 'stopped before the end');
+    const medium = { kind: 'virtual-tape' as const, path: tape, tapeFile: 0, recordSize: 10240 };
+    assert.deepEqual(kept.medium, medium);
+    const partialBytes = tapeFileBytes(medium);
+    assert.ok(partialBytes >= kept.checkpoint!.offset + 1024);
 
     // Restarted through the CLI: the image is completed in place (and closed with two filemarks).
     const r = snapdump(['backup', '--restart', ctx.id, '--state', stateDir(h), '--quiet'], { env: cliEnv() });
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual((await listContexts(stateDir(h))).contexts, []);
+    // The image was cut back to the checkpoint and completed (its end, TS_END records, written now).
+    assert.ok(tapeFileBytes(medium) >= kept.checkpoint!.offset + 1024);
     const dest = path.join(h.dir, 'vol', 'restored');
     const rr = snapdump(['restore', '-f', tape, '-C', dest, '--quiet'], { env: cliEnv() });
     assert.equal(rr.status, 0, rr.stderr);

@@ -14,6 +14,8 @@ import type { ImageTarget } from './image-sink.js';
 import type { MoverService } from './mover.js';
 
 const LOCAL_ADDR: Addr = { type: AddrType.LOCAL, body: undefined };
+const OP_NAMES: Record<number, string> = { [DataOp.BACKUP]: 'backup', [DataOp.RECOVER]: 'recover', [DataOp.RECOVER_FILEHIST]: 'recover-filehist' };
+const HALT_NAMES: Record<number, string> = { [DataHalt.SUCCESSFUL]: 'successful', [DataHalt.ABORTED]: 'aborted', [DataHalt.INTERNAL_ERROR]: 'internal-error', [DataHalt.CONNECT_ERROR]: 'connect-error' };
 
 export class DataService implements SessionService {
   state: number = DataState.IDLE;
@@ -29,6 +31,7 @@ export class DataService implements SessionService {
   private readOffset = 0n;
   private readLength = 0n;
   private holdsSlot = false;
+  private startedAt = 0;
 
   constructor(private readonly s: SessionContext, private readonly mover: MoverService) {
     mover.acceptLocalFromData = () => this.acceptLocal();
@@ -50,12 +53,24 @@ export class DataService implements SessionService {
 
   private halt(reason: number): void {
     if (this.state === DataState.HALTED || this.state === DataState.IDLE) return;
+    if (this.state === DataState.ACTIVE) {
+      // One line per operation with its duration (bench/ reads it).
+      const secs = ((performance.now() - this.startedAt) / 1000).toFixed(3);
+      this.s.log(`data operation ${OP_NAMES[this.operation] ?? this.operation} halted ${HALT_NAMES[reason] ?? reason} after ${secs} s, ${this.bytesProcessed} bytes`);
+    }
     this.state = DataState.HALTED;
     this.haltReason = reason;
     this.releaseSlot();
     this.listener?.close();
     this.listener = null;
-    if (reason !== DataHalt.SUCCESSFUL) { this.abort?.abort(); this.channel?.destroy(); } else this.channel?.end();
+    if (reason !== DataHalt.SUCCESSFUL) {
+      this.abort?.abort();
+      this.channel?.destroy();
+    } else {
+      // A LOCAL backup handed its image to the mover directly: the mover ends it on tape now.
+      if (this.local && this.operation === DataOp.BACKUP) this.mover.endLocalImage();
+      this.channel?.end();
+    }
     this.s.conn.post('NOTIFY_DATA_HALTED', { reason });
   }
 
@@ -108,14 +123,15 @@ export class DataService implements SessionService {
    */
   private imageTarget(): ImageTarget {
     if (!this.local) {
-      return { medium: null, notResumable: 'the image goes over a TCP data connection to a mover this data service does not drive: only a LOCAL backup (DATA and TAPE in one session) onto a virtual tape can be restarted' };
+      return { medium: null, direct: null, notResumable: 'the image goes over a TCP data connection to a mover this data service does not drive: only a LOCAL backup (DATA and TAPE in one session) onto a virtual tape can be restarted' };
     }
     const m = this.mover;
+    const direct = (parts: readonly Buffer[]) => m.writeDirect(parts);
     const t = this.mover.tapeService.tape;
     if (!t || !t.writable || m.windowOffset !== 0n || m.recordNum !== 0 || t.blockNo !== 0) {
-      return { medium: null, notResumable: 'the image does not start a tape file of a virtual tape (window offset 0, first record of a file), so a restart could not find it' };
+      return { medium: null, direct, notResumable: 'the image does not start a tape file of a virtual tape (window offset 0, first record of a file), so a restart could not find it' };
     }
-    return { medium: { kind: 'virtual-tape', path: t.path, tapeFile: t.fileNum, recordSize: m.recordSize }, notResumable: '' };
+    return { medium: { kind: 'virtual-tape', path: t.path, tapeFile: t.fileNum, recordSize: m.recordSize }, direct, notResumable: '' };
   }
 
   /** A slot under the server's operation limit, or a refusal the DMA can show. */
@@ -137,6 +153,7 @@ export class DataService implements SessionService {
     const ch = this.channel!;
     this.operation = op;
     this.state = DataState.ACTIVE;
+    this.startedAt = performance.now();
     this.abort = new AbortController();
     const ctx = this.opContext(ch, this.abort.signal);
     run(ctx).then(

@@ -19,6 +19,11 @@ export interface ImageTarget {
   medium: TapeFileMedium | null;
   /** Why not, otherwise. */
   notResumable: string;
+  /**
+   * LOCAL: hands the image to this session's mover directly (resolves once on tape; false when
+   * the mover stopped), instead of through the data connection's stream.
+   */
+  direct: ((parts: readonly Buffer[]) => Promise<boolean>) | null;
 }
 
 export class NdmpImageSink implements TapeSink {
@@ -27,9 +32,11 @@ export class NdmpImageSink implements TapeSink {
   private onTape = 0;
   readonly medium?: TapeFileMedium;
   readonly notResumable?: string;
+  private readonly direct: ImageTarget['direct'];
 
   constructor(readonly name: string, private readonly channel: DataChannel, private readonly tee: PassThrough | null, target: ImageTarget) {
     if (target.medium) this.medium = target.medium; else this.notResumable = target.notResumable;
+    this.direct = target.direct;
   }
 
   /** From the mover: image bytes now on tape. */
@@ -42,21 +49,24 @@ export class NdmpImageSink implements TapeSink {
   }
 
   async write(parts: readonly Buffer[]): Promise<void> {
-    const chunk = Buffer.concat(parts);
-    if (chunk.length === 0) return;
-    const sent = writeWithBackpressure(this.channel, chunk);
+    const length = parts.reduce((n, p) => n + p.length, 0);
+    if (length === 0) return;
     const tee = this.tee;
+    // The stream and the tee keep what they are given: they get a copy. The direct path does not.
+    const chunk = this.direct && !tee ? null : Buffer.concat(parts, length);
+    const sent = this.direct ? this.direct(parts) : writeWithBackpressure(this.channel, chunk!);
     const teed = tee && !tee.destroyed && !tee.writableEnded
       ? (tee.write(chunk) ? Promise.resolve() : new Promise<void>((r) => { tee.once('drain', r); tee.once('close', r); }))
       : Promise.resolve();
     const [ok] = await Promise.all([sent, teed]);
     if (!ok) throw new SnapdumpError('ERR_OUTPUT', 'the data connection to the mover closed', { path: this.name });
-    this.bytes += chunk.length;
+    this.bytes += length;
   }
 
   async commit(): Promise<void> {
     this.tee?.end();
-    this.channel.end();
+    // Direct: the DATA service ends the image on tape when it halts (MoverService.endLocalImage).
+    if (!this.direct) this.channel.end();
   }
 
   async abort(): Promise<void> {
