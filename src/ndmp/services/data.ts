@@ -156,7 +156,8 @@ export class DataService implements SessionService {
     this.startedAt = performance.now();
     this.abort = new AbortController();
     const ctx = this.opContext(ch, this.abort.signal);
-    run(ctx).then(
+    const settling = this.s.server.settling;
+    const done: Promise<void> = run(ctx).then(
       () => this.halt(DataHalt.SUCCESSFUL),
       (e: unknown) => {
         if (this.state !== DataState.ACTIVE) {
@@ -170,7 +171,8 @@ export class DataService implements SessionService {
         this.log(LogType.ERROR, `operation failed: ${(e as Error).message}`);
         this.halt(DataHalt.INTERNAL_ERROR);
       },
-    );
+    ).finally(() => settling.delete(done));
+    settling.add(done);
   }
 
   private startRecover(req: RequestBody<'DATA_START_RECOVER'>, toc: boolean): { error: number } {
