@@ -260,3 +260,29 @@ test('a connection closed before the file phase, or a TCP data connection: abort
     await h.close();
   }
 });
+
+test('server shutdown with override-vetoes mid file phase: the context is written before stop() resolves', async () => {
+  const h = await startServer();
+  try {
+    const src = source(path.join(h.dir, 'vol', 'src'));
+    const d = await dma(h.port);
+    await withSlowFilePhase(async () => {
+      await startLocalBackup(d, src);
+      await until('a checkpoint in the file phase', () => checkpointed(h));
+      await h.server.stop({ abortRunning: true });
+    });
+    // No waiting here: stop() returned after the aborted backup wound down.
+    const { contexts } = await listContexts(stateDir(h));
+    assert.equal(contexts.length, 1);
+    assert.equal(contexts[0]!.status, 'interrupted');
+    assert.equal(contexts[0]!.owner, null);
+    assert.equal(h.server.context.tapesInUse.size, 0);
+    d.c.close();
+    await restartBackup({ id: contexts[0]!.id, stateDir: stateDir(h) });
+    const dest = path.join(h.dir, 'vol', 'restored');
+    assert.equal(snapdump(['restore', '-f', path.join(h.dir, 'tape0'), '-C', dest, '--quiet'], { env: cliEnv() }).status, 0);
+    sameTree(src, dest);
+  } finally {
+    await h.close();
+  }
+});
