@@ -9,6 +9,8 @@
  *                                  [--dir D] [--json FILE] [--snapdump BIN]
  *   node dist/bench/run.js profile [--small|--large] [--quick] [--restore] [--top N] [--snapdump BIN]
  *   node dist/bench/run.js incremental [--quick] [--runs N] [--idle-wait S] [--dir D] [--json FILE] [--snapdump BIN]
+ *   node dist/bench/run.js ndmp [--small] [--large] [--quick] [--runs N] [--idle-wait S] [--hist] [--record-blocks N]
+ *                               [--dir D] [--json FILE] [--snapdump BIN]
  *
  * See bench/README.md for what each number means.
  */
@@ -17,6 +19,7 @@ import { profile } from './profile.js';
 import { restoreRun } from './restore-run.js';
 import { incrementalRun } from './incremental-run.js';
 import { checkpointRun } from './checkpoint-run.js';
+import { ndmpRun } from './ndmp-run.js';
 import { wholeRun } from './whole-run.js';
 
 const USAGE = `usage: node dist/bench/run.js [micro|whole|restore|profile|all] [options]
@@ -33,6 +36,9 @@ const USAGE = `usage: node dist/bench/run.js [micro|whole|restore|profile|all] [
   incremental  level 1 after touching 1 % of the small set: snapdump -l 1 vs tar --listed-incremental
            [--quick] [--runs N] [--idle-wait S] [--dir DIR] [--json FILE] [--snapdump BIN];
            JSON default: bench/results/incremental-latest.json
+  ndmp     snapdump backup vs ndmjob -c through snapdump ndmpd (LOCAL, virtual tape), interleaved
+           [--small] [--large] [--quick] [--runs N] [--idle-wait S] [--hist] [--record-blocks N] [--dir DIR]
+           [--json FILE] [--snapdump BIN]; JSON default: bench/results/ndmp-latest.json
   all      micro, whole, then restore (the default); options go to all three
            (with --json FILE, restore writes FILE with -restore before .json)`;
 
@@ -49,7 +55,7 @@ function restoreArgs(argv: string[]): string[] {
 }
 
 async function main(argv: string[]): Promise<void> {
-  const commands = ['micro', 'whole', 'restore', 'profile', 'incremental', 'checkpoint', 'all'];
+  const commands = ['micro', 'whole', 'restore', 'profile', 'incremental', 'checkpoint', 'ndmp', 'all'];
   const command = argv[0] && commands.includes(argv[0]) ? argv[0] : argv[0] === '--help' || argv[0] === '-h' ? 'help' : 'all';
   const rest = command === 'all' && argv[0] !== 'all' ? argv : argv.slice(1);
   switch (command) {
@@ -60,6 +66,7 @@ async function main(argv: string[]): Promise<void> {
     case 'profile': await profile(rest); return;
     case 'incremental': await incrementalRun(rest); return;
     case 'checkpoint': await checkpointRun(rest); return;
+    case 'ndmp': await ndmpRun(rest); return;
     default:
       await micro(rest);
       await wholeRun(rest);

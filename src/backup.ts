@@ -247,9 +247,10 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
     await endSnapshot();
     throw e;
   }
-  const history = opts.history ?? sink.partial !== undefined;
-  const notRestartable = sink.partial === undefined
-    ? `the output ${opts.output} is a stream or a tape device: it cannot be rewound to a checkpoint`
+  const resumable = sink.partial !== undefined || sink.medium !== undefined;
+  const history = opts.history ?? resumable;
+  const notRestartable = !resumable
+    ? sink.notResumable ?? `the output ${opts.output} is a stream or a tape device: it cannot be rewound to a checkpoint`
     : !history ? 'file history (the offset map) is off' : null;
   let cp: Checkpointer | null = null;
   const threads = Math.max(1, opts.threads ?? os.availableParallelism());
@@ -391,7 +392,7 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
         snapshot: s.provider !== 'none' && s.path
           ? { name: s.name ?? s.path!, path: s.path!, autoCreated: s.provider === 'btrfs', recordId: s.recordId }
           : null,
-        output: opts.output, partial: sink.partial ?? null, sync: opts.sync ?? false,
+        output: opts.output, partial: sink.partial ?? null, medium: sink.medium ?? null, sync: opts.sync ?? false,
         volume: { date, ddate: base?.date ?? 0, volume: 1, level, label, filesys: info.filesys, dev: info.device, host: os.hostname(), ntrec, maxino: 0 },
         offsetMap: history, offsetVerify: true, restartable: notRestartable === null, reason: notRestartable,
         phase: 'traverse', status: 'running', state: 'walking the source', checkpoint: null,
@@ -420,6 +421,11 @@ export function releaseSnapshotOf(stateDir: string): SnapshotReleaser {
  * the partial image and the context stay for a restart; otherwise both go. Returns the error
  * to throw, which says which.
  */
+function notKeptBecause(phase: BackupPhase): string {
+  if (phase === 'files') return 'it stopped in phase IV (files) before its first checkpoint: no object start of the file phase was known to be on the medium yet';
+  return `it stopped in phase ${RESTART_PASS[phase]} (${phase}), before the file phase`;
+}
+
 export async function stopped(e: unknown, sink: TapeSink, cp: Checkpointer | null, aborted: boolean, written: number): Promise<SnapdumpError> {
   const err = isSnapdumpError(e) ? e : new SnapdumpError('ERR_INTERNAL', `backup failed: ${(e as Error).message}`, { errno: (e as NodeJS.ErrnoException).code }, { cause: e });
   const why = aborted ? 'stopped by a signal' : `stopped by an error: ${err.message}`;
@@ -431,7 +437,7 @@ export async function stopped(e: unknown, sink: TapeSink, cp: Checkpointer | nul
   const id = cp?.ctx.id;
   const tail = kept
     ? `; the backup is restartable from its checkpoint: snapdump backup --restart ${id}`
-    : cp ? `; not restartable (${cp.ctx.reason ?? `it stopped in phase ${RESTART_PASS[cp.ctx.phase]} (${cp.ctx.phase}), before the file phase`}), nothing was kept` : '';
+    : cp ? `; not restartable (${cp.ctx.reason ?? notKeptBecause(cp.ctx.phase)}), nothing was kept` : '';
   if (aborted) return new SnapdumpError('ERR_ABORTED', `backup aborted${kept ? '' : '; no image was written'}${tail}`, { context: kept ? id : null }, { cause: e });
   return new SnapdumpError(err.code, err.message + tail, { ...err.details, context: kept ? id : null }, { cause: e });
 }

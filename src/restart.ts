@@ -28,7 +28,8 @@ import { fileEmit } from './stages/file-emit.js';
 import { displayPath, traverse, type DumpPlan, type Notice } from './stages/traverse.js';
 import { recordDump } from './state/dumpdates.js';
 import { defaultStateDir } from './state/state-dir.js';
-import { resumeFileSink } from './tape/sink.js';
+import { resumeFileSink, type TapeSink } from './tape/sink.js';
+import { readTapeFileBytes, resumeVirtualTapeSink, tapeFileBytes } from './tape/virtual-tape-resume.js';
 import { Col } from './workers/read-protocol.js';
 import { XCol } from './stages/entry-table.js';
 
@@ -49,27 +50,39 @@ function notRestartable(ctx: BackupContext, reason: string, code: string): Snapd
 /** What must hold before anything is touched; throws ERR_NOT_RESTARTABLE naming the reason. */
 function checkRestartable(ctx: BackupContext): void {
   const blocker = restartBlocker(ctx);
-  if (blocker) throw notRestartable(ctx, blocker, ctx.partial === null ? 'stream-output' : 'state');
+  if (blocker) throw notRestartable(ctx, blocker, ctx.partial === null && !ctx.medium ? 'stream-output' : 'state');
   if (ctx.snapshot && !fs.existsSync(ctx.snapshot.path)) {
     throw notRestartable(ctx, `its snapshot ${ctx.snapshot.name} (${ctx.snapshot.path}) is gone`, 'snapshot-gone');
   }
   if (!fs.existsSync(ctx.walkRoot)) throw notRestartable(ctx, `its source ${ctx.walkRoot} is gone`, 'source-gone');
   let size = -1;
-  try { size = fs.statSync(ctx.partial!).size; } catch { /* below */ }
+  try { size = ctx.medium ? tapeFileBytes(ctx.medium) : fs.statSync(ctx.partial!).size; } catch { /* below */ }
   if (size < ctx.checkpoint!.offset + TP_BSIZE) {
-    throw notRestartable(ctx, size < 0 ? `its partial image ${ctx.partial} is gone` : `its partial image ${ctx.partial} is shorter (${size} bytes) than its checkpoint (${ctx.checkpoint!.offset})`, 'image-gone');
+    const what = partialName(ctx);
+    throw notRestartable(ctx, size < 0 ? `its partial image ${what} is gone` : `its partial image ${what} is shorter (${size} bytes) than its checkpoint (${ctx.checkpoint!.offset})`, 'image-gone');
   }
+}
+
+function partialName(ctx: BackupContext): string {
+  return ctx.medium ? `(tape file ${ctx.medium.tapeFile} of the virtual tape ${ctx.medium.path})` : ctx.partial!;
+}
+
+/** The image's bytes at [offset, offset + length): from the partial file or the tape file. */
+function readPartial(ctx: BackupContext, offset: number, length: number): Buffer {
+  if (ctx.medium) return readTapeFileBytes(ctx.medium, offset, length);
+  const buf = Buffer.alloc(length);
+  const fd = fs.openSync(ctx.partial!, 'r');
+  try { fs.readSync(fd, buf, 0, length, offset); } finally { fs.closeSync(fd); }
+  return buf;
 }
 
 /** Offset verify: the block at the checkpoint must be the header that starts the checkpoint's inode. */
 function verifyCheckpoint(ctx: BackupContext): void {
   const { ino, offset } = ctx.checkpoint!;
-  const buf = Buffer.alloc(TP_BSIZE);
-  const fd = fs.openSync(ctx.partial!, 'r');
-  try { fs.readSync(fd, buf, 0, TP_BSIZE, offset); } finally { fs.closeSync(fd); }
-  const h = checksumOk(buf, 0, 'le') ? decodeHeader(buf, 0, 'le') : null;
+  const buf = readPartial(ctx, offset, TP_BSIZE);
+  const h = buf.length === TP_BSIZE && checksumOk(buf, 0, 'le') ? decodeHeader(buf, 0, 'le') : null;
   if (!h || h.type !== RecordType.INODE || h.inumber !== ino || h.tapea !== offset / TP_BSIZE) {
-    throw notRestartable(ctx, `offset verify failed: byte ${offset} of ${ctx.partial} is not the header of inode ${ino} (the image was changed since the checkpoint)`, 'offset-verify');
+    throw notRestartable(ctx, `offset verify failed: byte ${offset} of ${partialName(ctx)} is not the header of inode ${ino} (the image was changed since the checkpoint)`, 'offset-verify');
   }
 }
 
@@ -98,7 +111,13 @@ export async function restartBackup(opts: RestartOptions): Promise<BackupSummary
     notice({ code: 'LIVE_RESTART', path: ctx.walkRoot, skipped: false, message: 'this backup reads the live tree (no snapshot): files are read as they are now, not as they were when it started' });
   }
   const vol = ctx.volume;
-  const sink = resumeFileSink(ctx.output, ctx.partial!, checkpoint.offset, { sync: ctx.sync });
+  let sink: TapeSink;
+  try {
+    sink = ctx.medium ? resumeVirtualTapeSink(ctx.output, ctx.medium, checkpoint.offset) : resumeFileSink(ctx.output, ctx.partial!, checkpoint.offset, { sync: ctx.sync });
+  } catch (e) {
+    await release();
+    throw e;
+  }
   ctx.restarts++;
   ctx.status = 'running';
   const cp = new Checkpointer(stateDir, ctx, sink, opts.checkpointIntervalMs ?? checkpointIntervalFromEnv(), checkpoint.offset,

@@ -20,7 +20,7 @@ export function formatContext(c: ContextView): string {
     ['Context Identifier', c.id], ['Dump Name', c.dumpName], ['Dump Path', c.path], ['Walk Root', c.walkRoot],
     ['Level', c.level], ['Engine Type', c.engine],
     ['Snapshot Name', c.snapshot?.name ?? '-'], ['Snapshot Path', c.snapshot?.path ?? '-'], ['Snapshot Auto-created', c.snapshot ? c.snapshot.autoCreated : '-'],
-    ['Output', c.output], ['Partial Image', c.partial ?? '-'],
+    ['Output', c.output], ['Partial Image', c.partial ?? (c.medium ? `${c.medium.path}, tape file ${c.medium.tapeFile} (${c.medium.recordSize}-byte records)` : '-')],
     ['Offset Map', c.offsetMap], ['Offset Verify', c.offsetVerify],
     ['Is Restartable', blocker === null], ['Not Restartable Because', blocker ?? '-'],
     ['Is Busy', c.busy], ['Restart Pass', `${RESTART_PASS[c.phase]} (${c.phase})`],

@@ -37,6 +37,7 @@ const USAGE = `usage:
   snapdump snapshots [list|prune] [--state DIR] [--json]
   snapdump contexts [list | show ID | delete ID | prune] [--state DIR] [--json]
   snapdump ndmpd [--listen HOST:PORT] [--config FILE] [--volume NAME=PATH ...] [--tape NAME=FILE ...]
+                 [--tape-capacity NAME=SIZE ...]
                  [--user NAME:PASSWORD ...] [--state DIR] [--allow-none-auth] [--max-sessions N] [--override-vetoes] [--quiet]
   snapdump vtape-export -f TAPE [--tape-file N] [-o FILE|-]
   snapdump --help | --version

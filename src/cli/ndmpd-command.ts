@@ -13,6 +13,7 @@ export async function ndmpdCommand(args: string[]): Promise<number> {
       config: { type: 'string' },
       volume: { type: 'string', multiple: true },
       tape: { type: 'string', multiple: true },
+      'tape-capacity': { type: 'string', multiple: true },
       user: { type: 'string', multiple: true },
       state: { type: 'string' },
       'allow-none-auth': { type: 'boolean' },
@@ -25,7 +26,7 @@ export async function ndmpdCommand(args: string[]): Promise<number> {
   const maxSessions = values['max-sessions'];
   if (maxSessions !== undefined && !/^[1-9]\d*$/.test(maxSessions)) throw new UsageError('--max-sessions must be a positive integer');
   const config = loadConfig({
-    listen: values.listen, config: values.config, volumes: values.volume, tapes: values.tape, users: values.user,
+    listen: values.listen, config: values.config, volumes: values.volume, tapes: values.tape, tapeCapacity: values['tape-capacity'], users: values.user,
     state: values.state, allowNoneAuth: values['allow-none-auth'], maxSessions: maxSessions === undefined ? undefined : Number(maxSessions),
     overrideVetoes: values['override-vetoes'],
   });

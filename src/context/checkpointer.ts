@@ -18,7 +18,8 @@ export function checkpointIntervalFromEnv(): number {
   return Number.isFinite(v) && v >= 0 ? v : CHECKPOINT_INTERVAL_MS;
 }
 
-const TEST_WRITE_DELAY_MS = Number(process.env.SNAPDUMP_TEST_WRITE_DELAY_MS) || 0;
+/** TP_BSIZE: a checkpoint's header must be wholly on the medium. */
+const HEADER_BYTES = 1024;
 
 export class Checkpointer {
   private readonly offsets: OffsetMapWriter | null;
@@ -31,6 +32,15 @@ export class Checkpointer {
   count = 0;
   /** The checkpoint being made: the backup goes on writing meanwhile (the flush waits for the disk). */
   private inflight: Promise<void> | null = null;
+  /**
+   * Object starts not yet known to be on the medium, oldest first (only for sinks that say what
+   * is: an NDMP mover keeps records in memory for a while after the write was handed over).
+   */
+  private readonly startsIno: number[] = [];
+  private readonly startsOffset: number[] = [];
+  private readonly trackDurable: boolean;
+  /** Test hook: slows the file phase down so that tests can interrupt it at a chosen point. */
+  private readonly testWriteDelayMs = Number(process.env.SNAPDUMP_TEST_WRITE_DELAY_MS) || 0;
 
   constructor(
     readonly stateDir: string,
@@ -42,12 +52,28 @@ export class Checkpointer {
   ) {
     this.offsets = ctx.offsetMap ? new OffsetMapWriter(contextFile(stateDir, ctx.id, 'offsets'), resumeFrom) : null;
     if (resumeFrom !== null) this.inFiles = true;
+    this.trackDurable = sink.durableBytes !== undefined && ctx.restartable;
   }
 
   /** From the tape writer: where each object's first header lands. */
   noteInode(ino: number, offset: number): void {
     this.offsets?.add(ino, offset);
-    if (this.inFiles) this.lastStart = { ino, offset };
+    if (!this.inFiles) return;
+    this.lastStart = { ino, offset };
+    if (this.trackDurable) { this.startsIno.push(ino); this.startsOffset.push(offset); }
+  }
+
+  /** The latest start at or before `limit` whose header is on the medium; older ones are dropped. */
+  private durableStart(limit: number, durable: number): { ino: number; offset: number } | null {
+    for (let i = this.startsOffset.length - 1; i >= 0; i--) {
+      const offset = this.startsOffset[i]!;
+      if (offset > limit || offset + HEADER_BYTES > durable) continue;
+      const ino = this.startsIno[i]!;
+      this.startsIno.splice(0, i);
+      this.startsOffset.splice(0, i);
+      return { ino, offset };
+    }
+    return null;
   }
 
   async setPhase(phase: ContextPhase): Promise<void> {
@@ -65,8 +91,7 @@ export class Checkpointer {
   /** From the tape writer after each write. */
   async afterFlush(written: number): Promise<void> {
     this.flushedStart = this.lastStart;
-    // Test hook: slows the file phase down so that tests can interrupt it at a chosen point.
-    if (TEST_WRITE_DELAY_MS > 0 && this.inFiles) await new Promise((r) => setTimeout(r, TEST_WRITE_DELAY_MS));
+    if (this.testWriteDelayMs > 0 && this.inFiles) await new Promise((r) => setTimeout(r, this.testWriteDelayMs));
     if (!this.inFiles || !this.ctx.restartable || this.lastStart === null) return;
     const now = Date.now();
     // The first checkpoint of phase IV comes at once: the backup is restartable from then on.
@@ -86,9 +111,13 @@ export class Checkpointer {
 
   /** Image to disk, offset map to disk, then the context names the restart point. */
   async checkpoint(written: number): Promise<void> {
-    const at = this.flushedStart;
+    let at = this.flushedStart;
     if (!this.ctx.restartable || at === null) return;
     await this.sink.syncData?.();
+    if (this.sink.durableBytes) {
+      at = this.durableStart(at.offset, this.sink.durableBytes());
+      if (at === null || at.offset === this.ctx.checkpoint?.offset) return;
+    }
     this.offsets?.flush(true);
     this.ctx.checkpoint = { ino: at.ino, offset: at.offset, at: new Date().toISOString() };
     this.ctx.state = `checkpoint at inode ${at.ino} (image byte ${at.offset}; ${written} bytes written)`;

@@ -5,6 +5,7 @@
  */
 import type { VolumeInfo } from '../format/volume.js';
 import type { LockInfo } from '../state/lock.js';
+import type { TapeFileMedium } from '../tape/virtual-tape.js';
 
 export const CONTEXT_VERSION = 1;
 
@@ -52,6 +53,11 @@ export interface BackupContext {
   output: string;
   /** The image under construction (renamed to `output` when complete); null for streams. */
   partial: string | null;
+  /**
+   * Instead of a partial file: the tape file of a virtual tape the image is written to (an NDMP
+   * backup), continued in place by a restart. Absent in contexts older than it.
+   */
+  medium?: TapeFileMedium | null;
   sync: boolean;
   volume: VolumeInfo;
   /** File history (the inode → byte offset map) is kept: a condition of restarting. */

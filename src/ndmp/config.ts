@@ -6,6 +6,7 @@
  *   { "listen": "127.0.0.1:10000",
  *     "volumes": { "home": "/srv/home" },
  *     "tapes": { "tape0": "/var/lib/snapdump/tape0.vtape" },
+ *     "tapeCapacity": { "tape0": "64M" },
  *     "users": { "ndmp": "secret" },
  *     "allowNoneAuth": false,
  *     "stateDir": "/var/lib/snapdump",
@@ -21,6 +22,8 @@ export interface NdmpdConfig {
   port: number;
   volumes: Map<string, string>;
   tapes: Map<string, string>;
+  /** Tape name → capacity in bytes (end of medium); tapes not listed are unlimited. */
+  tapeCapacity: Map<string, number>;
   users: Map<string, string>;
   allowNoneAuth: boolean;
   stateDir?: string;
@@ -35,6 +38,8 @@ export interface NdmpdFlags {
   config?: string;
   volumes?: string[];
   tapes?: string[];
+  /** NAME=SIZE (bytes, or with a K, M or G suffix). */
+  tapeCapacity?: string[];
   users?: string[];
   state?: string;
   allowNoneAuth?: boolean;
@@ -63,6 +68,14 @@ function addNamed(map: Map<string, string>, name: string, value: string, what: s
   map.set(name, resolve ? path.resolve(value) : value);
 }
 
+/** A size in bytes: digits with an optional K, M or G suffix (powers of 1024). */
+export function parseSize(text: string, what: string): number {
+  const m = /^(\d+)([KMG]?)$/i.exec(text.trim());
+  const n = m ? Number(m[1]) * 1024 ** ' KMG'.indexOf((m[2] || ' ').toUpperCase()) : NaN;
+  if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError(`${what} must be a positive size in bytes (e.g. 1048576 or 64M), not "${text}"`);
+  return n;
+}
+
 function record(v: unknown, what: string, file: string): Record<string, string> {
   if (v === undefined) return {};
   if (typeof v !== 'object' || v === null || Array.isArray(v) || Object.values(v).some((x) => typeof x !== 'string')) {
@@ -72,7 +85,7 @@ function record(v: unknown, what: string, file: string): Record<string, string> 
 }
 
 export function loadConfig(flags: NdmpdFlags): NdmpdConfig {
-  const cfg: NdmpdConfig = { host: '127.0.0.1', port: 10000, volumes: new Map(), tapes: new Map(), users: new Map(), allowNoneAuth: false, overrideVetoes: false };
+  const cfg: NdmpdConfig = { host: '127.0.0.1', port: 10000, volumes: new Map(), tapes: new Map(), tapeCapacity: new Map(), users: new Map(), allowNoneAuth: false, overrideVetoes: false };
   if (flags.config) {
     let raw: Record<string, unknown>;
     try {
@@ -87,6 +100,10 @@ export function loadConfig(flags: NdmpdFlags): NdmpdConfig {
     for (const [k, v] of Object.entries(record(raw.volumes, 'volumes', flags.config))) addNamed(cfg.volumes, k, rel(v), 'volume', false);
     for (const [k, v] of Object.entries(record(raw.tapes, 'tapes', flags.config))) addNamed(cfg.tapes, k, rel(v), 'tape', false);
     for (const [k, v] of Object.entries(record(raw.users, 'users', flags.config))) cfg.users.set(k, v);
+    if (raw.tapeCapacity !== undefined) {
+      if (typeof raw.tapeCapacity !== 'object' || raw.tapeCapacity === null || Array.isArray(raw.tapeCapacity)) throw new UsageError(`${flags.config}: "tapeCapacity" must be an object of sizes`);
+      for (const [k, v] of Object.entries(raw.tapeCapacity)) cfg.tapeCapacity.set(k, parseSize(String(v), `tapeCapacity.${k}`));
+    }
     if (raw.allowNoneAuth !== undefined) cfg.allowNoneAuth = raw.allowNoneAuth === true;
     if (raw.overrideVetoes !== undefined) cfg.overrideVetoes = raw.overrideVetoes === true;
     if (typeof raw.stateDir === 'string') cfg.stateDir = rel(raw.stateDir);
@@ -98,6 +115,7 @@ export function loadConfig(flags: NdmpdFlags): NdmpdConfig {
   if (flags.listen) Object.assign(cfg, parseListen(flags.listen));
   for (const v of flags.volumes ?? []) { const [k, p] = pair(v, '=', '--volume'); addNamed(cfg.volumes, k, p, 'volume', true); }
   for (const t of flags.tapes ?? []) { const [k, p] = pair(t, '=', '--tape'); addNamed(cfg.tapes, k, p, 'tape', true); }
+  for (const c of flags.tapeCapacity ?? []) { const [k, v] = pair(c, '=', '--tape-capacity'); cfg.tapeCapacity.set(k, parseSize(v, `--tape-capacity ${k}`)); }
   for (const u of flags.users ?? []) { const [k, p] = pair(u, ':', '--user'); cfg.users.set(k, p); }
   if (flags.state) cfg.stateDir = path.resolve(flags.state);
   if (flags.allowNoneAuth) cfg.allowNoneAuth = true;
@@ -109,6 +127,7 @@ export function loadConfig(flags: NdmpdFlags): NdmpdConfig {
     if (!st.isDirectory()) throw new UsageError(`volume ${name}: ${dir} is not a directory`, { volume: name, path: dir });
     cfg.volumes.set(name, fs.realpathSync(dir));
   }
+  for (const name of cfg.tapeCapacity.keys()) if (!cfg.tapes.has(name)) throw new UsageError(`tape capacity given for "${name}", which is not a configured tape`, { tape: name });
   if (cfg.users.size === 0 && !cfg.allowNoneAuth) throw new UsageError('no account configured: give --user NAME:PASSWORD (or allowNoneAuth in the config)');
   return cfg;
 }

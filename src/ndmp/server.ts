@@ -37,6 +37,7 @@ export class NdmpServer {
       product: { vendor: 'snapdump', name: 'snapdump ndmpd', revision: productRevision() },
       tapesInUse: new Set(),
       operations: new OperationSlots(opts.config.maxSessions ?? defaultOperationLimit()),
+      settling: new Set(),
       log,
     };
     const factory = sessionServices(this.context);
@@ -67,11 +68,15 @@ export class NdmpServer {
 
   get sessionCount(): number { return this.sessions.size; }
 
-  /** Stops accepting and ends every session at once (running operations are aborted). */
+  /**
+   * Stops accepting and ends every session at once; running operations are aborted, and waited
+   * for until they have wound down (a stopped backup writes its restartable context then).
+   */
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const s of [...this.sessions]) s.shutdown('server shutting down');
     await closed;
+    await Promise.all([...this.context.settling]);
   }
 
   /**

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SnapdumpError } from '../errors.js';
 import * as sysx from '../native/sysx.js';
+import type { TapeFileMedium } from './virtual-tape.js';
 
 export interface TapeSink {
   /** What the user named ('-' for stdout). */
@@ -33,6 +34,15 @@ export interface TapeSink {
   syncData?(): Promise<void>;
   /** Closes the sink keeping the partial image, so a restart can continue it. */
   detach?(): Promise<void>;
+  /** The image is one tape file of a virtual tape, which a restart can continue in place. */
+  readonly medium?: TapeFileMedium;
+  /**
+   * Bytes of the image on the medium (not still on their way there): a checkpoint never names a
+   * point past it. Without it, everything written is taken to be there.
+   */
+  durableBytes?(): number;
+  /** Why an image that goes here cannot be continued later, when the sink knows better than "a stream". */
+  readonly notResumable?: string;
 }
 
 const IOV_MAX = 1024;

@@ -15,6 +15,11 @@
  *
  * Position: `fileNum` counts filemarks crossed since BOT, `blockNo` records since the last
  * filemark (or BOT). Synchronous I/O: every operation is one small positioned read or write.
+ *
+ * Capacity (optional, in container bytes): a record that would end past it is refused, as a
+ * drive refuses writes at end of medium (TapeFullError; several records are written as far as
+ * they fit). Filemarks are still written past it, as a drive writes them in its early-warning
+ * zone, so a DMA can always close the tape file.
  */
 import * as fs from 'node:fs';
 
@@ -36,6 +41,33 @@ export class TapeMediaError extends Error {
   }
 }
 
+/**
+ * Where an image lies on a virtual tape: the records of one tape file, from its start, each
+ * `recordSize` bytes (the last padded). What a restartable context records instead of a
+ * partial image file.
+ */
+export interface TapeFileMedium {
+  kind: 'virtual-tape';
+  path: string;
+  tapeFile: number;
+  recordSize: number;
+}
+
+/** One tape record: its bytes, or its pieces in order (written with one gathered write). */
+export type TapeRecord = Buffer | readonly Buffer[];
+
+function recordLength(r: TapeRecord): number {
+  return Buffer.isBuffer(r) ? r.length : r.reduce((n, b) => n + b.length, 0);
+}
+
+/** A record did not fit before the tape's capacity (end of medium). */
+export class TapeFullError extends Error {
+  constructor(readonly capacity: number) {
+    super(`end of medium: the tape holds ${capacity} bytes`);
+    this.name = 'TapeFullError';
+  }
+}
+
 interface Entry { kind: number; length: number; prev: number }
 
 export type ReadResult = { kind: 'record'; data: Buffer; length: number } | { kind: 'filemark' } | { kind: 'eod' };
@@ -49,16 +81,19 @@ export class VirtualTape {
   blockNo = 0;
   private readonly head = Buffer.alloc(ENTRY_HEADER);
 
-  private constructor(readonly path: string, private readonly fd: number, readonly writable: boolean) {
+  private constructor(readonly path: string, private readonly fd: number, readonly writable: boolean, readonly capacity: number | null) {
     this.end = fs.fstatSync(fd).size;
   }
 
-  /** Opens the container; `writable` false opens read-only. Throws the fs error (ENOENT, EACCES...). */
-  static open(path: string, writable: boolean): VirtualTape {
+  /**
+   * Opens the container; `writable` false opens read-only; `capacity` limits the bytes records may
+   * fill. Throws the fs error (ENOENT, EACCES...).
+   */
+  static open(path: string, writable: boolean, capacity: number | null = null): VirtualTape {
     const fd = fs.openSync(path, writable ? fs.constants.O_RDWR : fs.constants.O_RDONLY);
     try {
       if (!fs.fstatSync(fd).isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: 'EINVAL' });
-      return new VirtualTape(path, fd, writable);
+      return new VirtualTape(path, fd, writable, capacity);
     } catch (e) {
       fs.closeSync(fd);
       throw e;
@@ -66,6 +101,17 @@ export class VirtualTape {
   }
 
   close(): void { fs.closeSync(this.fd); }
+
+  /** Flushes what was written to stable storage. */
+  syncData(): void { fs.fdatasyncSync(this.fd); }
+
+  /** Container bytes left before the capacity from here (null: no limit). */
+  get spaceRemaining(): number | null {
+    return this.capacity === null ? null : Math.max(0, this.capacity - this.pos);
+  }
+
+  /** Byte position in the container (what the capacity counts). */
+  get offset(): number { return this.pos; }
 
   /** Bytes used in the container. */
   get size(): number { return this.end; }
@@ -168,18 +214,94 @@ export class VirtualTape {
     this.appendEntries([{ kind, data }]);
   }
 
-  /** Writes several records here, discarding what followed (one system call for many). */
-  writeRecords(records: readonly Buffer[]): void {
-    if (records.length === 0) return;
-    this.truncateHere();
-    this.appendEntries(records.map((r) => ({ kind: KIND_RECORD, data: [r] })));
-    this.blockNo += records.length;
+  /** How many of these records fit before the capacity, from here. */
+  private fitting(lengths: readonly number[]): number {
+    if (this.capacity === null) return lengths.length;
+    let at = this.pos;
+    let n = 0;
+    for (const len of lengths) {
+      at += ENTRY_HEADER + len;
+      if (at > this.capacity) break;
+      n++;
+    }
+    return n;
   }
 
-  /** Writes one record here, discarding what followed. */
-  write(data: Buffer | readonly Buffer[]): void {
+  /**
+   * Writes several records here, discarding what followed (one system call for many). Returns
+   * how many were written: fewer than given at end of medium (see the capacity).
+   */
+  writeRecords(records: readonly TapeRecord[]): number {
+    if (records.length === 0) return 0;
+    const n = this.fitting(records.map(recordLength));
     this.truncateHere();
-    this.append(KIND_RECORD, Array.isArray(data) ? data : [data as Buffer]);
+    if (n === 0) return 0;
+    this.appendEntries(records.slice(0, n).map((r) => ({ kind: KIND_RECORD, data: Buffer.isBuffer(r) ? [r] : r })));
+    this.blockNo += n;
+    return n;
+  }
+
+  /**
+   * writeRecords without holding the thread: the write runs in the background (libuv) while the
+   * caller goes on, which is what a mover wants; the headers of all records come from one
+   * allocation. Nothing else may use the tape until it resolves. On a failed write the tape is
+   * cut back to where it was.
+   */
+  async writeRecordsAsync(records: readonly TapeRecord[]): Promise<number> {
+    if (records.length === 0) return 0;
+    const n = this.fitting(records.map(recordLength));
+    this.truncateHere();
+    if (n === 0) return 0;
+    const heads = Buffer.allocUnsafe(n * ENTRY_HEADER);
+    const parts: Buffer[] = [];
+    let prev = this.prevTotal;
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      const r = records[i]!;
+      const length = recordLength(r);
+      const h = heads.subarray(i * ENTRY_HEADER, (i + 1) * ENTRY_HEADER);
+      h.writeUInt32BE(MAGIC, 0);
+      h.writeUInt32BE(KIND_RECORD, 4);
+      h.writeUInt32BE(length, 8);
+      h.writeUInt32BE(prev, 12);
+      if (Buffer.isBuffer(r)) parts.push(h, r); else parts.push(h, ...r);
+      prev = ENTRY_HEADER + length;
+      total += prev;
+    }
+    const start = this.pos;
+    try {
+      let done = 0;
+      for (let i = 0; i < parts.length;) {
+        const batch = parts.slice(i, i + IOV_MAX);
+        const want = batch.reduce((m, b) => m + b.length, 0);
+        let rest = batch;
+        let got = 0;
+        while (got < want) {
+          const at = start + done + got;
+          got += await new Promise<number>((resolve, reject) => fs.writev(this.fd, rest, at, (e, w) => (e ? reject(e) : resolve(w))));
+          // A short write: the rest of this batch, from where it stopped.
+          if (got < want) rest = [Buffer.concat(batch).subarray(got)];
+        }
+        done += want;
+        i += IOV_MAX;
+      }
+    } catch (e) {
+      try { fs.ftruncateSync(this.fd, start); } catch { /* the error below says enough */ }
+      throw e;
+    }
+    this.pos = start + total;
+    this.end = this.pos;
+    this.prevTotal = prev;
+    this.blockNo += n;
+    return n;
+  }
+
+  /** Writes one record here, discarding what followed; TapeFullError at end of medium. */
+  write(data: Buffer | readonly Buffer[]): void {
+    const parts = Array.isArray(data) ? data : [data as Buffer];
+    this.truncateHere();
+    if (this.fitting([parts.reduce((n, b) => n + b.length, 0)]) === 0) throw new TapeFullError(this.capacity!);
+    this.append(KIND_RECORD, parts);
     this.blockNo++;
   }
 
@@ -191,6 +313,9 @@ export class VirtualTape {
       this.blockNo = 0;
     }
   }
+
+  /** Discards everything from the current position on (a write here would do the same). */
+  truncate(): void { this.truncateHere(); }
 
   rewind(): void {
     this.pos = 0;

@@ -11,6 +11,11 @@ export interface ServerContext {
   readonly tapesInUse: Set<string>;
   /** Backup/restore operations running, against the server's limit. */
   readonly operations: OperationSlots;
+  /**
+   * Data operations not yet settled, including their wind-down after an abort (a restartable
+   * context is written then): the server waits for them before it is closed.
+   */
+  readonly settling: Set<Promise<void>>;
   log(message: string): void;
 }
 

@@ -15,7 +15,7 @@ import type { DataChannel } from './data-channel.js';
 import { RangeReader, darImage } from './dar.js';
 import { envBaseDate, envBool, envLevel, dumpDateToken, type Env } from './dump-env.js';
 import { postFileHistory, type FhPoster } from './file-history.js';
-import { NdmpImageSink } from './image-sink.js';
+import { NdmpImageSink, type ImageTarget } from './image-sink.js';
 
 export interface OpContext {
   volumes: ReadonlyMap<string, string>;
@@ -28,6 +28,10 @@ export interface OpContext {
   /** Ask the mover for a byte range of the image (LOCAL: directly; TCP: NOTIFY_DATA_READ). */
   requestRange(offset: bigint, length: bigint): void;
   progress(bytes: number): void;
+  /** Backup: where the image lands (a restartable tape file, or why not). */
+  target: ImageTarget;
+  /** Backup: calls back with the image bytes on tape as the mover writes them (LOCAL only). */
+  watchTape(cb: (bytes: number) => void): void;
 }
 
 /** Checks the backup environment before the operation starts; throws an Error naming the problem. */
@@ -56,12 +60,15 @@ export async function runBackup(ctx: OpContext, env: Env, plan: ReturnType<typeo
     }
   })() : null;
   fhDone?.catch(() => undefined);
-  const sink = new NdmpImageSink('NDMP data connection', ctx.channel, tee);
+  const m = ctx.target.medium;
+  const output = m ? `tape file ${m.tapeFile} of the virtual tape ${m.path}` : 'NDMP data connection';
+  const sink = new NdmpImageSink(output, ctx.channel, tee, ctx.target);
+  ctx.watchTape((bytes) => sink.noteOnTape(bytes));
   ctx.log(LogType.NORMAL, `level ${plan.level} backup of ${plan.source.path} starting`);
   let summary;
   try {
     summary = await backup({
-      source: plan.source.path, output: 'NDMP data connection', sink, level: plan.level, update: plan.update,
+      source: plan.source.path, output, sink, level: plan.level, update: plan.update,
       baseDate: plan.baseDate ?? undefined, ignoreCtime: plan.ignoreCtime, exclude: plan.exclude, stateDir: ctx.stateDir, signal: ctx.signal,
       onEvent: (e) => {
         if (e.type === 'warning') ctx.log(LogType.WARNING, `${e.code}: ${e.path}: ${e.message}`);

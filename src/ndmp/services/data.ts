@@ -10,9 +10,12 @@ import type { HandlerTable, SessionContext, SessionService } from './context.js'
 import { connectTcp, ipv4ToNumber, localPair, socketChannel, type DataChannel } from './data-channel.js';
 import { planBackup, planRecover, runBackup, runRecover, runToc, type OpContext } from './data-ops.js';
 import { DUMP_DEFAULT_ENV, envMap, type Env } from './dump-env.js';
+import type { ImageTarget } from './image-sink.js';
 import type { MoverService } from './mover.js';
 
 const LOCAL_ADDR: Addr = { type: AddrType.LOCAL, body: undefined };
+const OP_NAMES: Record<number, string> = { [DataOp.BACKUP]: 'backup', [DataOp.RECOVER]: 'recover', [DataOp.RECOVER_FILEHIST]: 'recover-filehist' };
+const HALT_NAMES: Record<number, string> = { [DataHalt.SUCCESSFUL]: 'successful', [DataHalt.ABORTED]: 'aborted', [DataHalt.INTERNAL_ERROR]: 'internal-error', [DataHalt.CONNECT_ERROR]: 'connect-error' };
 
 export class DataService implements SessionService {
   state: number = DataState.IDLE;
@@ -28,6 +31,7 @@ export class DataService implements SessionService {
   private readOffset = 0n;
   private readLength = 0n;
   private holdsSlot = false;
+  private startedAt = 0;
 
   constructor(private readonly s: SessionContext, private readonly mover: MoverService) {
     mover.acceptLocalFromData = () => this.acceptLocal();
@@ -49,12 +53,24 @@ export class DataService implements SessionService {
 
   private halt(reason: number): void {
     if (this.state === DataState.HALTED || this.state === DataState.IDLE) return;
+    if (this.state === DataState.ACTIVE) {
+      // One line per operation with its duration (bench/ reads it).
+      const secs = ((performance.now() - this.startedAt) / 1000).toFixed(3);
+      this.s.log(`data operation ${OP_NAMES[this.operation] ?? this.operation} halted ${HALT_NAMES[reason] ?? reason} after ${secs} s, ${this.bytesProcessed} bytes`);
+    }
     this.state = DataState.HALTED;
     this.haltReason = reason;
     this.releaseSlot();
     this.listener?.close();
     this.listener = null;
-    if (reason !== DataHalt.SUCCESSFUL) { this.abort?.abort(); this.channel?.destroy(); } else this.channel?.end();
+    if (reason !== DataHalt.SUCCESSFUL) {
+      this.abort?.abort();
+      this.channel?.destroy();
+    } else {
+      // A LOCAL backup handed its image to the mover directly: the mover ends it on tape now.
+      if (this.local && this.operation === DataOp.BACKUP) this.mover.endLocalImage();
+      this.channel?.end();
+    }
     this.s.conn.post('NOTIFY_DATA_HALTED', { reason });
   }
 
@@ -92,7 +108,30 @@ export class DataService implements SessionService {
         }
       },
       progress: (bytes) => { this.bytesProcessed = BigInt(bytes); },
+      target: this.imageTarget(),
+      watchTape: (cb) => {
+        if (!this.local) return;
+        this.mover.onRecordsWritten = (offset) => cb(Number(offset));
+      },
     };
+  }
+
+  /**
+   * Where a backup's image lands, as far as a restart is concerned: only a LOCAL backup knows its
+   * tape, and only an image that starts a tape file (window at 0, nothing written yet, at a
+   * file's first record) can be found and continued there later.
+   */
+  private imageTarget(): ImageTarget {
+    if (!this.local) {
+      return { medium: null, direct: null, notResumable: 'the image goes over a TCP data connection to a mover this data service does not drive: only a LOCAL backup (DATA and TAPE in one session) onto a virtual tape can be restarted' };
+    }
+    const m = this.mover;
+    const direct = (parts: readonly Buffer[]) => m.writeDirect(parts);
+    const t = this.mover.tapeService.tape;
+    if (!t || !t.writable || m.windowOffset !== 0n || m.recordNum !== 0 || t.blockNo !== 0) {
+      return { medium: null, direct, notResumable: 'the image does not start a tape file of a virtual tape (window offset 0, first record of a file), so a restart could not find it' };
+    }
+    return { medium: { kind: 'virtual-tape', path: t.path, tapeFile: t.fileNum, recordSize: m.recordSize }, direct, notResumable: '' };
   }
 
   /** A slot under the server's operation limit, or a refusal the DMA can show. */
@@ -114,17 +153,26 @@ export class DataService implements SessionService {
     const ch = this.channel!;
     this.operation = op;
     this.state = DataState.ACTIVE;
+    this.startedAt = performance.now();
     this.abort = new AbortController();
     const ctx = this.opContext(ch, this.abort.signal);
-    run(ctx).then(
+    const settling = this.s.server.settling;
+    const done: Promise<void> = run(ctx).then(
       () => this.halt(DataHalt.SUCCESSFUL),
       (e: unknown) => {
-        if (this.state !== DataState.ACTIVE) return;
+        if (this.state !== DataState.ACTIVE) {
+          // Aborted (DATA_ABORT, the session dropped): say what became of the image, e.g. that a
+          // restartable context was kept, or why not.
+          this.s.log(`data operation stopped: ${(e as Error).message}`);
+          this.log(LogType.WARNING, `operation stopped: ${(e as Error).message}`);
+          return;
+        }
         this.s.log(`data operation failed: ${(e as Error).message}`);
         this.log(LogType.ERROR, `operation failed: ${(e as Error).message}`);
         this.halt(DataHalt.INTERNAL_ERROR);
       },
-    );
+    ).finally(() => settling.delete(done));
+    settling.add(done);
   }
 
   private startRecover(req: RequestBody<'DATA_START_RECOVER'>, toc: boolean): { error: number } {

@@ -14,7 +14,7 @@ import {
   AddrType, MoverHalt, MoverMode, MoverPause, MoverState, NdmpErr, QUAD_ALL_ONES, TapeMode,
 } from '../codec/constants.js';
 import type { Addr } from '../codec/messages.js';
-import { TapeMediaError } from '../../tape/virtual-tape.js';
+import { ENTRY_HEADER, TapeMediaError, type TapeRecord } from '../../tape/virtual-tape.js';
 import type { HandlerTable, SessionContext, SessionService } from './context.js';
 import { connectTcp, ipv4ToNumber, localPair, socketChannel, writeWithBackpressure, type DataChannel } from './data-channel.js';
 import { MAX_RECORD, type TapeService } from './tape.js';
@@ -40,6 +40,8 @@ export class MoverService implements SessionService {
   /** Recover: the stream offset of the next byte to send, and how many are still wanted. */
   readOffset = 0n;
   bytesLeftToRead = 0n;
+  /** This session's TAPE service (the data service asks which tape an image lands on). */
+  readonly tapeService: TapeService;
   private addr: Addr = LOCAL_ADDR;
   private listener: net.Server | null = null;
   private listenType: number = AddrType.LOCAL;
@@ -48,6 +50,7 @@ export class MoverService implements SessionService {
   private readKick: (() => void) | null = null;
 
   constructor(private readonly s: SessionContext, private readonly tape: TapeService) {
+    this.tapeService = tape;
     tape.moverActive = () => this.state === MoverState.ACTIVE;
   }
 
@@ -60,7 +63,7 @@ export class MoverService implements SessionService {
 
   // ---- transitions ----
 
-  private halt(reason: number): void {
+  private halt(reason: number, noticeSoon = false): void {
     if (this.state === MoverState.HALTED || this.state === MoverState.IDLE) return;
     this.state = MoverState.HALTED;
     this.haltReason = reason;
@@ -75,7 +78,7 @@ export class MoverService implements SessionService {
     this.resume?.stop(new Stopped());
     this.resume = null;
     this.readKick?.();
-    this.s.conn.post('NOTIFY_MOVER_HALTED', { reason });
+    if (noticeSoon) this.s.conn.postSoon('NOTIFY_MOVER_HALTED', { reason }); else this.s.conn.post('NOTIFY_MOVER_HALTED', { reason });
   }
 
   private pause(reason: number, seek: bigint): Promise<void> {
@@ -101,6 +104,9 @@ export class MoverService implements SessionService {
     this.bytesLeftToRead = 0n;
     this.addr = LOCAL_ADDR;
     this.channel = null;
+    this.onRecordsWritten = null;
+    this.tail = [];
+    this.fill = 0;
   }
 
   shutdown(): void {
@@ -134,8 +140,41 @@ export class MoverService implements SessionService {
 
   // ---- backup: data → tape ----
 
-  /** Writes whole records, pausing with EOW whenever the window is full. */
-  private async writeRecords(records: Buffer[]): Promise<void> {
+  /**
+   * The record being gathered: image bytes not yet a whole record, as views of the sender's
+   * buffers until `keepTail` copies them (the sender reuses its buffers once a write resolves).
+   */
+  private tail: Buffer[] = [];
+  private fill = 0;
+
+  /**
+   * Cuts bytes into records without copying: a record inside `chunk` is a view of it, one that
+   * spans chunks is the list of its pieces (the tape writes them with one gathered write).
+   */
+  private cut(chunk: Buffer, out: TapeRecord[]): void {
+    const rs = this.recordSize;
+    let off = 0;
+    while (off < chunk.length) {
+      if (this.fill === 0 && chunk.length - off >= rs) {
+        out.push(chunk.subarray(off, off + rs));
+        off += rs;
+        continue;
+      }
+      const take = Math.min(chunk.length - off, rs - this.fill);
+      this.tail.push(chunk.subarray(off, off + take));
+      this.fill += take;
+      off += take;
+      if (this.fill === rs) { out.push(this.tail.length === 1 ? this.tail[0]! : this.tail); this.tail = []; this.fill = 0; }
+    }
+  }
+
+  /** The unfinished record's pieces become one copy of its own. */
+  private keepTail(): void {
+    if (this.tail.length > 0) this.tail = [Buffer.concat(this.tail, this.fill)];
+  }
+
+  /** Writes whole records, pausing with EOW whenever the window is full and with EOM when the tape is. */
+  private async writeRecords(records: TapeRecord[]): Promise<void> {
     const rs = BigInt(this.recordSize);
     let i = 0;
     while (i < records.length) {
@@ -147,51 +186,111 @@ export class MoverService implements SessionService {
       }
       const t = this.tape.tape;
       if (!t || !this.tape.canWrite) throw new Error('the tape is not open for writing');
-      const batch = records.slice(i, i + Math.min(room, records.length - i));
-      t.writeRecords(batch);
-      this.recordNum += batch.length;
-      this.bytesMoved += BigInt(batch.length) * rs;
-      i += batch.length;
+      const batch = i === 0 && room >= records.length ? records : records.slice(i, i + Math.min(room, records.length - i));
+      // In the background: the engine prepares the next records meanwhile.
+      const n = await t.writeRecordsAsync(batch);
+      if (this.state === MoverState.HALTED) throw new Stopped();
+      this.recordNum += n;
+      this.bytesMoved += BigInt(n) * rs;
+      i += n;
+      this.onRecordsWritten?.(this.position);
+      // End of medium: the DMA changes the tape (or gives up); what did not fit is written after CONTINUE.
+      if (n < batch.length) await this.pause(MoverPause.EOM, this.position);
     }
   }
 
   private async runBackup(ch: DataChannel): Promise<void> {
-    const rs = this.recordSize;
-    // Records are views of the incoming chunks where possible; a record spanning chunks is copied.
-    let partial: Buffer | null = null;
-    let fill = 0;
-    let batch: Buffer[] = [];
-    const flush = async () => { const b = batch; batch = []; await this.writeRecords(b); };
+    let batch: TapeRecord[] = [];
     try {
       for await (const chunk of ch.input as AsyncIterable<Buffer>) {
-        let off = 0;
-        while (off < chunk.length) {
-          if (this.state === MoverState.HALTED) return;
-          if (partial === null && chunk.length - off >= rs) {
-            batch.push(chunk.subarray(off, off + rs));
-            off += rs;
-          } else {
-            partial ??= Buffer.allocUnsafe(rs);
-            const take = Math.min(chunk.length - off, rs - fill);
-            chunk.copy(partial, fill, off, off + take);
-            fill += take;
-            off += take;
-            if (fill === rs) { batch.push(partial); partial = null; fill = 0; }
-          }
-          if (batch.length * rs >= BATCH_BYTES) await flush();
-        }
+        if (this.state === MoverState.HALTED) return;
+        this.cut(chunk, batch);
+        if (batch.length * this.recordSize >= BATCH_BYTES) { const b = batch; batch = []; await this.writeRecords(b); }
       }
     } catch (e) {
       if (e instanceof Stopped || this.state === MoverState.HALTED) return;
       if ((e as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE' && (e as NodeJS.ErrnoException).code !== 'ECONNRESET') throw e;
     }
     if (this.state === MoverState.HALTED) return;
-    if (partial !== null) {
-      partial.fill(0, fill);
-      batch.push(partial);
-    }
-    await flush();
+    const pad = this.padLastRecord(batch);
+    await this.writeRecords(batch);
+    // The padding is not image: what is on tape of the image ends before it.
+    if (pad > 0) this.onRecordsWritten?.(this.position - BigInt(pad));
     this.halt(MoverHalt.CONNECT_CLOSED);
+  }
+
+  /** The last short record, padded with zeros, joins `out`; returns the padding. */
+  private padLastRecord(out: TapeRecord[]): number {
+    if (this.fill === 0) return 0;
+    const pad = this.recordSize - this.fill;
+    out.push([...this.tail, Buffer.alloc(pad)]);
+    this.tail = [];
+    this.fill = 0;
+    return pad;
+  }
+
+  /**
+   * LOCAL backup: this session's DATA hands the image over directly, without the stream (no copy,
+   * records straight from its buffers). Resolves once the records are on tape (the sender may
+   * then reuse its buffers), false when the mover has stopped.
+   */
+  async writeDirect(parts: readonly Buffer[]): Promise<boolean> {
+    if (this.state !== MoverState.ACTIVE && this.state !== MoverState.PAUSED) return false;
+    const records: TapeRecord[] = [];
+    for (const p of parts) this.cut(p, records);
+    this.keepTail();
+    try {
+      await this.writeRecords(records);
+    } catch (e) {
+      if (e instanceof Stopped || this.halted) return false;
+      this.s.log(`mover: ${(e as Error).message}`);
+      this.halt(e instanceof TapeMediaError || (e as NodeJS.ErrnoException).code ? MoverHalt.MEDIA_ERROR : MoverHalt.INTERNAL_ERROR);
+      return false;
+    }
+    return !this.halted;
+  }
+
+  /** (A method, so the compiler does not narrow the state across awaits.) */
+  private get halted(): boolean { return this.state === MoverState.HALTED; }
+
+  /**
+   * LOCAL backup, the DATA has all of its image handed over (writeDirect): the padded last
+   * record goes on tape now and the mover halts at once, so DATA and MOVER halt together. Its
+   * NOTIFY_MOVER_HALTED goes out after the DMA's next request: ndmjob wakes on the DATA's notice,
+   * polls, and must find the MOVER's still pending, or it waits up to 2 s before winding down
+   * (ndma_cops_backreco.c, ndmca_monitor_shutdown → ndmca_mon_wait_for_something(sess, 2), which
+   * only returns early on a pending halt notice). Returns false when that cannot be done here
+   * (window or tape full: the stream path pauses as usual).
+   */
+  endLocalImage(): boolean {
+    if (this.state !== MoverState.ACTIVE || this.mode !== MoverMode.READ) return false;
+    const t = this.tape.tape;
+    const records: TapeRecord[] = [];
+    const pad = this.padLastRecordIfFits(records);
+    if (pad < 0 || !t) return false;
+    if (records.length > 0) {
+      try {
+        if (t.writeRecords(records) !== 1) return false;
+      } catch (e) {
+        this.s.log(`mover: ${(e as Error).message}`);
+        this.halt(MoverHalt.MEDIA_ERROR);
+        return true;
+      }
+      this.recordNum++;
+      this.bytesMoved += BigInt(this.recordSize);
+      this.onRecordsWritten?.(this.position - BigInt(pad));
+    }
+    this.halt(MoverHalt.CONNECT_CLOSED, true);
+    return true;
+  }
+
+  /** padLastRecord, unless the window has no room for it (-1: the record stays). */
+  private padLastRecordIfFits(out: TapeRecord[]): number {
+    if (this.fill === 0) return 0;
+    if (this.windowEnd !== QUAD_ALL_ONES && this.position + BigInt(this.recordSize) > this.windowEnd) return -1;
+    const t = this.tape.tape;
+    if (t && t.spaceRemaining !== null && t.spaceRemaining < this.recordSize + ENTRY_HEADER) return -1;
+    return this.padLastRecord(out);
   }
 
   // ---- recover: tape → data ----
@@ -316,6 +415,9 @@ export class MoverService implements SessionService {
       return NdmpErr.CONNECT;
     }
   }
+
+  /** Backup: told the stream offset up to which records are on tape, after each write. */
+  onRecordsWritten: ((streamOffset: bigint) => void) | null = null;
 
   /** Set by the session: this session's DATA in LISTEN(LOCAL) accepting the mover. */
   acceptLocalFromData: (() => DataChannel | null) | null = null;

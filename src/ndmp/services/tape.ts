@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MtioOp, NdmpErr, QUAD_ALL_ONES, TapeMode, TapeStateFlag, TapeStateUns, U32_ALL_ONES } from '../codec/constants.js';
-import { TapeMediaError, VirtualTape } from '../../tape/virtual-tape.js';
+import { TapeFullError, TapeMediaError, VirtualTape } from '../../tape/virtual-tape.js';
 import type { HandlerTable, SessionContext, SessionService } from './context.js';
 
 /** Largest TAPE_READ / TAPE_WRITE / record size accepted. */
@@ -40,6 +40,9 @@ export class TapeService implements SessionService {
     return null;
   }
 
+  /** The configured name of the open tape. */
+  get deviceName(): string | null { return this.device; }
+
   private close(): void {
     if (this.tape) { try { this.tape.close(); } catch { /* already closed */ } }
     if (this.device) this.s.server.tapesInUse.delete(this.device);
@@ -71,7 +74,7 @@ export class TapeService implements SessionService {
         const writable = mode !== TapeMode.READ;
         try {
           if (!fs.existsSync(dev.file)) fs.writeFileSync(dev.file, '', { flag: 'a' });
-          this.tape = VirtualTape.open(dev.file, writable);
+          this.tape = VirtualTape.open(dev.file, writable, this.s.server.config.tapeCapacity.get(dev.name) ?? null);
         } catch (e) {
           const code = (e as NodeJS.ErrnoException).code;
           this.s.log(`TAPE_OPEN ${device}: ${(e as Error).message}`);
@@ -100,9 +103,11 @@ export class TapeService implements SessionService {
         }
         let flags = TapeStateFlag.NOREWIND as number;
         if (!t.writable && !isWritable(t.path)) flags |= TapeStateFlag.WR_PROT;
+        const remain = t.spaceRemaining;
         return {
-          unsupported: TapeStateUns.TOTAL_SPACE | TapeStateUns.SPACE_REMAIN, error: NdmpErr.NO_ERR, flags,
-          file_num: t.fileNum, soft_errors: 0, block_size: 0, blockno: this.blocknoUnknown ? U32_ALL_ONES : t.blockNo, total_space: QUAD_ALL_ONES, space_remain: QUAD_ALL_ONES,
+          unsupported: remain === null ? TapeStateUns.TOTAL_SPACE | TapeStateUns.SPACE_REMAIN : 0, error: NdmpErr.NO_ERR, flags,
+          file_num: t.fileNum, soft_errors: 0, block_size: 0, blockno: this.blocknoUnknown ? U32_ALL_ONES : t.blockNo,
+          total_space: t.capacity === null ? QUAD_ALL_ONES : BigInt(t.capacity), space_remain: remain === null ? QUAD_ALL_ONES : BigInt(remain),
         };
       },
       TAPE_MTIO: ({ tape_op, count }) => {
@@ -134,7 +139,15 @@ export class TapeService implements SessionService {
         if (data_out.length > MAX_RECORD) return { error: NdmpErr.ILLEGAL_ARGS, count: 0 };
         if (data_out.length === 0) return { error: NdmpErr.NO_ERR, count: 0 };
         this.blocknoUnknown = false;
-        return this.guarded<{ error: number; count: number }>('WRITE', () => { t.write(data_out); return { error: NdmpErr.NO_ERR, count: data_out.length }; }, { error: NdmpErr.IO, count: 0 });
+        return this.guarded<{ error: number; count: number }>('WRITE', () => {
+          try {
+            t.write(data_out);
+          } catch (e) {
+            if (e instanceof TapeFullError) return { error: NdmpErr.EOM, count: 0 };
+            throw e;
+          }
+          return { error: NdmpErr.NO_ERR, count: data_out.length };
+        }, { error: NdmpErr.IO, count: 0 });
       },
       TAPE_READ: ({ count }) => {
         const t = this.tape;

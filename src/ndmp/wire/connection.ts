@@ -49,12 +49,38 @@ export class NdmpConnection {
     this.send({ messageType: MessageType.REQUEST, code: MESSAGES[name].code, replySequence: 0, error: NdmpErr.NO_ERR }, body, name);
   }
 
+  /**
+   * A post sent just before the next reply (after the peer's next request), or after `maxDelayMs`
+   * at the latest. For a notice that should reach the DMA after it has reacted to the one before
+   * (see MoverService.endLocalImage).
+   */
+  postSoon<N extends PostName>(name: N, body: RequestBody<N>, maxDelayMs = 100): void {
+    const send = () => {
+      const i = this.held.indexOf(send);
+      if (i < 0) return;
+      this.held.splice(i, 1);
+      clearTimeout(timer);
+      this.post(name, body);
+    };
+    const timer = setTimeout(send, maxDelayMs);
+    timer.unref();
+    this.held.push(send);
+  }
+
+  private held: Array<() => void> = [];
+
+  private releaseHeld(): void {
+    for (const send of [...this.held]) send();
+  }
+
   reply<N extends CallName>(req: IncomingRequest & { name: N }, body: ReplyBody<N>): void {
+    this.releaseHeld();
     this.send({ messageType: MessageType.REPLY, code: req.header.code, replySequence: req.header.sequence, error: NdmpErr.NO_ERR }, body, req.name);
   }
 
   /** A header-level error: no body follows. */
   replyHeaderError(header: Header, error: number): void {
+    this.releaseHeld();
     this.send({ messageType: MessageType.REPLY, code: header.code, replySequence: header.sequence, error }, undefined);
   }
 

@@ -53,10 +53,20 @@ export async function startServer(flags: Partial<NdmpdFlags> & { volumes?: strin
 export interface NdmjobResult { stdout: string; stderr: string; output: string }
 
 let shims: string | null = null;
+
+/** The shared zero-length-write shim alone, and with fix 1 of ndmjob-test-fixes.c (for the tests that show both fixes are needed). */
+export function partialTestTapeShims(): { gmalloc0: string; withoutFillDataFix: string } {
+  testTapeShims();
+  const gm = path.join(os.tmpdir(), `gmalloc0-${process.pid}.so`);
+  const fix1 = path.join(os.tmpdir(), `ndmjob-test-fix1-${process.pid}.so`);
+  execFileSync('gcc', ['-shared', '-fPIC', '-O1', '-DWITHOUT_FILL_DATA_FIX', '-o', fix1, path.join(repoRoot, 'test/ndmp/shim/ndmjob-test-fixes.c')]);
+  return { gmalloc0: gm, withoutFillDataFix: `${gm} ${fix1}` };
+}
 /**
  * LD_PRELOAD value for `ndmjob -o test-tape`: the shared zero-length-write shim (NDMP.md §8.1)
  * and test/ndmp/shim/ndmjob-test-fixes.c, which fixes two client-side bugs of the Debian build
- * in the test itself (a signed compare in T-BWR, uninitialised padding in the record pattern).
+ * in the test itself (a signed compare in T-BWR, uninitialised padding in the record pattern);
+ * both fail against any server (the shim's comment has the source lines and the runs without it).
  */
 export function testTapeShims(): string {
   if (shims) return shims;
@@ -69,11 +79,12 @@ export function testTapeShims(): string {
 }
 
 /** Runs ndmjob to completion (killed after `timeoutMs`); resolves with what it printed. */
-export function ndmjob(args: string[], opts: { preload?: string; timeoutMs?: number; cwd?: string } = {}): Promise<NdmjobResult> {
+export function ndmjob(args: string[], opts: { preload?: string; timeoutMs?: number; cwd?: string; onSpawn?: (pid: number) => void } = {}): Promise<NdmjobResult> {
   return new Promise((resolve, reject) => {
     const env = { ...process.env };
     if (opts.preload) env.LD_PRELOAD = opts.preload;
     const child = spawn(NDMJOB, args, { env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (child.pid !== undefined) opts.onSpawn?.(child.pid);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const all: Buffer[] = [];

@@ -2,17 +2,33 @@
  * Test-only LD_PRELOAD shim for Amanda 3.5.1's ndmjob (Debian build), used together with
  * ../shared/tools/ndmjob-shim/gmalloc0.so for `ndmjob -o test-tape`.
  *
- * 1. ndmca_tt_basic_write_and_read: in that build the T-BWR phase compares the bytes it read back through a plain (signed)
- * char pointer with the unsigned pattern (i - 4) & 0xff, so every byte >= 0x80 "differs" and the
- * phase fails at #23 ("Failed compare") whatever the server returns; ndmjob then stops, and the
- * T-WRITE, T-READ and T-MTIO phases never run. The phase function is reached through the GOT,
- * so this file supplies it again: the same steps and expectations as NDMP.md section 9.1
- * (T-BWR), performed with ndmjob's own exported check helpers, with an unsigned compare.
+ * Both fixes repair the client's own checks; neither changes a request or an expectation about
+ * the server. Reviewed (session 4) against zmanda/amanda ndmp-src at a96e5587 (unchanged since
+ * 2017, the source of the installed 1:3.5.1-11+deb12u2 amd64 build) and re-run without each fix
+ * against this server: each is a client bug that fails against ANY server, so no server
+ * behaviour can replace it.
  *
- * 2. ndmca_test_fill_data: the record pattern of T-WRITE/T-READ/T-MTIO is built from a struct
- *    {u16 fileno; u16 sequence; unsigned long recno} whose 4 padding bytes (on 64-bit) are never
- *    set, so records carry stack garbage and the read-back compare fails at random. Same layout,
- *    padding zeroed: every record is deterministic, and each byte is still compared.
+ * 1. ndmca_tt_basic_write_and_read (ndma_ctst_tape.c, T-BWR): line 460 `char buf[64*1024];`,
+ *    line 461 `char *p;`, and line 573 `if (*p != ((i - 4) & 0xff))`. char is signed on amd64,
+ *    so each byte read back >= 0x80 is a negative int and can never equal (i - 4) & 0xff, which
+ *    is 128..255 for i = 132..259: whatever bytes the server returns, the phase reports
+ *    "Failed compare" (seen: `T-BWR #23 -- Failed NDMP4_TAPE_READ/NDMP9_NO_ERR Failed compare`
+ *    with only gmalloc0.so), and test-tape exit(1)s before T-WRITE, T-READ and T-MTIO. The
+ *    function is reached through the GOT, so this file supplies it again: the same steps and
+ *    expectations (NDMP.md section 9.1, T-BWR), performed with ndmjob's own exported check
+ *    helpers, with an unsigned compare.
+ *
+ * 2. ndmca_test_fill_data (ndma_ctst_subr.c lines 538-564): the record pattern of T-WRITE
+ *    (ndma_ctst_tape.c line 639), T-READ (line 708) and T-MTIO (line 914) is copied from a stack
+ *    struct {unsigned short fileno; unsigned short sequence; unsigned long recno;} whose 4
+ *    padding bytes (LP64) are never set. T-WRITE writes the garbage of its own stack; T-READ
+ *    regenerates the expected record on a different stack and compares with bcmp. Seen with fix
+ *    1 only, in 5 runs out of 5: `T-READ #3 -- Failed ... Failed compare recno=1; file #2`, the
+ *    differing bytes being exactly offsets 4, 5, 20, 21, 36, 37... (the padding of each 16-byte
+ *    unit): expected 0x00 0x00, written 0x33 0x56 in one run and 0xb9 0x55 in the next (the low
+ *    bytes of an ASLR-randomised address). The server returned what was written, as it must;
+ *    only the client's two copies of the pattern differ. Same layout here, padding zeroed:
+ *    every record is deterministic, and each byte is still compared.
  */
 #include <stdio.h>
 
@@ -34,6 +50,8 @@ enum { NO_ERR = 0, EOF_ERR = 12, EOM_ERR = 13 };
 enum { FSF = 0, BSF = 1, FSR = 2, BSR = 3, REW = 4, WEOF = 5 };
 enum { READ_MODE = 0, RDWR_MODE = 1 };
 
+/* -DWITHOUT_FILL_DATA_FIX builds fix 1 alone (test/ndmp/tape.test.ts shows fix 2 is needed). */
+#ifndef WITHOUT_FILL_DATA_FIX
 void ndmca_test_fill_data(char *buf, int bufsize, int recno, int fileno) {
   struct { unsigned short fileno; unsigned short sequence; unsigned int pad; unsigned long recno; } x;
   unsigned short sequence = 0;
@@ -47,6 +65,7 @@ void ndmca_test_fill_data(char *buf, int bufsize, int recno, int fileno) {
     for (unsigned i = 0; i < sizeof x && dst < end; i++) *dst++ = src[i];
   }
 }
+#endif
 
 #define TRY(x) do { int rc_ = (x); if (rc_) return rc_; } while (0)
 
