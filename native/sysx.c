@@ -119,11 +119,11 @@ static void set_string_prop(napi_env env, napi_value obj, const char *key,
 }
 
 /*
- * Throws "CODE: description, syscall 'path'" with .code, .errno (negative,
- * as libuv reports it), .syscall and, when given, .path.
+ * The error "CODE: description, syscall 'path'" with .code, .errno (negative,
+ * as libuv reports it), .syscall and, when given, .path; NULL if N-API fails.
  */
-static void throw_errno(napi_env env, int err, const char *syscall,
-                        const char *path) {
+static napi_value errno_error(napi_env env, int err, const char *syscall,
+                              const char *path) {
   const struct errno_name *known = lookup_errno(err);
   const char *code = known ? known->code : "UNKNOWN";
   const char *desc = known ? known->desc : "unknown error";
@@ -131,10 +131,7 @@ static void throw_errno(napi_env env, int err, const char *syscall,
   int len = path ? snprintf(NULL, 0, "%s: %s, %s '%s'", code, desc, syscall, path)
                  : snprintf(NULL, 0, "%s: %s, %s", code, desc, syscall);
   char *msg = len >= 0 ? malloc((size_t)len + 1) : NULL;
-  if (msg == NULL) {
-    napi_throw_error(env, code, desc);
-    return;
-  }
+  if (msg == NULL) return NULL;
   if (path) {
     snprintf(msg, (size_t)len + 1, "%s: %s, %s '%s'", code, desc, syscall, path);
   } else {
@@ -146,16 +143,25 @@ static void throw_errno(napi_env env, int err, const char *syscall,
             napi_create_string_utf8(env, msg, (size_t)len, &msg_v) == napi_ok &&
             napi_create_error(env, code_v, msg_v, &error) == napi_ok;
   free(msg);
-  if (!ok) {
-    napi_throw_error(env, code, desc);
-    return;
-  }
+  if (!ok) return NULL;
   if (napi_create_int32(env, -err, &errno_v) == napi_ok) {
     napi_set_named_property(env, error, "errno", errno_v);
   }
   set_string_prop(env, error, "syscall", syscall);
   if (path) set_string_prop(env, error, "path", path);
-  napi_throw(env, error);
+  return error;
+}
+
+/* Throws errno_error(err, syscall, path). */
+static void throw_errno(napi_env env, int err, const char *syscall,
+                        const char *path) {
+  napi_value error = errno_error(env, err, syscall, path);
+  if (error != NULL) {
+    napi_throw(env, error);
+    return;
+  }
+  const struct errno_name *known = lookup_errno(err);
+  napi_throw_error(env, known ? known->code : "UNKNOWN", known ? known->desc : "unknown error");
 }
 
 /*
@@ -888,6 +894,7 @@ static napi_value LstatAt(napi_env env, napi_callback_info info) {
 
 /* Defined at the end of the file. */
 static napi_value WalkDir(napi_env env, napi_callback_info info);
+static napi_value WalkDirsAsync(napi_env env, napi_callback_info info);
 
 /* ------------------------------------------------------------------------ */
 /* In-kernel copy between files                                              */
@@ -1225,6 +1232,7 @@ NAPI_MODULE_INIT() {
       METHOD("fstatInto", FstatInto),
       METHOD("lstatAt", LstatAt),
       METHOD("walkDir", WalkDir),
+      METHOD("walkDirsAsync", WalkDirsAsync),
       METHOD("copyFileRange", CopyFileRange),
       METHOD("writeFiles", WriteFiles),
       METHOD("writeFilesAsync", WriteFilesAsync),
@@ -1319,6 +1327,7 @@ struct walk_out {
   double *rows;    /* n * WALK_COLS */
   int32_t *errs;   /* n */
   int32_t *raw;    /* nraw */
+  int32_t *starts; /* n: where each name begins in `names` */
 };
 
 static void walk_out_free(struct walk_out *w) {
@@ -1326,6 +1335,7 @@ static void walk_out_free(struct walk_out *w) {
   free(w->rows);
   free(w->errs);
   free(w->raw);
+  free(w->starts);
   memset(w, 0, sizeof(*w));
 }
 
@@ -1375,7 +1385,8 @@ static void walk_collect(const char *dir, bool birth, bool check_access, struct 
     w->errs = malloc((n ? n : 1) * sizeof(int32_t));
     w->raw = malloc((n ? n : 1) * sizeof(int32_t));
     w->names = malloc(used ? used : 1);
-    if (w->rows == NULL || w->errs == NULL || w->raw == NULL || w->names == NULL) fail = ENOMEM;
+    w->starts = malloc((n ? n : 1) * sizeof(int32_t));
+    if (w->rows == NULL || w->errs == NULL || w->raw == NULL || w->names == NULL || w->starts == NULL) fail = ENOMEM;
   }
   if (!fail) {
     int fd = dirfd(dp);
@@ -1385,6 +1396,7 @@ static void walk_collect(const char *dir, bool birth, bool check_access, struct 
     for (size_t i = 0; i < n; i++) {
       const char *nm = buf + offs[i];
       size_t len = strlen(nm) + 1;
+      w->starts[i] = (int32_t)at;
       memcpy(w->names + at, nm, len);
       at += len;
       if (!exact_utf8((const unsigned char *)nm, len - 1)) w->raw[w->nraw++] = (int32_t)i;
@@ -1440,16 +1452,18 @@ static bool walk_typed(napi_env env, napi_typedarray_type type, size_t count, si
 
 /* The JS object { names, rows, errors, raw } of a collected directory (NULL: N-API failed). */
 static napi_value walk_result(napi_env env, const struct walk_out *w) {
-  napi_value result, names_v, rows_v, errs_v, raw_v;
+  napi_value result, names_v, rows_v, errs_v, raw_v, starts_v;
   bool ok = napi_create_buffer_copy(env, w->used, w->used ? w->names : "", NULL, &names_v) == napi_ok &&
             walk_typed(env, napi_float64_array, w->n * WALK_COLS, sizeof(double), w->rows, &rows_v) &&
             walk_typed(env, napi_int32_array, w->n, sizeof(int32_t), w->errs, &errs_v) &&
             walk_typed(env, napi_int32_array, w->nraw, sizeof(int32_t), w->raw, &raw_v) &&
+            walk_typed(env, napi_int32_array, w->n, sizeof(int32_t), w->starts, &starts_v) &&
             napi_create_object(env, &result) == napi_ok &&
             napi_set_named_property(env, result, "names", names_v) == napi_ok &&
             napi_set_named_property(env, result, "rows", rows_v) == napi_ok &&
             napi_set_named_property(env, result, "errors", errs_v) == napi_ok &&
-            napi_set_named_property(env, result, "raw", raw_v) == napi_ok;
+            napi_set_named_property(env, result, "raw", raw_v) == napi_ok &&
+            napi_set_named_property(env, result, "starts", starts_v) == napi_ok;
   return ok ? result : NULL;
 }
 
@@ -1479,4 +1493,192 @@ static napi_value WalkDir(napi_env env, napi_callback_info info) {
   free(dir);
   walk_out_free(&w);
   return result;
+}
+
+/*
+ * walkDirsAsync(dirs, birth, checkAccess, callback(err, results)): walkDir of every directory
+ * of `dirs` (strings or Uint8Arrays) on the libuv thread pool, so the walk's system calls run
+ * on several cores without worker threads (whose start-up costs more than a small walk).
+ * The listings come back concatenated (wd_result).
+ */
+struct wd_job {
+  napi_async_work work;
+  napi_ref callback_ref;
+  bool birth, check_access;
+  size_t ndirs;
+  char **dirs;
+  struct walk_out *outs;
+};
+
+static void wd_job_free(napi_env env, struct wd_job *job) {
+  for (size_t i = 0; i < job->ndirs; i++) {
+    if (job->dirs) free(job->dirs[i]);
+    if (job->outs) walk_out_free(&job->outs[i]);
+  }
+  free(job->dirs);
+  free(job->outs);
+  if (job->callback_ref) napi_delete_reference(env, job->callback_ref);
+  if (job->work) napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+static void wd_execute(napi_env env, void *data) {
+  (void)env;
+  struct wd_job *job = data;
+  for (size_t i = 0; i < job->ndirs; i++) walk_collect(job->dirs[i], job->birth, job->check_access, &job->outs[i]);
+}
+
+/* Copies `count` elements of `size` bytes from each listing's field at `off` into one typed array. */
+static bool wd_concat(napi_env env, const struct wd_job *job, napi_typedarray_type type, size_t size,
+                      size_t total, size_t (*count)(const struct walk_out *), const void *(*field)(const struct walk_out *),
+                      napi_value *out) {
+  void *data;
+  napi_value ab;
+  if (napi_create_arraybuffer(env, total * size, &data, &ab) != napi_ok) return false;
+  size_t at = 0;
+  for (size_t i = 0; i < job->ndirs; i++) {
+    const struct walk_out *w = &job->outs[i];
+    size_t n = w->fail ? 0 : count(w);
+    if (n) memcpy((char *)data + at * size, field(w), n * size);
+    at += n;
+  }
+  return napi_create_typedarray(env, type, total, ab, 0, out) == napi_ok;
+}
+
+static size_t wd_rows_n(const struct walk_out *w) { return w->n * WALK_COLS; }
+static size_t wd_n(const struct walk_out *w) { return w->n; }
+static const void *wd_rows(const struct walk_out *w) { return w->rows; }
+static const void *wd_errs(const struct walk_out *w) { return w->errs; }
+
+/*
+ * The JS result of a job: every listing concatenated (one allocation per field, not per
+ * directory): { counts: Int32Array (entries per directory, -1: not listed), failures: array of
+ * the Error of each directory not listed (undefined for the others), names, rows, errors (as
+ * walkDir's, all directories in order), starts (of each name in `names`), raw (entry indexes) }.
+ */
+static napi_value wd_result(napi_env env, const struct wd_job *job) {
+  size_t n = 0, used = 0, nraw = 0;
+  for (size_t i = 0; i < job->ndirs; i++) {
+    const struct walk_out *w = &job->outs[i];
+    if (w->fail) continue;
+    n += w->n;
+    used += w->used;
+    nraw += w->nraw;
+  }
+  napi_value result, counts_v, failures_v, names_v, rows_v, errs_v, starts_v, raw_v;
+  void *names_data;
+  int32_t *counts, *starts, *raw;
+  void *p;
+  if (napi_create_arraybuffer(env, job->ndirs * sizeof(int32_t), &p, &counts_v) != napi_ok) return NULL;
+  counts = p;
+  if (napi_create_typedarray(env, napi_int32_array, job->ndirs, counts_v, 0, &counts_v) != napi_ok ||
+      napi_create_array_with_length(env, job->ndirs, &failures_v) != napi_ok ||
+      napi_create_buffer(env, used, &names_data, &names_v) != napi_ok ||
+      !wd_concat(env, job, napi_float64_array, sizeof(double), n * WALK_COLS, wd_rows_n, wd_rows, &rows_v) ||
+      !wd_concat(env, job, napi_int32_array, sizeof(int32_t), n, wd_n, wd_errs, &errs_v) ||
+      napi_create_arraybuffer(env, n * sizeof(int32_t), &p, &starts_v) != napi_ok) return NULL;
+  starts = p;
+  if (napi_create_typedarray(env, napi_int32_array, n, starts_v, 0, &starts_v) != napi_ok ||
+      napi_create_arraybuffer(env, nraw * sizeof(int32_t), &p, &raw_v) != napi_ok) return NULL;
+  raw = p;
+  if (napi_create_typedarray(env, napi_int32_array, nraw, raw_v, 0, &raw_v) != napi_ok) return NULL;
+  size_t entry = 0, at = 0, r = 0;
+  for (size_t i = 0; i < job->ndirs; i++) {
+    const struct walk_out *w = &job->outs[i];
+    if (w->fail) {
+      counts[i] = -1;
+      napi_value e = errno_error(env, w->fail, "scandir", job->dirs[i]);
+      if (e == NULL || napi_set_element(env, failures_v, (uint32_t)i, e) != napi_ok) return NULL;
+      continue;
+    }
+    counts[i] = (int32_t)w->n;
+    if (w->used) memcpy((char *)names_data + at, w->names, w->used);
+    for (size_t k = 0; k < w->nraw; k++) raw[r++] = (int32_t)(entry + (size_t)w->raw[k]);
+    for (size_t k = 0; k < w->n; k++) starts[entry + k] = (int32_t)(at + (size_t)w->starts[k]);
+    entry += w->n;
+    at += w->used;
+  }
+  if (napi_create_object(env, &result) != napi_ok ||
+      napi_set_named_property(env, result, "counts", counts_v) != napi_ok ||
+      napi_set_named_property(env, result, "failures", failures_v) != napi_ok ||
+      napi_set_named_property(env, result, "names", names_v) != napi_ok ||
+      napi_set_named_property(env, result, "rows", rows_v) != napi_ok ||
+      napi_set_named_property(env, result, "errors", errs_v) != napi_ok ||
+      napi_set_named_property(env, result, "starts", starts_v) != napi_ok ||
+      napi_set_named_property(env, result, "raw", raw_v) != napi_ok) return NULL;
+  return result;
+}
+
+static void wd_complete(napi_env env, napi_status status, void *data) {
+  struct wd_job *job = data;
+  napi_value cb, undefined, argv[2];
+  if (napi_get_reference_value(env, job->callback_ref, &cb) == napi_ok &&
+      napi_get_undefined(env, &undefined) == napi_ok) {
+    argv[1] = status == napi_ok ? wd_result(env, job) : NULL;
+    if (argv[1] != NULL) {
+      argv[0] = undefined;
+    } else {
+      bool pending = false;
+      napi_value msg, ignored;
+      napi_is_exception_pending(env, &pending);
+      if (pending) napi_get_and_clear_last_exception(env, &ignored);
+      napi_create_string_utf8(env, status == napi_ok ? "sysx: walkDirsAsync result failed" : "sysx: walkDirsAsync was cancelled", NAPI_AUTO_LENGTH, &msg);
+      napi_create_error(env, NULL, msg, &argv[0]);
+      argv[1] = undefined;
+    }
+    napi_call_function(env, undefined, cb, 2, argv, NULL);
+  }
+  wd_job_free(env, job);
+}
+
+static napi_value WalkDirsAsync(napi_env env, napi_callback_info info) {
+  napi_value argv[4], name;
+  napi_valuetype type;
+  bool is_array = false;
+  uint32_t n = 0;
+  if (!get_args(env, info, 4, argv)) return NULL;
+  if (napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, argv[0], &n) != napi_ok) {
+    throw_arg_type(env, "dirs", "an Array");
+    return NULL;
+  }
+  if (napi_typeof(env, argv[3], &type) != napi_ok || type != napi_function) {
+    throw_arg_type(env, "callback", "a function");
+    return NULL;
+  }
+  struct wd_job *job = calloc(1, sizeof(*job));
+  if (job == NULL) {
+    throw_errno(env, ENOMEM, "calloc", NULL);
+    return NULL;
+  }
+  job->dirs = calloc(n ? n : 1, sizeof(char *));
+  job->outs = calloc(n ? n : 1, sizeof(struct walk_out));
+  if (job->dirs == NULL || job->outs == NULL) {
+    wd_job_free(env, job);
+    throw_errno(env, ENOMEM, "calloc", NULL);
+    return NULL;
+  }
+  job->ndirs = n;
+  if (napi_get_value_bool(env, argv[1], &job->birth) != napi_ok ||
+      napi_get_value_bool(env, argv[2], &job->check_access) != napi_ok) {
+    wd_job_free(env, job);
+    throw_arg_type(env, "birth/checkAccess", "booleans");
+    return NULL;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value v;
+    if (napi_get_element(env, argv[0], i, &v) != napi_ok || (job->dirs[i] = arg_string(env, v, "dirs[i]")) == NULL) {
+      wd_job_free(env, job);
+      return NULL;
+    }
+  }
+  if (napi_create_reference(env, argv[3], 1, &job->callback_ref) != napi_ok ||
+      napi_create_string_utf8(env, "sysx.walkDirs", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, wd_execute, wd_complete, job, &job->work) != napi_ok ||
+      napi_queue_async_work(env, job->work) != napi_ok) {
+    wd_job_free(env, job);
+    throw_napi_failure(env, "walkDirsAsync");
+    return NULL;
+  }
+  return NULL;
 }
