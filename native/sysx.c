@@ -1507,48 +1507,83 @@ struct wd_job {
   bool birth, check_access;
   size_t ndirs;
   char **dirs;
-  struct walk_out *outs;
+  int *fails;            /* per directory: 0, or the errno that kept it from being listed */
+  int32_t *counts;       /* per directory: entries, or -1 */
+  struct walk_out all;   /* every listing concatenated; starts and raw index the whole */
 };
 
 static void wd_job_free(napi_env env, struct wd_job *job) {
-  for (size_t i = 0; i < job->ndirs; i++) {
-    if (job->dirs) free(job->dirs[i]);
-    if (job->outs) walk_out_free(&job->outs[i]);
-  }
+  for (size_t i = 0; job->dirs && i < job->ndirs; i++) free(job->dirs[i]);
   free(job->dirs);
-  free(job->outs);
+  free(job->fails);
+  free(job->counts);
+  walk_out_free(&job->all);
   if (job->callback_ref) napi_delete_reference(env, job->callback_ref);
   if (job->work) napi_delete_async_work(env, job->work);
   free(job);
 }
 
+/* Lists every directory, then concatenates the listings, all on the pool thread: the main
+ * thread only wraps the buffers (no copy). */
 static void wd_execute(napi_env env, void *data) {
   (void)env;
   struct wd_job *job = data;
-  for (size_t i = 0; i < job->ndirs; i++) walk_collect(job->dirs[i], job->birth, job->check_access, &job->outs[i]);
-}
-
-/* Copies `count` elements of `size` bytes from each listing's field at `off` into one typed array. */
-static bool wd_concat(napi_env env, const struct wd_job *job, napi_typedarray_type type, size_t size,
-                      size_t total, size_t (*count)(const struct walk_out *), const void *(*field)(const struct walk_out *),
-                      napi_value *out) {
-  void *data;
-  napi_value ab;
-  if (napi_create_arraybuffer(env, total * size, &data, &ab) != napi_ok) return false;
-  size_t at = 0;
-  for (size_t i = 0; i < job->ndirs; i++) {
-    const struct walk_out *w = &job->outs[i];
-    size_t n = w->fail ? 0 : count(w);
-    if (n) memcpy((char *)data + at * size, field(w), n * size);
-    at += n;
+  struct walk_out *outs = calloc(job->ndirs ? job->ndirs : 1, sizeof(struct walk_out));
+  if (outs == NULL) {
+    for (size_t i = 0; i < job->ndirs; i++) { job->fails[i] = ENOMEM; job->counts[i] = -1; }
+    return;
   }
-  return napi_create_typedarray(env, type, total, ab, 0, out) == napi_ok;
+  size_t n = 0, used = 0, nraw = 0;
+  for (size_t i = 0; i < job->ndirs; i++) {
+    walk_collect(job->dirs[i], job->birth, job->check_access, &outs[i]);
+    if (outs[i].fail) continue;
+    n += outs[i].n;
+    used += outs[i].used;
+    nraw += outs[i].nraw;
+  }
+  struct walk_out *all = &job->all;
+  all->names = malloc(used ? used : 1);
+  all->rows = malloc((n ? n : 1) * WALK_COLS * sizeof(double));
+  all->errs = malloc((n ? n : 1) * sizeof(int32_t));
+  all->starts = malloc((n ? n : 1) * sizeof(int32_t));
+  all->raw = malloc((nraw ? nraw : 1) * sizeof(int32_t));
+  bool ok = all->names && all->rows && all->errs && all->starts && all->raw;
+  for (size_t i = 0; i < job->ndirs; i++) {
+    struct walk_out *w = &outs[i];
+    if (w->fail || !ok) {
+      job->fails[i] = w->fail ? w->fail : ENOMEM;
+      job->counts[i] = -1;
+    } else {
+      job->counts[i] = (int32_t)w->n;
+      if (w->used) memcpy(all->names + all->used, w->names, w->used);
+      if (w->n) {
+        memcpy(all->rows + all->n * WALK_COLS, w->rows, w->n * WALK_COLS * sizeof(double));
+        memcpy(all->errs + all->n, w->errs, w->n * sizeof(int32_t));
+      }
+      for (size_t k = 0; k < w->nraw; k++) all->raw[all->nraw++] = (int32_t)(all->n + (size_t)w->raw[k]);
+      for (size_t k = 0; k < w->n; k++) all->starts[all->n + k] = (int32_t)(all->used + (size_t)w->starts[k]);
+      all->n += w->n;
+      all->used += w->used;
+    }
+    walk_out_free(w);
+  }
+  free(outs);
 }
 
-static size_t wd_rows_n(const struct walk_out *w) { return w->n * WALK_COLS; }
-static size_t wd_n(const struct walk_out *w) { return w->n; }
-static const void *wd_rows(const struct walk_out *w) { return w->rows; }
-static const void *wd_errs(const struct walk_out *w) { return w->errs; }
+static void wd_free_data(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  free(data);
+}
+
+/* A typed array over `*data` (count elements of `size` bytes), which it takes over (*data = NULL). */
+static bool wd_wrap(napi_env env, napi_typedarray_type type, size_t count, size_t size, void *pdata, napi_value *out) {
+  void **data = pdata;
+  napi_value ab;
+  if (napi_create_external_arraybuffer(env, *data, count * size, wd_free_data, NULL, &ab) != napi_ok) return false;
+  *data = NULL;
+  return napi_create_typedarray(env, type, count, ab, 0, out) == napi_ok;
+}
 
 /*
  * The JS result of a job: every listing concatenated (one allocation per field, not per
@@ -1556,48 +1591,23 @@ static const void *wd_errs(const struct walk_out *w) { return w->errs; }
  * the Error of each directory not listed (undefined for the others), names, rows, errors (as
  * walkDir's, all directories in order), starts (of each name in `names`), raw (entry indexes) }.
  */
-static napi_value wd_result(napi_env env, const struct wd_job *job) {
-  size_t n = 0, used = 0, nraw = 0;
-  for (size_t i = 0; i < job->ndirs; i++) {
-    const struct walk_out *w = &job->outs[i];
-    if (w->fail) continue;
-    n += w->n;
-    used += w->used;
-    nraw += w->nraw;
-  }
+static napi_value wd_result(napi_env env, struct wd_job *job) {
+  struct walk_out *all = &job->all;
   napi_value result, counts_v, failures_v, names_v, rows_v, errs_v, starts_v, raw_v;
-  void *names_data;
-  int32_t *counts, *starts, *raw;
-  void *p;
-  if (napi_create_arraybuffer(env, job->ndirs * sizeof(int32_t), &p, &counts_v) != napi_ok) return NULL;
-  counts = p;
-  if (napi_create_typedarray(env, napi_int32_array, job->ndirs, counts_v, 0, &counts_v) != napi_ok ||
-      napi_create_array_with_length(env, job->ndirs, &failures_v) != napi_ok ||
-      napi_create_buffer(env, used, &names_data, &names_v) != napi_ok ||
-      !wd_concat(env, job, napi_float64_array, sizeof(double), n * WALK_COLS, wd_rows_n, wd_rows, &rows_v) ||
-      !wd_concat(env, job, napi_int32_array, sizeof(int32_t), n, wd_n, wd_errs, &errs_v) ||
-      napi_create_arraybuffer(env, n * sizeof(int32_t), &p, &starts_v) != napi_ok) return NULL;
-  starts = p;
-  if (napi_create_typedarray(env, napi_int32_array, n, starts_v, 0, &starts_v) != napi_ok ||
-      napi_create_arraybuffer(env, nraw * sizeof(int32_t), &p, &raw_v) != napi_ok) return NULL;
-  raw = p;
-  if (napi_create_typedarray(env, napi_int32_array, nraw, raw_v, 0, &raw_v) != napi_ok) return NULL;
-  size_t entry = 0, at = 0, r = 0;
+  if (napi_create_array_with_length(env, job->ndirs, &failures_v) != napi_ok) return NULL;
   for (size_t i = 0; i < job->ndirs; i++) {
-    const struct walk_out *w = &job->outs[i];
-    if (w->fail) {
-      counts[i] = -1;
-      napi_value e = errno_error(env, w->fail, "scandir", job->dirs[i]);
-      if (e == NULL || napi_set_element(env, failures_v, (uint32_t)i, e) != napi_ok) return NULL;
-      continue;
-    }
-    counts[i] = (int32_t)w->n;
-    if (w->used) memcpy((char *)names_data + at, w->names, w->used);
-    for (size_t k = 0; k < w->nraw; k++) raw[r++] = (int32_t)(entry + (size_t)w->raw[k]);
-    for (size_t k = 0; k < w->n; k++) starts[entry + k] = (int32_t)(at + (size_t)w->starts[k]);
-    entry += w->n;
-    at += w->used;
+    if (!job->fails[i]) continue;
+    napi_value e = errno_error(env, job->fails[i], "scandir", job->dirs[i]);
+    if (e == NULL || napi_set_element(env, failures_v, (uint32_t)i, e) != napi_ok) return NULL;
   }
+  size_t used = all->used, n = all->n, nraw = all->nraw;
+  if (napi_create_external_buffer(env, used, all->names, wd_free_data, NULL, &names_v) != napi_ok) return NULL;
+  all->names = NULL;
+  if (!wd_wrap(env, napi_int32_array, job->ndirs, sizeof(int32_t), &job->counts, &counts_v) ||
+      !wd_wrap(env, napi_float64_array, n * WALK_COLS, sizeof(double), &all->rows, &rows_v) ||
+      !wd_wrap(env, napi_int32_array, n, sizeof(int32_t), &all->errs, &errs_v) ||
+      !wd_wrap(env, napi_int32_array, n, sizeof(int32_t), &all->starts, &starts_v) ||
+      !wd_wrap(env, napi_int32_array, nraw, sizeof(int32_t), &all->raw, &raw_v)) return NULL;
   if (napi_create_object(env, &result) != napi_ok ||
       napi_set_named_property(env, result, "counts", counts_v) != napi_ok ||
       napi_set_named_property(env, result, "failures", failures_v) != napi_ok ||
@@ -1652,8 +1662,9 @@ static napi_value WalkDirsAsync(napi_env env, napi_callback_info info) {
     return NULL;
   }
   job->dirs = calloc(n ? n : 1, sizeof(char *));
-  job->outs = calloc(n ? n : 1, sizeof(struct walk_out));
-  if (job->dirs == NULL || job->outs == NULL) {
+  job->fails = calloc(n ? n : 1, sizeof(int));
+  job->counts = calloc(n ? n : 1, sizeof(int32_t));
+  if (job->dirs == NULL || job->fails == NULL || job->counts == NULL) {
     wd_job_free(env, job);
     throw_errno(env, ENOMEM, "calloc", NULL);
     return NULL;

@@ -7,8 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SnapdumpError } from '../errors.js';
 import { InodeMap } from '../format/bitmap.js';
-import { DT_DIR, S_IFDIR, S_IFLNK, dtypeOfMode, kindOfMode, type FileKind } from '../format/constants.js';
-import { MAX_NAME_BYTES, type DirEntry } from '../format/directory.js';
+import { S_IFDIR, S_IFLNK, kindOfMode, type FileKind } from '../format/constants.js';
+import { MAX_NAME_BYTES } from '../format/directory.js';
 import type { InodeFields } from '../format/header-template.js';
 import { inodeFromStat, type FieldWarning } from '../format/inode-fields.js';
 import { Col, ItemBits, ItemKind, exactTimesOfRow } from '../workers/read-protocol.js';
@@ -439,20 +439,4 @@ function selectChanged(t: EntryTable, since: number, ignoreCtime: boolean): Uint
   }
   selected[0] = 1;
   return selected;
-}
-
-/** Directory listing in tape form: ".", "..", then every name in the directory, sorted. */
-export function directoryEntries(t: EntryTable, dir: number): DirEntry[] {
-  const parent = dir === 0 ? dir : t.get(dir, XCol.parent);
-  const out: DirEntry[] = [
-    { ino: t.get(dir, Col.ino), type: DT_DIR, name: '.' },
-    { ino: t.get(parent, Col.ino), type: DT_DIR, name: '..' },
-  ];
-  const start = t.get(dir, XCol.childStart);
-  const end = start + t.get(dir, XCol.childCount);
-  for (let l = start; l < end; l++) {
-    const child = t.linkChild[l]!;
-    out.push({ ino: t.get(child, Col.ino), type: dtypeOfMode(t.get(child, Col.mode)), name: t.linkName(l) });
-  }
-  return out;
 }
