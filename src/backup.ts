@@ -311,7 +311,7 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
     // The file phase's first reads start right after the 'directories' event, so the workers are busy while the directories
     // are encoded; its chunks are only written after them.
     const files = fileEmit(p, {
-      pool: usedPool, vol, concurrency: threads * 3, taskBytes: 2 << 20, taskItems: 512, signal: opts.signal,
+      pool: usedPool, vol, ...usedPool.tasks, signal: opts.signal,
       copyLargeFiles: sink.copyFrom !== undefined,
       onNotes: (notes) => { for (const n of notes) notice({ code: n.code, path: n.path, message: n.message, skipped: n.skipped }); },
       onData: (bytes, objects) => { progress.bytes += bytes; progress.files += objects; sendProgress(); },

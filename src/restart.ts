@@ -124,7 +124,7 @@ export async function restartBackup(opts: RestartOptions): Promise<BackupSummary
     });
     setPhase('files');
     const chunks = continueFiles(plan, remaining, {
-      pool, vol, threads, signal: opts.signal, copyLargeFiles: sink.copyFrom !== undefined, notice,
+      pool, vol, signal: opts.signal, copyLargeFiles: sink.copyFrom !== undefined, notice,
       onData: (bytes, objects) => { progress.bytes += bytes; progress.files += objects; },
     });
     await pipeline(Readable.from(chunks), writer, { signal: opts.signal });
@@ -170,7 +170,6 @@ function snapshotInfoOf(ctx: BackupContext): SnapshotInfo {
 interface ContinueOptions {
   pool: ReadRunner;
   vol: BackupContext['volume'];
-  threads: number;
   signal?: AbortSignal;
   copyLargeFiles: boolean;
   notice: (n: Notice) => void;
@@ -194,7 +193,7 @@ async function* continueFiles(plan: DumpPlan, remaining: readonly FileListEntry[
     const others = Int32Array.from(run);
     run = [];
     yield* fileEmit({ ...plan, others }, {
-      pool: o.pool, vol: o.vol, concurrency: o.threads * 3, taskBytes: 2 << 20, taskItems: 512, signal: o.signal,
+      pool: o.pool, vol: o.vol, ...o.pool.tasks, signal: o.signal,
       copyLargeFiles: o.copyLargeFiles,
       onNotes: (notes) => { for (const n of notes) o.notice({ code: n.code, path: n.path, message: n.message, skipped: n.skipped }); },
       onData: o.onData,

@@ -7,6 +7,12 @@ import type { ReadResult, ReadTask } from './read-protocol.js';
 
 export interface ReadRunner {
   run(task: ReadTask, options: { signal?: AbortSignal }): Promise<ReadResult>;
+  /**
+   * How the file phase should cut its work for this runner: tasks in flight, file bytes and
+   * objects per task. The main thread reads one task at a time, so small tasks let the same few
+   * buffers be reused (fresh memory costs page faults) without losing any parallelism.
+   */
+  readonly tasks: { concurrency: number; taskBytes: number; taskItems: number };
   destroy(): Promise<void>;
 }
 
@@ -23,6 +29,7 @@ export async function poolReader(threads: number): Promise<ReadRunner> {
   const { createWorkerPool } = await import('./pool.js');
   const pool = createWorkerPool(threads);
   return {
+    tasks: { concurrency: threads * 3, taskBytes: 2 << 20, taskItems: 512 },
     run: (task, options) => pool.run(task, options) as Promise<ReadResult>,
     destroy: () => pool.destroy(),
   };
@@ -31,6 +38,7 @@ export async function poolReader(threads: number): Promise<ReadRunner> {
 export async function mainThreadReader(): Promise<ReadRunner> {
   const { readFiles } = await import('./read-files.js');
   return {
+    tasks: { concurrency: 1, taskBytes: 256 << 10, taskItems: 64 },
     run: async (task, options) => {
       options.signal?.throwIfAborted();
       return readFiles(task);
