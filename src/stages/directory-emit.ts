@@ -55,8 +55,11 @@ export function directorySource(t: EntryTable, dir: number): DirectorySource {
     nameLength: (i) => (i < 2 ? i + 1 : t.linkNameLength(start + i)),
     writeName: (i, buf, at) => {
       if (i < 2) { buf[at] = 0x2e; if (i === 1) buf[at + 1] = 0x2e; return; }
+      // A byte loop: names are short, and Buffer.copy's checks cost more than the copy.
+      const bytes = t.nameBytes;
       const s = t.linkStart[start + i]!;
-      t.nameBytes.copy(buf, at, s, s + t.linkNameLength(start + i));
+      const n = t.linkNameLength(start + i);
+      for (let j = 0; j < n; j++) buf[at + j] = bytes[s + j]!;
     },
   };
 }
