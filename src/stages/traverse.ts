@@ -331,7 +331,10 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
       const take = Math.min(64, Math.max(1, Math.ceil(pending.length / opts.concurrency)));
       const dirs = pending.splice(pending.length - take, take);
       const key = nextKey++;
-      inflight.set(key, sysx.walkDirsAsync(dirs.map((d) => t.dirPaths.get(d)!), hasBirth, checkAccess).then((result) => ({ key, dirs, result })));
+      const listing = sysx.walkDirsAsync(dirs.map((d) => t.dirPaths.get(d)!), hasBirth, checkAccess).then((result) => ({ key, dirs, result }));
+      // A call still in flight when the walk stops (an abort, an error) must not fail unhandled.
+      listing.catch(() => undefined);
+      inflight.set(key, listing);
     }
     const { key, dirs, result } = await Promise.race(inflight.values());
     inflight.delete(key);
