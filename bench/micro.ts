@@ -7,13 +7,16 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Bench } from 'tinybench';
 import { NFS_MAGIC, RecordType, S_IFREG, DT_REG, TP_BSIZE } from '../src/format/constants.js';
-import { decodeDirectory, encodeDirectory, type DirEntry } from '../src/format/directory.js';
+import { decodeDirectory, encodeDirectory, encodeDirectoryFrom, type DirEntry } from '../src/format/directory.js';
 import { checksumOk, decodeHeader, emptyHeader, encodeHeader, headerWordSum, patchTapea, type DumpInode } from '../src/format/header.js';
 import { HeaderTemplate } from '../src/format/header-template.js';
 import { inodeFromStat } from '../src/format/inode-fields.js';
 import { objectChunk, type TapeChunk } from '../src/format/object-headers.js';
 import { baseHeader, type VolumeInfo } from '../src/format/volume.js';
 import { TapeWriter } from '../src/pipeline/tape-writer.js';
+import { EntryTable, XCol } from '../src/stages/entry-table.js';
+import { directorySource } from '../src/stages/directory-emit.js';
+import { Col } from '../src/workers/read-protocol.js';
 import type { TapeSink } from '../src/tape/sink.js';
 import { KeyStream, fmt, log, parseArgs, renderTable } from './util.js';
 
@@ -80,6 +83,21 @@ export async function micro(argv: readonly string[] = []): Promise<MicroRow[]> {
   for (let i = 0; entries.length < 100; i++) entries.push({ ino: 1000 + i, type: DT_REG, name: Buffer.from(`f${String(i).padStart(6, '0')}.bin`) });
   const dirData = encodeDirectory(entries);
   add('encodeDirectory (100 entries)', () => { sink += encodeDirectory(entries).length; }, dirData.length);
+  // The same directory as the backup encodes it: from the walk's entry table, names as bytes.
+  const table = new EntryTable(128);
+  const dirId = table.add();
+  table.set(dirId, Col.mode, 0o040755); table.set(dirId, Col.ino, 5); table.set(dirId, XCol.childStart, 0);
+  const arena = table.addNameBytes(Buffer.concat(entries.slice(2).map((e) => Buffer.concat([e.name as Buffer, Buffer.of(0)]))));
+  let at = arena;
+  for (const e of entries.slice(2)) {
+    const id = table.add();
+    table.set(id, Col.mode, S_IFREG | 0o644); table.set(id, Col.ino, e.ino); table.set(id, XCol.parent, dirId);
+    table.addLink(id, at, (e.name as Buffer).length, false);
+    at += (e.name as Buffer).length + 1;
+  }
+  table.set(dirId, XCol.childCount, table.linkCount);
+  if (!encodeDirectoryFrom(directorySource(table, dirId)).equals(encodeDirectory([{ ...entries[0]!, ino: 5 }, { ...entries[1]!, ino: 5 }, ...entries.slice(2)]))) throw new Error('directorySource differs');
+  add('encodeDirectoryFrom(directorySource) (100 entries from the entry table; the backup\'s path)', () => { sink += encodeDirectoryFrom(directorySource(table, dirId)).length; }, dirData.length);
   add('decodeDirectory (100 entries)', () => { sink += decodeDirectory(dirData, dirData.length).entries.length; }, dirData.length);
 
   // objectChunk of a 1 MiB file (1,024 data blocks → TS_INODE + TS_ADDR).

@@ -120,11 +120,11 @@ static void set_string_prop(napi_env env, napi_value obj, const char *key,
 }
 
 /*
- * Throws "CODE: description, syscall 'path'" with .code, .errno (negative,
- * as libuv reports it), .syscall and, when given, .path.
+ * The error "CODE: description, syscall 'path'" with .code, .errno (negative,
+ * as libuv reports it), .syscall and, when given, .path; NULL if N-API fails.
  */
-static void throw_errno(napi_env env, int err, const char *syscall,
-                        const char *path) {
+static napi_value errno_error(napi_env env, int err, const char *syscall,
+                              const char *path) {
   const struct errno_name *known = lookup_errno(err);
   const char *code = known ? known->code : "UNKNOWN";
   const char *desc = known ? known->desc : "unknown error";
@@ -132,10 +132,7 @@ static void throw_errno(napi_env env, int err, const char *syscall,
   int len = path ? snprintf(NULL, 0, "%s: %s, %s '%s'", code, desc, syscall, path)
                  : snprintf(NULL, 0, "%s: %s, %s", code, desc, syscall);
   char *msg = len >= 0 ? malloc((size_t)len + 1) : NULL;
-  if (msg == NULL) {
-    napi_throw_error(env, code, desc);
-    return;
-  }
+  if (msg == NULL) return NULL;
   if (path) {
     snprintf(msg, (size_t)len + 1, "%s: %s, %s '%s'", code, desc, syscall, path);
   } else {
@@ -147,16 +144,25 @@ static void throw_errno(napi_env env, int err, const char *syscall,
             napi_create_string_utf8(env, msg, (size_t)len, &msg_v) == napi_ok &&
             napi_create_error(env, code_v, msg_v, &error) == napi_ok;
   free(msg);
-  if (!ok) {
-    napi_throw_error(env, code, desc);
-    return;
-  }
+  if (!ok) return NULL;
   if (napi_create_int32(env, -err, &errno_v) == napi_ok) {
     napi_set_named_property(env, error, "errno", errno_v);
   }
   set_string_prop(env, error, "syscall", syscall);
   if (path) set_string_prop(env, error, "path", path);
-  napi_throw(env, error);
+  return error;
+}
+
+/* Throws errno_error(err, syscall, path). */
+static void throw_errno(napi_env env, int err, const char *syscall,
+                        const char *path) {
+  napi_value error = errno_error(env, err, syscall, path);
+  if (error != NULL) {
+    napi_throw(env, error);
+    return;
+  }
+  const struct errno_name *known = lookup_errno(err);
+  napi_throw_error(env, known ? known->code : "UNKNOWN", known ? known->desc : "unknown error");
 }
 
 /*
@@ -889,6 +895,7 @@ static napi_value LstatAt(napi_env env, napi_callback_info info) {
 
 /* Defined at the end of the file. */
 static napi_value WalkDir(napi_env env, napi_callback_info info);
+static napi_value WalkDirsAsync(napi_env env, napi_callback_info info);
 
 /* ------------------------------------------------------------------------ */
 /* In-kernel copy between files                                              */
@@ -1262,6 +1269,7 @@ NAPI_MODULE_INIT() {
       METHOD("fstatInto", FstatInto),
       METHOD("lstatAt", LstatAt),
       METHOD("walkDir", WalkDir),
+      METHOD("walkDirsAsync", WalkDirsAsync),
       METHOD("copyFileRange", CopyFileRange),
       METHOD("sendfileAt", SendfileAt),
       METHOD("writeFiles", WriteFiles),
@@ -1357,6 +1365,7 @@ struct walk_out {
   double *rows;    /* n * WALK_COLS */
   int32_t *errs;   /* n */
   int32_t *raw;    /* nraw */
+  int32_t *starts; /* n: where each name begins in `names` */
 };
 
 static void walk_out_free(struct walk_out *w) {
@@ -1364,6 +1373,7 @@ static void walk_out_free(struct walk_out *w) {
   free(w->rows);
   free(w->errs);
   free(w->raw);
+  free(w->starts);
   memset(w, 0, sizeof(*w));
 }
 
@@ -1413,7 +1423,8 @@ static void walk_collect(const char *dir, bool birth, bool check_access, struct 
     w->errs = malloc((n ? n : 1) * sizeof(int32_t));
     w->raw = malloc((n ? n : 1) * sizeof(int32_t));
     w->names = malloc(used ? used : 1);
-    if (w->rows == NULL || w->errs == NULL || w->raw == NULL || w->names == NULL) fail = ENOMEM;
+    w->starts = malloc((n ? n : 1) * sizeof(int32_t));
+    if (w->rows == NULL || w->errs == NULL || w->raw == NULL || w->names == NULL || w->starts == NULL) fail = ENOMEM;
   }
   if (!fail) {
     int fd = dirfd(dp);
@@ -1423,6 +1434,7 @@ static void walk_collect(const char *dir, bool birth, bool check_access, struct 
     for (size_t i = 0; i < n; i++) {
       const char *nm = buf + offs[i];
       size_t len = strlen(nm) + 1;
+      w->starts[i] = (int32_t)at;
       memcpy(w->names + at, nm, len);
       at += len;
       if (!exact_utf8((const unsigned char *)nm, len - 1)) w->raw[w->nraw++] = (int32_t)i;
@@ -1478,16 +1490,18 @@ static bool walk_typed(napi_env env, napi_typedarray_type type, size_t count, si
 
 /* The JS object { names, rows, errors, raw } of a collected directory (NULL: N-API failed). */
 static napi_value walk_result(napi_env env, const struct walk_out *w) {
-  napi_value result, names_v, rows_v, errs_v, raw_v;
+  napi_value result, names_v, rows_v, errs_v, raw_v, starts_v;
   bool ok = napi_create_buffer_copy(env, w->used, w->used ? w->names : "", NULL, &names_v) == napi_ok &&
             walk_typed(env, napi_float64_array, w->n * WALK_COLS, sizeof(double), w->rows, &rows_v) &&
             walk_typed(env, napi_int32_array, w->n, sizeof(int32_t), w->errs, &errs_v) &&
             walk_typed(env, napi_int32_array, w->nraw, sizeof(int32_t), w->raw, &raw_v) &&
+            walk_typed(env, napi_int32_array, w->n, sizeof(int32_t), w->starts, &starts_v) &&
             napi_create_object(env, &result) == napi_ok &&
             napi_set_named_property(env, result, "names", names_v) == napi_ok &&
             napi_set_named_property(env, result, "rows", rows_v) == napi_ok &&
             napi_set_named_property(env, result, "errors", errs_v) == napi_ok &&
-            napi_set_named_property(env, result, "raw", raw_v) == napi_ok;
+            napi_set_named_property(env, result, "raw", raw_v) == napi_ok &&
+            napi_set_named_property(env, result, "starts", starts_v) == napi_ok;
   return ok ? result : NULL;
 }
 
@@ -1517,4 +1531,203 @@ static napi_value WalkDir(napi_env env, napi_callback_info info) {
   free(dir);
   walk_out_free(&w);
   return result;
+}
+
+/*
+ * walkDirsAsync(dirs, birth, checkAccess, callback(err, results)): walkDir of every directory
+ * of `dirs` (strings or Uint8Arrays) on the libuv thread pool, so the walk's system calls run
+ * on several cores without worker threads (whose start-up costs more than a small walk).
+ * The listings come back concatenated (wd_result).
+ */
+struct wd_job {
+  napi_async_work work;
+  napi_ref callback_ref;
+  bool birth, check_access;
+  size_t ndirs;
+  char **dirs;
+  int *fails;            /* per directory: 0, or the errno that kept it from being listed */
+  int32_t *counts;       /* per directory: entries, or -1 */
+  struct walk_out all;   /* every listing concatenated; starts and raw index the whole */
+};
+
+static void wd_job_free(napi_env env, struct wd_job *job) {
+  for (size_t i = 0; job->dirs && i < job->ndirs; i++) free(job->dirs[i]);
+  free(job->dirs);
+  free(job->fails);
+  free(job->counts);
+  walk_out_free(&job->all);
+  if (job->callback_ref) napi_delete_reference(env, job->callback_ref);
+  if (job->work) napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+/* Lists every directory, then concatenates the listings, all on the pool thread: the main
+ * thread only wraps the buffers (no copy). */
+static void wd_execute(napi_env env, void *data) {
+  (void)env;
+  struct wd_job *job = data;
+  struct walk_out *outs = calloc(job->ndirs ? job->ndirs : 1, sizeof(struct walk_out));
+  if (outs == NULL) {
+    for (size_t i = 0; i < job->ndirs; i++) { job->fails[i] = ENOMEM; job->counts[i] = -1; }
+    return;
+  }
+  size_t n = 0, used = 0, nraw = 0;
+  for (size_t i = 0; i < job->ndirs; i++) {
+    walk_collect(job->dirs[i], job->birth, job->check_access, &outs[i]);
+    if (outs[i].fail) continue;
+    n += outs[i].n;
+    used += outs[i].used;
+    nraw += outs[i].nraw;
+  }
+  struct walk_out *all = &job->all;
+  all->names = malloc(used ? used : 1);
+  all->rows = malloc((n ? n : 1) * WALK_COLS * sizeof(double));
+  all->errs = malloc((n ? n : 1) * sizeof(int32_t));
+  all->starts = malloc((n ? n : 1) * sizeof(int32_t));
+  all->raw = malloc((nraw ? nraw : 1) * sizeof(int32_t));
+  bool ok = all->names && all->rows && all->errs && all->starts && all->raw;
+  for (size_t i = 0; i < job->ndirs; i++) {
+    struct walk_out *w = &outs[i];
+    if (w->fail || !ok) {
+      job->fails[i] = w->fail ? w->fail : ENOMEM;
+      job->counts[i] = -1;
+    } else {
+      job->counts[i] = (int32_t)w->n;
+      if (w->used) memcpy(all->names + all->used, w->names, w->used);
+      if (w->n) {
+        memcpy(all->rows + all->n * WALK_COLS, w->rows, w->n * WALK_COLS * sizeof(double));
+        memcpy(all->errs + all->n, w->errs, w->n * sizeof(int32_t));
+      }
+      for (size_t k = 0; k < w->nraw; k++) all->raw[all->nraw++] = (int32_t)(all->n + (size_t)w->raw[k]);
+      for (size_t k = 0; k < w->n; k++) all->starts[all->n + k] = (int32_t)(all->used + (size_t)w->starts[k]);
+      all->n += w->n;
+      all->used += w->used;
+    }
+    walk_out_free(w);
+  }
+  free(outs);
+}
+
+static void wd_free_data(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  free(data);
+}
+
+/* A typed array over `*data` (count elements of `size` bytes), which it takes over (*data = NULL). */
+static bool wd_wrap(napi_env env, napi_typedarray_type type, size_t count, size_t size, void *pdata, napi_value *out) {
+  void **data = pdata;
+  napi_value ab;
+  if (napi_create_external_arraybuffer(env, *data, count * size, wd_free_data, NULL, &ab) != napi_ok) return false;
+  *data = NULL;
+  return napi_create_typedarray(env, type, count, ab, 0, out) == napi_ok;
+}
+
+/*
+ * The JS result of a job: every listing concatenated (one allocation per field, not per
+ * directory): { counts: Int32Array (entries per directory, -1: not listed), failures: array of
+ * the Error of each directory not listed (undefined for the others), names, rows, errors (as
+ * walkDir's, all directories in order), starts (of each name in `names`), raw (entry indexes) }.
+ */
+static napi_value wd_result(napi_env env, struct wd_job *job) {
+  struct walk_out *all = &job->all;
+  napi_value result, counts_v, failures_v, names_v, rows_v, errs_v, starts_v, raw_v;
+  if (napi_create_array_with_length(env, job->ndirs, &failures_v) != napi_ok) return NULL;
+  for (size_t i = 0; i < job->ndirs; i++) {
+    if (!job->fails[i]) continue;
+    napi_value e = errno_error(env, job->fails[i], "scandir", job->dirs[i]);
+    if (e == NULL || napi_set_element(env, failures_v, (uint32_t)i, e) != napi_ok) return NULL;
+  }
+  size_t used = all->used, n = all->n, nraw = all->nraw;
+  if (napi_create_external_buffer(env, used, all->names, wd_free_data, NULL, &names_v) != napi_ok) return NULL;
+  all->names = NULL;
+  if (!wd_wrap(env, napi_int32_array, job->ndirs, sizeof(int32_t), &job->counts, &counts_v) ||
+      !wd_wrap(env, napi_float64_array, n * WALK_COLS, sizeof(double), &all->rows, &rows_v) ||
+      !wd_wrap(env, napi_int32_array, n, sizeof(int32_t), &all->errs, &errs_v) ||
+      !wd_wrap(env, napi_int32_array, n, sizeof(int32_t), &all->starts, &starts_v) ||
+      !wd_wrap(env, napi_int32_array, nraw, sizeof(int32_t), &all->raw, &raw_v)) return NULL;
+  if (napi_create_object(env, &result) != napi_ok ||
+      napi_set_named_property(env, result, "counts", counts_v) != napi_ok ||
+      napi_set_named_property(env, result, "failures", failures_v) != napi_ok ||
+      napi_set_named_property(env, result, "names", names_v) != napi_ok ||
+      napi_set_named_property(env, result, "rows", rows_v) != napi_ok ||
+      napi_set_named_property(env, result, "errors", errs_v) != napi_ok ||
+      napi_set_named_property(env, result, "starts", starts_v) != napi_ok ||
+      napi_set_named_property(env, result, "raw", raw_v) != napi_ok) return NULL;
+  return result;
+}
+
+static void wd_complete(napi_env env, napi_status status, void *data) {
+  struct wd_job *job = data;
+  napi_value cb, undefined, argv[2];
+  if (napi_get_reference_value(env, job->callback_ref, &cb) == napi_ok &&
+      napi_get_undefined(env, &undefined) == napi_ok) {
+    argv[1] = status == napi_ok ? wd_result(env, job) : NULL;
+    if (argv[1] != NULL) {
+      argv[0] = undefined;
+    } else {
+      bool pending = false;
+      napi_value msg, ignored;
+      napi_is_exception_pending(env, &pending);
+      if (pending) napi_get_and_clear_last_exception(env, &ignored);
+      napi_create_string_utf8(env, status == napi_ok ? "sysx: walkDirsAsync result failed" : "sysx: walkDirsAsync was cancelled", NAPI_AUTO_LENGTH, &msg);
+      napi_create_error(env, NULL, msg, &argv[0]);
+      argv[1] = undefined;
+    }
+    napi_call_function(env, undefined, cb, 2, argv, NULL);
+  }
+  wd_job_free(env, job);
+}
+
+static napi_value WalkDirsAsync(napi_env env, napi_callback_info info) {
+  napi_value argv[4], name;
+  napi_valuetype type;
+  bool is_array = false;
+  uint32_t n = 0;
+  if (!get_args(env, info, 4, argv)) return NULL;
+  if (napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, argv[0], &n) != napi_ok) {
+    throw_arg_type(env, "dirs", "an Array");
+    return NULL;
+  }
+  if (napi_typeof(env, argv[3], &type) != napi_ok || type != napi_function) {
+    throw_arg_type(env, "callback", "a function");
+    return NULL;
+  }
+  struct wd_job *job = calloc(1, sizeof(*job));
+  if (job == NULL) {
+    throw_errno(env, ENOMEM, "calloc", NULL);
+    return NULL;
+  }
+  job->dirs = calloc(n ? n : 1, sizeof(char *));
+  job->fails = calloc(n ? n : 1, sizeof(int));
+  job->counts = calloc(n ? n : 1, sizeof(int32_t));
+  if (job->dirs == NULL || job->fails == NULL || job->counts == NULL) {
+    wd_job_free(env, job);
+    throw_errno(env, ENOMEM, "calloc", NULL);
+    return NULL;
+  }
+  job->ndirs = n;
+  if (napi_get_value_bool(env, argv[1], &job->birth) != napi_ok ||
+      napi_get_value_bool(env, argv[2], &job->check_access) != napi_ok) {
+    wd_job_free(env, job);
+    throw_arg_type(env, "birth/checkAccess", "booleans");
+    return NULL;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value v;
+    if (napi_get_element(env, argv[0], i, &v) != napi_ok || (job->dirs[i] = arg_string(env, v, "dirs[i]")) == NULL) {
+      wd_job_free(env, job);
+      return NULL;
+    }
+  }
+  if (napi_create_reference(env, argv[3], 1, &job->callback_ref) != napi_ok ||
+      napi_create_string_utf8(env, "sysx.walkDirs", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, wd_execute, wd_complete, job, &job->work) != napi_ok ||
+      napi_queue_async_work(env, job->work) != napi_ok) {
+    wd_job_free(env, job);
+    throw_napi_failure(env, "walkDirsAsync");
+    return NULL;
+  }
+  return NULL;
 }

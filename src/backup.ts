@@ -8,8 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Piscina } from 'piscina';
-import { createWorkerPool } from './workers/pool.js';
+import { mainThreadReader, poolReader, readsOnMainThread, type ReadRunner } from './workers/reader.js';
 import { SnapdumpError, isSnapdumpError } from './errors.js';
 import { DEFAULT_NTREC, MAX_LEVEL, MAX_NTREC, MIN_NTREC } from './format/constants.js';
 import type { TapeChunk } from './format/object-headers.js';
@@ -254,7 +253,7 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
     : !history ? 'file history (the offset map) is off' : null;
   let cp: Checkpointer | null = null;
   const threads = Math.max(1, opts.threads ?? os.availableParallelism());
-  let pool: Piscina | null = null;
+  let pool: ReadRunner | null = null;
   let plan: DumpPlan | null = null;
   let phase: BackupPhase = 'traverse';
   const progress = { files: 0, bytes: 0 };
@@ -276,12 +275,13 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
   const setPhase = (p: BackupPhase) => { phase = p; emit({ type: 'phase', phase: p, elapsedMs: elapsed() }); };
 
   try {
-    // Workers start while the walk runs, so their start-up cost overlaps it.
-    pool = createWorkerPool(threads);
+    // A full backup reads every file: its workers start while the walk runs, so their start-up
+    // overlaps it. An incremental waits for the walk to know how much it has to read.
+    if (base === null) pool = await poolReader(threads);
     setPhase('traverse');
     cp = await startContext();
     plan = await traverse({
-      source: snap.info.readPath, pool, concurrency: threads * 2, since: base?.date ?? 0, ignoreCtime: opts.ignoreCtime,
+      source: snap.info.readPath, concurrency: threads * 2, since: base?.date ?? 0, ignoreCtime: opts.ignoreCtime,
       exclude: [...(sink.identity ? [sink.identity] : []), ...snap.exclude], excludePatterns: patterns, junctions: opts.junctions,
       numbering: {
         date, forceMap: opts.inodeMap ?? false, mapExists: inodeMapExists(stateDir, name),
@@ -291,6 +291,7 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
       onProgress: (n) => { progress.files = n; sendProgress(); },
     });
     for (const n of plan.notices) notice(n);
+    pool ??= readsOnMainThread(plan.totals.bytes, plan.totals.files) ? await mainThreadReader() : await poolReader(threads);
     await cp?.setPhase('directories');
     const p = plan;
     const vol: VolumeInfo = {
@@ -311,7 +312,7 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
     // The file phase's first reads start right after the 'directories' event, so the workers are busy while the directories
     // are encoded; its chunks are only written after them.
     const files = fileEmit(p, {
-      pool: usedPool, vol, concurrency: threads * 3, taskBytes: 2 << 20, taskItems: 512, signal: opts.signal,
+      pool: usedPool, vol, ...usedPool.tasks, signal: opts.signal,
       copyLargeFiles: sink.copyFrom !== undefined,
       onNotes: (notes) => { for (const n of notes) notice({ code: n.code, path: n.path, message: n.message, skipped: n.skipped }); },
       onData: (bytes, objects) => { progress.bytes += bytes; progress.files += objects; sendProgress(); },

@@ -8,8 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Piscina } from 'piscina';
-import { createWorkerPool } from './workers/pool.js';
+import { poolReader, type ReadRunner } from './workers/reader.js';
 import { SnapdumpError } from './errors.js';
 import { type BackupEvent, type BackupPhase, type BackupSummary, releaseSnapshotOf, stopped } from './backup.js';
 import { excludeMatcher } from './select/exclude.js';
@@ -123,7 +122,7 @@ export async function restartBackup(opts: RestartOptions): Promise<BackupSummary
   const cp = new Checkpointer(stateDir, ctx, sink, opts.checkpointIntervalMs ?? checkpointIntervalFromEnv(), checkpoint.offset,
     (c) => emit({ type: 'checkpoint', context: ctx.id, ino: c.ino, offset: c.offset }));
   const threads = Math.max(1, opts.threads ?? os.availableParallelism());
-  const pool = createWorkerPool(threads);
+  const pool = await poolReader(threads);
   const progress = { files: 0, bytes: 0 };
   const remaining = list.filter((e) => e.ino >= checkpoint.ino);
   let writer: TapeWriter | null = null;
@@ -132,7 +131,7 @@ export async function restartBackup(opts: RestartOptions): Promise<BackupSummary
     // Every object is looked up by source inode (selection and numbering do not matter here:
     // the saved list says what is owed, under which numbers), so the walk is a full one.
     const plan = await traverse({
-      source: ctx.walkRoot, pool, concurrency: threads * 2, since: 0,
+      source: ctx.walkRoot, concurrency: threads * 2, since: 0,
       exclude: [...(sink.identity ? [sink.identity] : []), ...snapshotDirExclusion(ctx.walkRoot)],
       excludePatterns: excludeMatcher(ctx.exclude ?? []), junctions: ctx.junctions, signal: opts.signal,
     });
@@ -144,7 +143,7 @@ export async function restartBackup(opts: RestartOptions): Promise<BackupSummary
     });
     setPhase('files');
     const chunks = continueFiles(plan, remaining, {
-      pool, vol, threads, signal: opts.signal, copyLargeFiles: sink.copyFrom !== undefined, notice,
+      pool, vol, signal: opts.signal, copyLargeFiles: sink.copyFrom !== undefined, notice,
       onData: (bytes, objects) => { progress.bytes += bytes; progress.files += objects; },
     });
     await pipeline(Readable.from(chunks), writer, { signal: opts.signal });
@@ -188,9 +187,8 @@ function snapshotInfoOf(ctx: BackupContext): SnapshotInfo {
 }
 
 interface ContinueOptions {
-  pool: Piscina;
+  pool: ReadRunner;
   vol: BackupContext['volume'];
-  threads: number;
   signal?: AbortSignal;
   copyLargeFiles: boolean;
   notice: (n: Notice) => void;
@@ -214,7 +212,7 @@ async function* continueFiles(plan: DumpPlan, remaining: readonly FileListEntry[
     const others = Int32Array.from(run);
     run = [];
     yield* fileEmit({ ...plan, others }, {
-      pool: o.pool, vol: o.vol, concurrency: o.threads * 3, taskBytes: 2 << 20, taskItems: 512, signal: o.signal,
+      pool: o.pool, vol: o.vol, ...o.pool.tasks, signal: o.signal,
       copyLargeFiles: o.copyLargeFiles,
       onNotes: (notes) => { for (const n of notes) o.notice({ code: n.code, path: n.path, message: n.message, skipped: n.skipped }); },
       onData: o.onData,

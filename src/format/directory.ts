@@ -24,16 +24,44 @@ export function entryLength(nameLength: number): number {
 export const MAX_NAME_BYTES = 255;
 
 /**
+ * Entries without an object each (a directory of the backup's entry table): entry i's number,
+ * type and name, which it writes itself.
+ */
+export interface DirectorySource {
+  readonly count: number;
+  ino(i: number): number;
+  type(i: number): number;
+  nameLength(i: number): number;
+  /** Writes the bytes of name i at buf[at ...]. */
+  writeName(i: number, buf: Buffer, at: number): void;
+}
+
+/**
  * Packs entries like Linux dump: each at its minimum length, never crossing a 512-byte
  * chunk, the last entry of each chunk stretched to the chunk's end.
  * The result is a whole number of chunks (at least one).
  */
 export function encodeDirectory(entries: readonly DirEntry[]): Buffer {
+  const lengths = entries.map((e) => byteLength(e.name));
+  return encodeDirectoryFrom({
+    count: entries.length,
+    ino: (i) => entries[i]!.ino,
+    type: (i) => entries[i]!.type,
+    nameLength: (i) => lengths[i]!,
+    writeName: (i, buf, at) => {
+      const name = entries[i]!.name;
+      if (typeof name === 'string') buf.write(name, at, 'utf8'); else buf.set(name, at);
+    },
+  });
+}
+
+/** encodeDirectory of entries given as a DirectorySource. */
+export function encodeDirectoryFrom(src: DirectorySource): Buffer {
+  const count = src.count;
   let total = 0;
   let used = 0;
-  const lengths = entries.map((e) => byteLength(e.name));
-  for (const n of lengths) {
-    const len = entryLength(n);
+  for (let i = 0; i < count; i++) {
+    const len = entryLength(src.nameLength(i));
     if (used + len > DIRBLKSIZ) { total += DIRBLKSIZ; used = 0; }
     used += len;
   }
@@ -42,26 +70,27 @@ export function encodeDirectory(entries: readonly DirEntry[]): Buffer {
   let chunk = 0;
   let pos = 0;
   let lastStart = -1;
-  for (let i = 0; i < entries.length; i++) {
-    const e = entries[i]!;
-    const nameLength = lengths[i]!;
+  const setReclen = (at: number, reclen: number) => { buf[at + 4] = reclen & 0xff; buf[at + 5] = reclen >>> 8; };
+  for (let i = 0; i < count; i++) {
+    const nameLength = src.nameLength(i);
     if (nameLength > MAX_NAME_BYTES || nameLength === 0) throw new RangeError(`directory entry name of ${nameLength} bytes`);
     const len = entryLength(nameLength);
     if (pos - chunk + len > DIRBLKSIZ) {
-      buf.writeUInt16LE(chunk + DIRBLKSIZ - lastStart, lastStart + 4);
+      setReclen(lastStart, chunk + DIRBLKSIZ - lastStart);
       chunk += DIRBLKSIZ;
       pos = chunk;
     }
-    buf.writeUInt32LE(e.ino >>> 0, pos);
-    buf.writeUInt16LE(len, pos + 4);
-    buf[pos + 6] = e.type;
+    const ino = src.ino(i) >>> 0;
+    buf[pos] = ino & 0xff; buf[pos + 1] = (ino >>> 8) & 0xff; buf[pos + 2] = (ino >>> 16) & 0xff; buf[pos + 3] = ino >>> 24;
+    setReclen(pos, len);
+    buf[pos + 6] = src.type(i);
     buf[pos + 7] = nameLength;
-    if (typeof e.name === 'string') buf.write(e.name, pos + 8, 'utf8'); else buf.set(e.name, pos + 8);
+    src.writeName(i, buf, pos + 8);
     lastStart = pos;
     pos += len;
   }
-  if (lastStart >= 0) buf.writeUInt16LE(chunk + DIRBLKSIZ - lastStart, lastStart + 4);
-  else { buf.writeUInt32LE(0, 0); buf.writeUInt16LE(DIRBLKSIZ, 4); }
+  if (lastStart >= 0) setReclen(lastStart, chunk + DIRBLKSIZ - lastStart);
+  else setReclen(0, DIRBLKSIZ);
   return buf;
 }
 

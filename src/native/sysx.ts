@@ -63,6 +63,7 @@ interface SysxBinding {
   writeFiles(batch: Uint8Array, used: number, results: Int32Array): number;
   writeFilesAsync(batch: Uint8Array, used: number, results: Int32Array, callback: (err: Error | undefined, count: number) => void): void;
   walkDir(dir: string | Uint8Array, birth: boolean, checkAccess: boolean): WalkedDir;
+  walkDirsAsync(dirs: Array<string | Uint8Array>, birth: boolean, checkAccess: boolean, cb: (err: Error | null, result: WalkedDirs) => void): void;
   lutimesNs(
     path: string | Uint8Array,
     atimeSec: number,
@@ -360,6 +361,8 @@ export interface WalkedDir {
   errors: Int32Array;
   /** Indexes of the names a JavaScript string cannot hold exactly (not valid UTF-8, or U+FFFD). */
   raw: Int32Array;
+  /** Per entry: the offset of its name in `names` (it ends at the next NUL). */
+  starts: Int32Array;
 }
 
 /**
@@ -371,3 +374,28 @@ export function walkDir(dir: string | Uint8Array, birth: boolean, checkAccess: b
   return native().walkDir(dir, birth, checkAccess);
 }
 
+
+/** Several directories as {@link walkDirsAsync} returns them: their listings concatenated. */
+export interface WalkedDirs {
+  /** Entries per directory, in the order asked; -1 for a directory that could not be listed. */
+  counts: Int32Array;
+  /** By directory: the error walkDir would throw for it, for those not listed. */
+  failures: Array<SysxError | undefined>;
+  /** As {@link WalkedDir}, for all listed directories in order; starts and raw index the whole. */
+  names: Buffer;
+  rows: Float64Array;
+  errors: Int32Array;
+  starts: Int32Array;
+  raw: Int32Array;
+}
+
+/**
+ * {@link walkDir} of every directory of `dirs`, on the libuv thread pool (several calls run on
+ * several cores, without the start-up cost of worker threads), the listings concatenated: one
+ * result object, not one per directory.
+ */
+export function walkDirsAsync(dirs: Array<string | Uint8Array>, birth: boolean, checkAccess: boolean): Promise<WalkedDirs> {
+  return new Promise((resolve, reject) => {
+    native().walkDirsAsync(dirs, birth, checkAccess, (err, result) => (err ? reject(err) : resolve(result)));
+  });
+}

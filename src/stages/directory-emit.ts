@@ -2,13 +2,14 @@
  * Phase III: the volume label, the two inode maps, then every dumped directory in ascending
  * inode order (root first), each followed by its EA records.
  */
-import { RecordType } from '../format/constants.js';
-import { encodeDirectory } from '../format/directory.js';
+import { DT_DIR, RecordType, dtypeOfMode } from '../format/constants.js';
+import { encodeDirectoryFrom, type DirectorySource } from '../format/directory.js';
 import { mapSizeFor } from '../format/bitmap.js';
 import { mapRecord, objectChunk, padToBlocks, volumeLabel, type TapeChunk } from '../format/object-headers.js';
 import { type VolumeInfo } from '../format/volume.js';
 import { Col } from '../workers/read-protocol.js';
-import { directoryEntries, displayPath, inodeFields, type DumpPlan, type Notice } from './traverse.js';
+import { displayPath, inodeFields, type DumpPlan, type Notice } from './traverse.js';
+import { XCol, type EntryTable } from './entry-table.js';
 import { xattrRecords } from './xattr-emit.js';
 
 /** Directory data at or beyond 256 MiB triggers Linux restore's "quad swap" heuristic (§1.6). */
@@ -25,7 +26,7 @@ export function* directoryEmit(plan: DumpPlan, vol: VolumeInfo, onNotice: (n: No
   const t = plan.table;
   for (const dir of plan.directories) {
     const ino = t.get(dir, Col.ino);
-    const data = encodeDirectory(directoryEntries(t, dir));
+    const data = encodeDirectoryFrom(directorySource(t, dir));
     if (data.length > MAX_DIRECTORY_BYTES) {
       onNotice({ code: 'DIR_TOO_LARGE', path: displayPath(t.path(dir)), message: 'directory listing of 256 MiB or more: Linux restore misreads it', skipped: false });
     }
@@ -37,4 +38,28 @@ export function* directoryEmit(plan: DumpPlan, vol: VolumeInfo, onNotice: (n: No
     for (const note of ea.notes) onNotice({ code: 'XATTR', path: displayPath(t.path(dir)), message: note, skipped: false });
     if (ea.chunk) yield ea.chunk;
   }
+}
+
+/**
+ * Directory `dir` in tape form: ".", "..", then every name in it (in the walk's order: sorted by
+ * bytes), the names copied straight from the table's name bytes.
+ */
+export function directorySource(t: EntryTable, dir: number): DirectorySource {
+  const parent = dir === 0 ? dir : t.get(dir, XCol.parent);
+  const start = t.get(dir, XCol.childStart) - 2;
+  const child = (i: number) => t.linkChild[start + i]!;
+  return {
+    count: 2 + t.get(dir, XCol.childCount),
+    ino: (i) => t.get(i === 0 ? dir : i === 1 ? parent : child(i), Col.ino),
+    type: (i) => (i < 2 ? DT_DIR : dtypeOfMode(t.get(child(i), Col.mode))),
+    nameLength: (i) => (i < 2 ? i + 1 : t.linkNameLength(start + i)),
+    writeName: (i, buf, at) => {
+      if (i < 2) { buf[at] = 0x2e; if (i === 1) buf[at + 1] = 0x2e; return; }
+      // A byte loop: names are short, and Buffer.copy's checks cost more than the copy.
+      const bytes = t.nameBytes;
+      const s = t.linkStart[start + i]!;
+      const n = t.linkNameLength(start + i);
+      for (let j = 0; j < n; j++) buf[at + j] = bytes[s + j]!;
+    },
+  };
 }

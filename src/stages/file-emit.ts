@@ -3,7 +3,6 @@
  * (many small files per task, big files in chunks of whole headers), read and encoded by the
  * worker pool in parallel, and put back in order for the tape writer.
  */
-import type { Piscina } from 'piscina';
 import { TP_BSIZE, TP_NINDIR } from '../format/constants.js';
 import type { TapeChunk, TapePart } from '../format/object-headers.js';
 import type { VolumeInfo } from '../format/volume.js';
@@ -11,11 +10,13 @@ import { orderedMap } from '../pipeline/ordered-map.js';
 import { SlotPool } from '../pipeline/slot-pool.js';
 import { TAPE_WRITER_MAX_HELD } from '../pipeline/tape-writer.js';
 import { COLS, Col, ItemBits, ItemKind, type ReadNote, type ReadResult, type ReadTask } from '../workers/read-protocol.js';
+import type { ReadRunner } from '../workers/reader.js';
 import type { DumpPlan } from './traverse.js';
 import { ROW, type EntryTable } from './entry-table.js';
 
 export interface FileEmitOptions {
-  pool: Piscina;
+  /** Runs the read tasks (src/workers/reader.ts). */
+  pool: Pick<ReadRunner, 'run'>;
   vol: VolumeInfo;
   /** Tasks in flight. */
   concurrency: number;
@@ -99,7 +100,7 @@ export async function* fileEmit(plan: DumpPlan, opts: FileEmitOptions): AsyncGen
   const run = async (items: PlannedItem[]) => {
     const slot = await slots.acquire(opts.signal);
     try {
-      return { slot, items, result: await opts.pool.run(toTask(opts.vol, plan.table, items, slots.slots[slot]!), { signal: opts.signal }) as ReadResult };
+      return { slot, items, result: await opts.pool.run(toTask(opts.vol, plan.table, items, slots.slots[slot]!), { signal: opts.signal }) };
     } catch (e) {
       slots.release(slot);
       throw e;

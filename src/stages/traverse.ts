@@ -5,11 +5,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Piscina } from 'piscina';
 import { SnapdumpError } from '../errors.js';
 import { InodeMap } from '../format/bitmap.js';
-import { DT_DIR, S_IFDIR, S_IFLNK, dtypeOfMode, kindOfMode, type FileKind } from '../format/constants.js';
-import { MAX_NAME_BYTES, type DirEntry } from '../format/directory.js';
+import { S_IFDIR, S_IFLNK, kindOfMode, type FileKind } from '../format/constants.js';
+import { MAX_NAME_BYTES } from '../format/directory.js';
 import type { InodeFields } from '../format/header-template.js';
 import { inodeFromStat, type FieldWarning } from '../format/inode-fields.js';
 import { Col, ItemBits, ItemKind, exactTimesOfRow } from '../workers/read-protocol.js';
@@ -19,7 +18,7 @@ import { StatField as F } from '../native/sysx.js';
 import { readXattrs, readInodeFlags } from './xattr-emit.js';
 import type { ExcludeMatcher } from '../select/exclude.js';
 import { mountPointsBelow } from '../select/mounts.js';
-import { WALK_COLS, W_BIRTH_NSEC, W_BIRTH_SEC, W_READABLE, birthInto, walkResultOf, type WalkResult, type WalkTask } from '../workers/walk-dirs.js';
+import { WALK_COLS, W_BIRTH_NSEC, W_BIRTH_SEC, W_READABLE, birthInto, errnoName } from './walk-rows.js';
 import { numberInodes, type Numbering, type NumberingOptions } from './inode-numbers.js';
 
 export interface Notice {
@@ -56,9 +55,7 @@ export type JunctionMode = 'symlink' | 'dir';
 
 export interface TraverseOptions {
   source: string;
-  /** The worker pool whose `walkDirs` lists directories in parallel. */
-  pool: Piscina;
-  /** Walk tasks in flight. */
+  /** Walk tasks in flight (each lists a few directories on the libuv thread pool). */
   concurrency: number;
   /**
    * Incremental selection: only objects whose ctime or mtime (mtime only with ignoreCtime) is at
@@ -83,15 +80,6 @@ export interface TraverseOptions {
 
 export function displayPath(p: Name): string {
   return typeof p === 'string' ? p : p.toString('utf8');
-}
-
-function nameBytes(n: string | Buffer): number {
-  return typeof n === 'string' ? Buffer.byteLength(n) : n.length;
-}
-
-function hasKeys(o: object): boolean {
-  for (const _ in o) return true;
-  return false;
 }
 
 const MAX_U32 = 0xffffffff;
@@ -170,6 +158,21 @@ function fillRow(t: EntryTable, id: number, src: Float64Array, at: number, warni
   return kind;
 }
 
+/**
+ * Rows to reserve for the walk: the inodes in use on the source's file system (an upper bound for
+ * a tree that does not cross mount points), within limits. Growing the table copies it, and on
+ * this kind of machine touching fresh memory (page faults) costs more than filling it; reserved
+ * memory that is never written costs nothing (it is not even mapped in).
+ */
+function tableCapacity(root: string): number {
+  try {
+    const s = fs.statfsSync(root);
+    return Math.min(Math.max(s.files - s.ffree, 4096), 1 << 19);
+  } catch {
+    return 4096;
+  }
+}
+
 /** The embedded-inode fields of an object, for the encoders. */
 export function inodeFields(t: EntryTable, id: number): InodeFields {
   const r = t.rows;
@@ -208,8 +211,8 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
   // Mount points are not crossed, so the root's file system says whether birth times exist.
   const hasBirth = st[W_BIRTH_NSEC]! >= 0;
 
-  const t = new EntryTable(4096);
-  const root = t.add(rootPath);
+  const t = new EntryTable(tableCapacity(rootPath));
+  const root = t.add();
   fillRow(t, root, st, 0, warnings);
   flushWarnings(rootPath);
   t.dirPaths.set(root, rootPath);
@@ -248,56 +251,64 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
     notices.push({ code: 'MOUNT_POINT', path: displayPath(p), message: 'mount point not crossed; recorded as a symbolic link to its path (junction)', skipped: false });
   };
 
-  /** Adds the listing of directory `dir` (entries `first` .. `first + count` of a walk result). */
-  const integrate = (dir: number, r: WalkResult, names: string[], first: number, count: number, pending: number[]) => {
+  /**
+   * Adds the listing of directory `dir` (in the table, its path in dirPaths): entries `first` ..
+   * `end` of `w`, whose names were copied to the arena at `base`.
+   */
+  const integrate = (dir: number, w: sysx.WalkedDirs, first: number, end: number, base: number, raw: Set<number> | null, pending: number[]) => {
     const dirPath = t.dirPaths.get(dir)!;
     t.set(dir, XCol.childStart, t.linkCount);
-    const rawNames = r.rawNames;
-    const statErrors = r.statErrors;
-    const anyStatError = hasKeys(statErrors);
-    // Paths are built only when needed (a notice, a directory): most entries never need theirs.
-    for (let k = first; k < first + count; k++) {
-      const name: Name = rawNames?.[k] ? Buffer.from(rawNames[k]!) : names[k]!;
+    const starts = w.starts;
+    const row = w.rows;
+    // Names are decoded only when needed (a pattern, a notice, a directory's path): most entries never need theirs.
+    let start = 0, len = 0, isRaw = false;
+    let name: Name | null = null;
+    const nameOf = (): Name => (name ??= isRaw ? Buffer.from(t.nameBytes.subarray(start, start + len)) : t.nameBytes.toString('utf8', start, start + len));
+    const pathOf = (): Name => joinPath(dirPath, nameOf());
+    for (let k = first; k < end; k++) {
+      start = base + starts[k]!;
+      len = (k + 1 < starts.length ? starts[k + 1]! : w.names.length) - starts[k]! - 1;
+      isRaw = raw !== null && raw.has(k);
+      name = null;
       // Excluded entries are not even reported when they cannot be read.
-      if (patterns && patterns.match(name, patterns.needsPaths ? relativePath(joinPath(dirPath, name)) : undefined)) { excluded++; continue; }
-      const statError = anyStatError ? statErrors[k] : undefined;
-      if (statError) {
-        const gone = statError[0] === 'ENOENT';
-        notices.push({ code: gone ? 'VANISHED' : 'UNREADABLE', path: displayPath(joinPath(dirPath, name)), message: gone ? 'file removed before we read it; skipped' : `cannot stat: ${statError[1]}; skipped`, skipped: true });
+      if (patterns && patterns.match(nameOf(), patterns.needsPaths ? relativePath(pathOf()) : undefined)) { excluded++; continue; }
+      const err = w.errors[k]!;
+      if (err !== 0) {
+        const code = errnoName(err);
+        const gone = code === 'ENOENT';
+        const p = displayPath(pathOf());
+        notices.push({ code: gone ? 'VANISHED' : 'UNREADABLE', path: p, message: gone ? 'file removed before we read it; skipped' : `cannot stat: ${code}: lstat '${p}'; skipped`, skipped: true });
         continue;
       }
-      // A string of at most 84 UTF-16 units has at most 252 UTF-8 bytes: no need to count them.
-      const bytes = typeof name === 'string' && name.length <= 84 ? 0 : nameBytes(name);
-      if (bytes > MAX_NAME_BYTES) {
-        notices.push({ code: 'NAME_TOO_LONG', path: displayPath(joinPath(dirPath, name)), message: 'name longer than 255 bytes; skipped', skipped: true });
+      if (len > MAX_NAME_BYTES) {
+        notices.push({ code: 'NAME_TOO_LONG', path: displayPath(pathOf()), message: 'name longer than 255 bytes; skipped', skipped: true });
         continue;
       }
       const o = k * WALK_COLS;
-      const row = r.rows;
       if (exclude.size && exclude.has(`${row[o + F.dev]}:${row[o + F.ino]}`)) continue;
       const type = row[o + F.mode]! & 0o170000;
       const isDir = type === S_IFDIR;
       const multiLinked = !isDir && row[o + F.nlink]! > 1;
       if (multiLinked) {
         const known = linked.get(row[o + F.ino]!);
-        if (known !== undefined) { t.addLink(known, name); continue; }
+        if (known !== undefined) { t.addLink(known, start, len, isRaw); continue; }
       }
       if (row[o + W_READABLE] === 0) {
-        notices.push({ code: 'UNREADABLE', path: displayPath(joinPath(dirPath, name)), message: 'cannot read: permission denied; skipped', skipped: true });
+        notices.push({ code: 'UNREADABLE', path: displayPath(pathOf()), message: 'cannot read: permission denied; skipped', skipped: true });
         continue;
       }
-      if (bytes === MAX_NAME_BYTES) {
-        notices.push({ code: 'NAME_255', path: displayPath(joinPath(dirPath, name)), message: 'a 255-byte name is dumped correctly, but Linux restore 0.4b47 cannot restore it', skipped: false });
+      if (len === MAX_NAME_BYTES) {
+        notices.push({ code: 'NAME_255', path: displayPath(pathOf()), message: 'a 255-byte name is dumped correctly, but Linux restore 0.4b47 cannot restore it', skipped: false });
       }
-      const id = t.add(name);
+      const id = t.add();
       fillRow(t, id, row, o, warnings);
-      if (warnings.length) flushWarnings(joinPath(dirPath, name));
+      if (warnings.length) flushWarnings(pathOf());
       t.set(id, XCol.parent, dir);
       if (multiLinked) linked.set(row[o + F.ino]!, id);
       if (row[o + F.dev] !== rootDev) foreign.add(id);
-      t.addLink(id, name);
+      t.addLink(id, start, len, isRaw);
       if (isDir) {
-        const p = joinPath(dirPath, name);
+        const p = pathOf();
         if (row[o + F.dev] !== rootDev || (mounts.size > 0 && typeof p === 'string' && mounts.has(p))) {
           recordMountPoint(id, p);
         } else {
@@ -309,52 +320,35 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
     t.set(dir, XCol.childCount, t.linkCount - t.get(dir, XCol.childStart));
   };
 
+  // Directories are listed (readdir + statx of each entry, in C) on the libuv thread pool, a few
+  // per call and several calls at once; the main thread adds each listing to the table.
   const pending: number[] = [root];
-  const inflight = new Map<number, Promise<{ key: number; dirs: number[]; result: WalkResult }>>();
+  const inflight = new Map<number, Promise<{ key: number; dirs: number[]; result: sysx.WalkedDirs }>>();
   let nextKey = 0;
-  const unreadableDir = (dir: number, message: string) => {
-    t.set(dir, XCol.childStart, t.linkCount);
-    notices.push({ code: 'UNREADABLE_DIR', path: displayPath(t.dirPaths.get(dir)!), message: `cannot read directory: ${message}; dumped empty`, skipped: true });
-  };
-  // Until the pool's first answer (its threads take 0.1-0.2 s to start), the main thread would
-  // only wait: it lists directories itself meanwhile, one at a time, letting answers in between.
-  let poolUp = false;
   while (pending.length > 0 || inflight.size > 0) {
-    while (pending.length > (poolUp ? 0 : 1) && inflight.size < opts.concurrency) {
-      // Spread the known directories over the tasks in flight, a few per task.
+    while (pending.length > 0 && inflight.size < opts.concurrency) {
+      // Spread the known directories over the calls in flight, a few per call.
       const take = Math.min(64, Math.max(1, Math.ceil(pending.length / opts.concurrency)));
       const dirs = pending.splice(pending.length - take, take);
       const key = nextKey++;
-      const paths: string[] = [];
-      let rawDirs: Record<number, Uint8Array> | undefined;
-      dirs.forEach((d, i) => {
-        const p = t.dirPaths.get(d)!;
-        if (typeof p === 'string') paths.push(p); else { paths.push(''); (rawDirs ??= {})[i] = p; }
-      });
-      const task: WalkTask = { dirs: paths.join('\0'), rawDirs, checkAccess, birth: hasBirth };
-      inflight.set(key, (opts.pool.run(task, { name: 'walkDirs', signal: opts.signal }) as Promise<WalkResult>).then((result) => { poolUp = true; return { key, dirs, result }; }));
-    }
-    if (!poolUp && pending.length > 0) {
-      const dir = pending.pop()!;
-      const p = t.dirPaths.get(dir)!;
-      let w: sysx.WalkedDir | null = null;
-      try { w = sysx.walkDir(p, hasBirth, checkAccess); } catch (e) { unreadableDir(dir, (e as Error).message); }
-      if (w) {
-        const result = walkResultOf(p, w);
-        integrate(dir, result, result.names.split('\0'), 0, w.errors.length, pending);
-      }
-      await new Promise((resolve) => setImmediate(resolve));
-      opts.signal?.throwIfAborted();
-      continue;
+      const listing = sysx.walkDirsAsync(dirs.map((d) => t.dirPaths.get(d)!), hasBirth, checkAccess).then((result) => ({ key, dirs, result }));
+      // A call still in flight when the walk stops (an abort, an error) must not fail unhandled.
+      listing.catch(() => undefined);
+      inflight.set(key, listing);
     }
     const { key, dirs, result } = await Promise.race(inflight.values());
     inflight.delete(key);
-    const names = result.names.split('\0');
+    const base = t.addNameBytes(result.names);
+    const raw = result.raw.length ? new Set(result.raw) : null;
     let first = 0;
     dirs.forEach((dir, i) => {
       const count = result.counts[i]!;
-      if (count < 0) { unreadableDir(dir, result.dirErrors[i]!); return; }
-      integrate(dir, result, names, first, count, pending);
+      if (count < 0) {
+        t.set(dir, XCol.childStart, t.linkCount);
+        notices.push({ code: 'UNREADABLE_DIR', path: displayPath(t.dirPaths.get(dir)!), message: `cannot read directory: ${result.failures[i]!.message}; dumped empty`, skipped: true });
+        return;
+      }
+      integrate(dir, result, first, first + count, base, raw, pending);
       first += count;
     });
     opts.onProgress?.(t.count);
@@ -463,20 +457,4 @@ function selectChanged(t: EntryTable, since: number, ignoreCtime: boolean): Uint
   }
   selected[0] = 1;
   return selected;
-}
-
-/** Directory listing in tape form: ".", "..", then every name in the directory, sorted. */
-export function directoryEntries(t: EntryTable, dir: number): DirEntry[] {
-  const parent = dir === 0 ? dir : t.get(dir, XCol.parent);
-  const out: DirEntry[] = [
-    { ino: t.get(dir, Col.ino), type: DT_DIR, name: '.' },
-    { ino: t.get(parent, Col.ino), type: DT_DIR, name: '..' },
-  ];
-  const start = t.get(dir, XCol.childStart);
-  const end = start + t.get(dir, XCol.childCount);
-  for (let l = start; l < end; l++) {
-    const child = t.linkChild[l]!;
-    out.push({ ino: t.get(child, Col.ino), type: dtypeOfMode(t.get(child, Col.mode)), name: t.linkNames[l]! });
-  }
-  return out;
 }

@@ -1,11 +1,11 @@
 /**
- * Piscina worker of the file phase: reads a batch of objects and returns them fully encoded
+ * The file phase's reader (in a pool worker, src/workers/index.ts, or on the main thread for a
+ * backup that reads little): reads a batch of objects and returns them fully encoded
  * (headers, data blocks, EA records) in one transferable buffer, in tape order. Only c_tapea is
  * left for the tape writer. Synchronous reads: inside a worker they are much faster than
  * promise reads for small files, and they do not block the main thread.
  */
 import * as fs from 'node:fs';
-import { move, transferableSymbol, valueSymbol } from 'piscina';
 import * as sysx from '../native/sysx.js';
 import { StatField as F, STAT_FIELDS } from '../native/sysx.js';
 import { DR_EXTATTRIBUTES, EXT_XATTR, RecordType, TP_BSIZE, TP_NINDIR } from '../format/constants.js';
@@ -246,7 +246,7 @@ function readFileItem(out: Output, tpl: HeaderTemplate, item: Item, notes: ReadN
   return bytes;
 }
 
-export default function readFiles(task: ReadTask): unknown {
+export function readFiles(task: ReadTask): ReadResult {
   const tpl = templateFor(task.vol);
   const notes: ReadNote[] = [];
   const items: Item[] = [];
@@ -278,9 +278,5 @@ export default function readFiles(task: ReadTask): unknown {
     buffer: out.own ? out.buf.buffer as ArrayBuffer : null, length: out.pos, headers: Uint32Array.from(out.headers),
     objects: Uint32Array.from(out.objects), dataBytes, notes,
   };
-  if (!result.buffer) return result;
-  return move({
-    get [transferableSymbol]() { return [result.buffer]; },
-    get [valueSymbol]() { return result; },
-  } as never);
+  return result;
 }

@@ -33,6 +33,7 @@ it('lists names in byte order with the stat fields of lstat, raw names flagged',
   const got = names(w.names);
   const want = fs.readdirSync(d, { encoding: 'buffer' }).sort(Buffer.compare);
   assert.deepEqual(got.map((b) => b.toString('hex')), want.map((b) => b.toString('hex')));
+  assert.deepEqual([...w.starts], got.map((_, i) => got.slice(0, i).reduce((s, b) => s + b.length + 1, 0)));
   assert.equal(w.rows.length, got.length * COLS);
   assert.deepEqual([...w.errors], got.map(() => 0));
   const rawNames = [...w.raw].map((i) => got[i]!.toString('hex')).sort();
@@ -68,4 +69,25 @@ it('reports a regular file it cannot read (checkAccess, not as root)', { skip: p
   const w = sysx.walkDir(d, false, true);
   assert.equal(w.rows[STAT_FIELDS], 0);
   assert.equal(sysx.walkDir(d, false, false).rows[STAT_FIELDS], 1);
+});
+
+it('walkDirsAsync lists several directories on the thread pool, concatenated, with an error for each one it cannot read', async () => {
+  const a = path.join(dir, 'a');
+  const empty = path.join(dir, 'empty-async');
+  fs.mkdirSync(empty);
+  const r = await sysx.walkDirsAsync([a, Buffer.from(path.join(dir, 'nope')), empty, a], true, false);
+  const one = sysx.walkDir(a, true, false);
+  const n = one.errors.length;
+  assert.deepEqual([...r.counts], [n, -1, 0, n]);
+  assert.deepEqual([r.failures[0], r.failures[2], r.failures[3]], [undefined, undefined, undefined]);
+  assert.equal(r.failures[1]!.code, 'ENOENT');
+  assert.match(r.failures[1]!.message, /scandir '.*nope'/);
+  assert.deepEqual(r.names, Buffer.concat([one.names, one.names]));
+  assert.deepEqual(r.rows, Float64Array.from([...one.rows, ...one.rows]));
+  assert.deepEqual(r.errors, Int32Array.from([...one.errors, ...one.errors]));
+  assert.deepEqual(r.starts, Int32Array.from([...one.starts, ...[...one.starts].map((s) => s + one.names.length)]));
+  assert.deepEqual(r.raw, Int32Array.from([...one.raw, ...[...one.raw].map((i) => i + n)]));
+  const none = await sysx.walkDirsAsync([], false, false);
+  assert.deepEqual([none.counts.length, none.names.length, none.rows.length], [0, 0, 0]);
+  await assert.rejects(sysx.walkDirsAsync(['a\0b'], false, false), { code: 'ERR_INVALID_ARG_VALUE' });
 });
