@@ -5,7 +5,7 @@
  */
 import { UsageError } from '../errors.js';
 import type { RenameSpec } from './types.js';
-import { PATH_MAX, unsafeName, type DirRecord, type TreeNode } from './tree.js';
+import { PATH_MAX, joinPath, unsafeName, type DirRecord, type TreeNode } from './tree.js';
 
 /**
  * Splits command-line operands into paths and NEW=OLD renames. In both, `\=` is a literal '='
@@ -114,7 +114,6 @@ export interface Selection {
   renames: readonly RenameSpec[];
 }
 
-const SLASH = Buffer.from('/');
 
 function findNode(root: TreeNode, comps: readonly Buffer[]): TreeNode | null {
   let node = root;
@@ -139,7 +138,7 @@ export function makePlan(root: TreeNode, dest: Buffer, sel: Selection): Plan {
   dirByPath.set(key(dest), destTarget);
   plan.dirs.push(destTarget);
 
-  const join = (dir: Buffer, name: Buffer) => Buffer.concat([dir, SLASH, name]);
+  const join = joinPath;
   const addDir = (path: Buffer, rec: DirRecord | null, parent: DirTarget): DirTarget => {
     const k = key(path);
     let t = dirByPath.get(k);

@@ -56,6 +56,8 @@ const SLASH = 0x2f;
 /** Name bytes up to the first NUL: restore handles names as C strings. */
 function cName(bytes: Uint8Array): Buffer {
   const nul = bytes.indexOf(0);
+  // Directory data is a Buffer, so its entries' names already are (no second view per name).
+  if (nul < 0 && Buffer.isBuffer(bytes)) return bytes;
   const b = nul < 0 ? bytes : bytes.subarray(0, nul);
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
@@ -139,31 +141,32 @@ export class NameTree {
       const pushed: Array<{ node: TreeNode; path: Buffer }> = [];
       for (; k < list.length; k++) {
         const e = list[k]!;
-        const childPath = Buffer.concat([path, Buffer.from('/'), e.name]);
+        // Made only where it is used (most names are leaves that need no path here).
+        const childPath = () => joinPath(path, e.name);
         const why = e.broken ? 'name damaged in the image (Linux dump writes 255-byte names with a broken record)' : unsafeName(e.name);
         if (why) {
-          opts.onWarning({ code: 'BAD_NAME', path: childPath, message: `unsafe name in the image (${why}); left out with everything below it` });
+          opts.onWarning({ code: 'BAD_NAME', path: childPath(), message: `unsafe name in the image (${why}); left out with everything below it` });
           continue;
         }
-        if (childPath.length - 2 > PATH_MAX) {
-          opts.onWarning({ code: 'NAME_TOO_LONG', path: childPath, message: `path longer than ${PATH_MAX} bytes; left out` });
+        if (path.length + 1 + e.name.length - 2 > PATH_MAX) {
+          opts.onWarning({ code: 'NAME_TOO_LONG', path: childPath(), message: `path longer than ${PATH_MAX} bytes; left out` });
           continue;
         }
         const rec = this.dirs.get(e.ino);
         if (rec) {
           if (visited.has(e.ino)) {
-            opts.onWarning({ code: 'DIR_LINK', path: childPath, message: `directory inode ${e.ino} already has another name in the image; this name is left out` });
+            opts.onWarning({ code: 'DIR_LINK', path: childPath(), message: `directory inode ${e.ino} already has another name in the image; this name is left out` });
             continue;
           }
           visited.add(e.ino);
           const child: TreeNode = { name: e.name, ino: e.ino, parent: node, dir: rec, children: [], dtype: e.type };
           node.children!.push(child);
-          pushed.push({ node: child, path: childPath });
+          pushed.push({ node: child, path: childPath() });
         } else if (opts.isDumped(e.ino)) {
           node.children!.push({ name: e.name, ino: e.ino, parent: node, dir: null, children: null, dtype: e.type });
         } else {
           notOnTape++;
-          opts.onAbsent?.(node, e.name, e.ino, e.type, childPath);
+          opts.onAbsent?.(node, e.name, e.ino, e.type, childPath());
         }
       }
       // Depth first in on-tape order, like restore -t (children are visited in the order listed).
@@ -176,6 +179,15 @@ export class NameTree {
   releaseData(): void {
     for (const rec of this.dirs.values()) rec.data = null;
   }
+}
+
+/** dir + '/' + name (raw bytes): one allocation, where Buffer.concat made an array and two. */
+export function joinPath(dir: Uint8Array, name: Uint8Array): Buffer {
+  const b = Buffer.allocUnsafe(dir.length + 1 + name.length);
+  b.set(dir, 0);
+  b[dir.length] = SLASH;
+  b.set(name, dir.length + 1);
+  return b;
 }
 
 /** './a/b' for a node (raw bytes). */
