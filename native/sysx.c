@@ -907,15 +907,20 @@ static napi_value WalkDirsAsync(napi_env env, napi_callback_info info);
  * source ends. Returns the bytes copied. File data then never passes through user space,
  * which saves two memory copies per byte of a large file.
  */
+/* (fdIn, offIn, fdOut, offOut, length), the arguments of both in-kernel copies. */
+static bool copy_args(napi_env env, napi_callback_info info, int *fd_in, int64_t *off_in,
+                      int *fd_out, int64_t *off_out, int64_t *length) {
+  napi_value argv[5];
+  return get_args(env, info, 5, argv) && arg_fd(env, argv[0], fd_in) &&
+         arg_offset(env, argv[1], "offIn", off_in) && arg_fd(env, argv[2], fd_out) &&
+         arg_offset(env, argv[3], "offOut", off_out) && arg_offset(env, argv[4], "length", length);
+}
+
 static napi_value CopyFileRange(napi_env env, napi_callback_info info) {
-  napi_value argv[5], result;
+  napi_value result;
   int fd_in, fd_out;
   int64_t off_in, off_out, length;
-  if (!get_args(env, info, 5, argv) || !arg_fd(env, argv[0], &fd_in) ||
-      !arg_offset(env, argv[1], "offIn", &off_in) || !arg_fd(env, argv[2], &fd_out) ||
-      !arg_offset(env, argv[3], "offOut", &off_out) || !arg_offset(env, argv[4], "length", &length)) {
-    return NULL;
-  }
+  if (!copy_args(env, info, &fd_in, &off_in, &fd_out, &off_out, &length)) return NULL;
   loff_t in = (loff_t)off_in, out = (loff_t)off_out;
   int64_t done = 0;
   while (done < length) {
@@ -940,14 +945,10 @@ static napi_value CopyFileRange(napi_env env, napi_callback_info info) {
  * to page cache, and never enters user space.
  */
 static napi_value SendfileAt(napi_env env, napi_callback_info info) {
-  napi_value argv[5], result;
+  napi_value result;
   int fd_in, fd_out;
   int64_t off_in, off_out, length;
-  if (!get_args(env, info, 5, argv) || !arg_fd(env, argv[0], &fd_in) ||
-      !arg_offset(env, argv[1], "offIn", &off_in) || !arg_fd(env, argv[2], &fd_out) ||
-      !arg_offset(env, argv[3], "offOut", &off_out) || !arg_offset(env, argv[4], "length", &length)) {
-    return NULL;
-  }
+  if (!copy_args(env, info, &fd_in, &off_in, &fd_out, &off_out, &length)) return NULL;
   if (lseek(fd_out, (off_t)off_out, SEEK_SET) < 0) {
     throw_errno(env, errno, "lseek", NULL);
     return NULL;
