@@ -102,6 +102,14 @@ export class VirtualTape {
 
   close(): void { fs.closeSync(this.fd); }
 
+  /**
+   * The background write in progress (writeRecordsAsync), null when none: whoever gives the tape
+   * up (an aborted session) waits for it, so the descriptor is never closed under a write and the
+   * next user never finds half an entry.
+   */
+  get writing(): Promise<void> | null { return this.pending; }
+  private pending: Promise<void> | null = null;
+
   /** Flushes what was written to stable storage. */
   syncData(): void { fs.fdatasyncSync(this.fd); }
 
@@ -248,6 +256,16 @@ export class VirtualTape {
    * cut back to where it was.
    */
   async writeRecordsAsync(records: readonly TapeRecord[]): Promise<number> {
+    const p = this.writeInBackground(records);
+    const settled = this.pending = p.then(() => undefined, () => undefined);
+    try {
+      return await p;
+    } finally {
+      if (this.pending === settled) this.pending = null;
+    }
+  }
+
+  private async writeInBackground(records: readonly TapeRecord[]): Promise<number> {
     if (records.length === 0) return 0;
     const n = this.fitting(records.map(recordLength));
     this.truncateHere();

@@ -47,6 +47,8 @@ test('override-vetoes aborts running backups at once and frees the tape', async 
     const halted = await nextPost(held, 'NOTIFY_DATA_HALTED', 5000).catch(() => null);
     assert.ok(halted === null || halted.reason === DataHalt.ABORTED);
     assert.equal(h.server.context.operations.active, 0);
+    // A mover halted mid-write keeps the tape until that write is done.
+    for (let i = 0; i < 100 && h.server.context.tapesInUse.size > 0; i++) await new Promise((r) => setTimeout(r, 50));
     assert.equal(h.server.context.tapesInUse.size, 0);
     held.client.close();
   } finally {

@@ -44,10 +44,16 @@ export class TapeService implements SessionService {
   get deviceName(): string | null { return this.device; }
 
   private close(): void {
-    if (this.tape) { try { this.tape.close(); } catch { /* already closed */ } }
-    if (this.device) this.s.server.tapesInUse.delete(this.device);
+    const { tape, device } = this;
     this.tape = null;
     this.device = null;
+    const release = () => {
+      if (tape) { try { tape.close(); } catch { /* already closed */ } }
+      if (device) this.s.server.tapesInUse.delete(device);
+    };
+    // A mover halted mid-write (an aborted session): the tape stays busy until the write is done.
+    const writing = tape?.writing;
+    if (writing) void writing.then(release); else release();
   }
 
   shutdown(): void { this.close(); }
