@@ -28,17 +28,22 @@ function mediaError(m: TapeFileMedium, e: unknown): unknown {
   return e instanceof TapeMediaError ? new SnapdumpError('ERR_CORRUPT', `${m.path}: ${e.message}`, { path: m.path, offset: e.offset }) : e;
 }
 
-/** Bytes of image in the tape file (its records, up to the next filemark or the end of data). */
+/**
+ * Bytes of image in the tape file (its records, up to the next filemark or the end of data). A
+ * damaged entry ends it too: a power loss can leave the last record half written, and a restart
+ * only needs the records up to its checkpoint (resuming cuts the tape back there).
+ */
 export function tapeFileBytes(m: TapeFileMedium): number {
   const tape = openAt(m, false);
+  let n = 0;
   try {
-    let n = 0;
     for (;;) {
       const r = tape.read(0);
       if (r.kind !== 'record') return n;
       n += r.length;
     }
   } catch (e) {
+    if (e instanceof TapeMediaError) return n;
     throw mediaError(m, e);
   } finally {
     tape.close();
