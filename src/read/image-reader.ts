@@ -110,6 +110,17 @@ function countPresent(raw: Uint8Array, from: number, to: number, all: boolean): 
   return n;
 }
 
+/**
+ * End of the run of c_addr entries from i that are all present or all holes, capped where the
+ * object's `remaining` bytes end (restore's getfile() walks them so).
+ */
+function runEnd(raw: Uint8Array, i: number, n: number, all: boolean, remaining: number): number {
+  const present = all || raw[O_ADDR + i] !== 0;
+  let j = i + 1;
+  while (j < n && (all || raw[O_ADDR + j] !== 0) === present && (j - i) * TP_BSIZE < remaining) j++;
+  return j;
+}
+
 function entries(count: number): number {
   return Math.min(Math.max(0, count), TP_NINDIR);
 }
@@ -436,19 +447,28 @@ export class ImageReader implements AsyncIterable<ReadItem> {
     return Math.max(0, hd.count);
   }
 
+  /**
+   * Up to `max` data blocks taken as a range of the image file instead of read (see
+   * TapeSource.takeRange): only at a chunk boundary, for runs long enough to be worth it; the
+   * cursor moves past them. Null when they must be read.
+   */
+  private takeRange(max: number): (FileRange & { blocks: number }) | null {
+    if (this.pos < this.end || this.volumeMark !== null || max < RANGE_MIN_BLOCKS) return null;
+    const r = this.source.takeRange(max);
+    if (r) this.chunkBlock += r.blocks;
+    return r;
+  }
+
   /** Skips n data blocks (volume changes included). False when the input ended or a volume cut them. */
   private async skipBlocks(n: number): Promise<boolean> {
     let left = n;
     while (left > 0) {
-      if (this.pos >= this.end && this.volumeMark === null && left >= RANGE_MIN_BLOCKS) {
-        // An image file: seek over them rather than read them (a listing of large files reads
-        // little more than the headers).
-        const r = this.source.takeRange(left);
-        if (r) {
-          this.chunkBlock += r.blocks;
-          left -= r.blocks;
-          continue;
-        }
+      // An image file: seek over them rather than read them (a listing of large files reads
+      // little more than the headers).
+      const r = this.takeRange(left);
+      if (r) {
+        left -= r.blocks;
+        continue;
       }
       const got = await this.dataRun(left, () => left);
       if (got <= 0) return false;
@@ -619,8 +639,7 @@ export class ImageReader implements AsyncIterable<ReadItem> {
       const owed = (): number => countPresent(raw, i, n, all);
       while (i < n && remaining > 0) {
         const present = all || raw[O_ADDR + i] !== 0;
-        let j = i + 1;
-        while (j < n && (all || raw[O_ADDR + j] !== 0) === present && (j - i) * TP_BSIZE < remaining) j++;
+        const j = runEnd(raw, i, n, all, remaining);
         if (!present) {
           const len = Math.min((j - i) * TP_BSIZE, remaining);
           if (!obj.skipping) yield { offset: fileOff, hole: len };
@@ -630,18 +649,14 @@ export class ImageReader implements AsyncIterable<ReadItem> {
           continue;
         }
         while (i < j) {
-          if (ranges && this.pos >= this.end && this.volumeMark === null && j - i >= RANGE_MIN_BLOCKS) {
-            const r = this.source.takeRange(j - i);
-            if (r) {
-              const bytes = r.blocks * TP_BSIZE;
-              // The blocks were delivered without passing through a chunk: the cursor moves on.
-              this.chunkBlock += r.blocks;
-              if (!obj.skipping) yield { offset: fileOff, range: { fd: r.fd, position: r.position, length: Math.min(bytes, remaining) } };
-              fileOff += bytes;
-              remaining -= bytes;
-              i += r.blocks;
-              continue;
-            }
+          const r = ranges ? this.takeRange(j - i) : null;
+          if (r) {
+            const bytes = r.blocks * TP_BSIZE;
+            if (!obj.skipping) yield { offset: fileOff, range: { fd: r.fd, position: r.position, length: Math.min(bytes, remaining) } };
+            fileOff += bytes;
+            remaining -= bytes;
+            i += r.blocks;
+            continue;
           }
           const got = await this.dataRun(j - i, owed);
           if (got <= 0) { obj.complete = false; return; }
@@ -691,8 +706,7 @@ export class ImageReader implements AsyncIterable<ReadItem> {
     let i = 0;
     while (i < n && remaining > 0) {
       const present = all || raw[O_ADDR + i] !== 0;
-      let j = i + 1;
-      while (j < n && (all || raw[O_ADDR + j] !== 0) === present && (j - i) * TP_BSIZE < remaining) j++;
+      const j = runEnd(raw, i, n, all, remaining);
       const bytes = (j - i) * TP_BSIZE;
       if (present) {
         out.push({ offset: fileOff, data: this.chunk.subarray(this.pos, this.pos + Math.min(bytes, remaining)) });
