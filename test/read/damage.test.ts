@@ -2,10 +2,10 @@
  * Damaged, truncated, foreign and mismatched input: clear coded errors where the input cannot be
  * read at all, damage items and a best-effort listing otherwise.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +42,7 @@ function headers(buf: Buffer): Array<{ offset: number; type: number; ino: number
 }
 
 const tmp = mkdtempSync(join(tmpdir(), 'snapdump-read-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
 function tmpFile(name: string, content: Uint8Array): string {
   const p = join(tmp, name);
   writeFileSync(p, content);

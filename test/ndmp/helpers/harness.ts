@@ -53,12 +53,22 @@ export async function startServer(flags: Partial<NdmpdFlags> & { volumes?: strin
 export interface NdmjobResult { stdout: string; stderr: string; output: string }
 
 let shims: string | null = null;
+let shimsDir: string | null = null;
+
+/** Where this process builds the preload shims; removed when it exits. */
+function shimDir(): string {
+  if (shimsDir) return shimsDir;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ndmjob-shims-'));
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  shimsDir = dir;
+  return dir;
+}
 
 /** The shared zero-length-write shim alone, and with fix 1 of ndmjob-test-fixes.c (for the tests that show both fixes are needed). */
 export function partialTestTapeShims(): { gmalloc0: string; withoutFillDataFix: string } {
   testTapeShims();
-  const gm = path.join(os.tmpdir(), `gmalloc0-${process.pid}.so`);
-  const fix1 = path.join(os.tmpdir(), `ndmjob-test-fix1-${process.pid}.so`);
+  const gm = path.join(shimDir(), 'gmalloc0.so');
+  const fix1 = path.join(shimDir(), 'ndmjob-test-fix1.so');
   execFileSync('gcc', ['-shared', '-fPIC', '-O1', '-DWITHOUT_FILL_DATA_FIX', '-o', fix1, path.join(repoRoot, 'test/ndmp/shim/ndmjob-test-fixes.c')]);
   return { gmalloc0: gm, withoutFillDataFix: `${gm} ${fix1}` };
 }
@@ -70,9 +80,9 @@ export function partialTestTapeShims(): { gmalloc0: string; withoutFillDataFix: 
  */
 export function testTapeShims(): string {
   if (shims) return shims;
-  const gm = path.join(os.tmpdir(), `gmalloc0-${process.pid}.so`);
+  const gm = path.join(shimDir(), 'gmalloc0.so');
   execFileSync('bash', [path.join(sharedDir, 'tools/ndmjob-shim/build.sh'), gm]);
-  const fixes = path.join(os.tmpdir(), `ndmjob-test-fixes-${process.pid}.so`);
+  const fixes = path.join(shimDir(), 'ndmjob-test-fixes.so');
   execFileSync('gcc', ['-shared', '-fPIC', '-O1', '-o', fixes, path.join(repoRoot, 'test/ndmp/shim/ndmjob-test-fixes.c')]);
   shims = `${gm} ${fixes}`;
   return shims;
