@@ -1,5 +1,5 @@
 /** The virtual tape container: positioning rules, persistence, damage detection. */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -7,8 +7,12 @@ import * as path from 'node:path';
 import fc from 'fast-check';
 import { ENTRY_HEADER, TapeMediaError, VirtualTape } from '../../src/tape/virtual-tape.js';
 
+const tapesDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vtape-'));
+after(() => fs.rmSync(tapesDir, { recursive: true, force: true }));
+let tapes = 0;
+
 function tmpTape(): string {
-  const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vtape-')), 't');
+  const f = path.join(tapesDir, `t${tapes++}`);
   fs.writeFileSync(f, '');
   return f;
 }
