@@ -56,6 +56,15 @@ export function minBytes(c: Codec): number {
   }
 }
 
+const fieldLists = new WeakMap<object, ReadonlyArray<readonly [string, Codec]>>();
+
+/** A struct's fields in order, listed once per codec (file history encodes thousands of structs). */
+function fieldsOf(c: { readonly fields: { readonly [name: string]: Codec } }): ReadonlyArray<readonly [string, Codec]> {
+  let list = fieldLists.get(c);
+  if (!list) { list = Object.entries(c.fields); fieldLists.set(c, list); }
+  return list;
+}
+
 export function encode(c: Codec, w: XdrWriter, v: unknown): void {
   switch (c.kind) {
     case 'void': return;
@@ -78,7 +87,7 @@ export function encode(c: Codec, w: XdrWriter, v: unknown): void {
     }
     case 'struct': {
       const o = v as Record<string, unknown>;
-      for (const [name, f] of Object.entries(c.fields)) encode(f, w, o[name]);
+      for (const [name, f] of fieldsOf(c)) encode(f, w, o[name]);
       return;
     }
     case 'union': {
@@ -108,7 +117,7 @@ export function decode(c: Codec, r: XdrReader): unknown {
     }
     case 'struct': {
       const o: Record<string, unknown> = {};
-      for (const [name, f] of Object.entries(c.fields)) o[name] = decode(f, r);
+      for (const [name, f] of fieldsOf(c)) o[name] = decode(f, r);
       return o;
     }
     case 'union': {

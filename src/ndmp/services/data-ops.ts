@@ -3,7 +3,7 @@
  * (src/backup.ts), recover (src/restore/index.ts) and the table of contents (file history read
  * back from the image). Environment variables map to the options the CLI has.
  */
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { splitExcludeList } from '../../select/exclude.js';
 import { backup } from '../../backup.js';
 import { restore, type RenameSpec } from '../../restore/index.js';
@@ -14,7 +14,7 @@ import { resolveInVolume } from '../volumes.js';
 import type { DataChannel } from './data-channel.js';
 import { RangeReader, darImage } from './dar.js';
 import { envBaseDate, envBool, envLevel, dumpDateToken, type Env } from './dump-env.js';
-import { postFileHistory, type FhPoster } from './file-history.js';
+import { BackupFileHistory, postFileHistory, type FhPoster } from './file-history.js';
 import { NdmpImageSink, type ImageTarget } from './image-sink.js';
 
 export interface OpContext {
@@ -49,38 +49,23 @@ export function planBackup(env: Env, volumes: ReadonlyMap<string, string>) {
 }
 
 export async function runBackup(ctx: OpContext, env: Env, plan: ReturnType<typeof planBackup>): Promise<Env> {
-  const tee = plan.hist ? new PassThrough({ highWaterMark: 4 << 20 }) : null;
-  const fhDone = tee ? (async () => {
-    const src = await openTapeSource([{ name: 'image', stream: tee }], { signal: ctx.signal });
-    try {
-      await postFileHistory(src, ctx.fh);
-    } finally {
-      await src.close();
-      tee.resume();
-    }
-  })() : null;
-  fhDone?.catch(() => undefined);
+  const history = plan.hist ? new BackupFileHistory(ctx.fh) : null;
   const m = ctx.target.medium;
   const output = m ? `tape file ${m.tapeFile} of the virtual tape ${m.path}` : 'NDMP data connection';
-  const sink = new NdmpImageSink(output, ctx.channel, tee, ctx.target);
+  const sink = new NdmpImageSink(output, ctx.channel, history, ctx.target);
   ctx.watchTape((bytes) => sink.noteOnTape(bytes));
   ctx.log(LogType.NORMAL, `level ${plan.level} backup of ${plan.source.path} starting`);
-  let summary;
-  try {
-    summary = await backup({
-      source: plan.source.path, output, sink, level: plan.level, update: plan.update,
-      baseDate: plan.baseDate ?? undefined, ignoreCtime: plan.ignoreCtime, exclude: plan.exclude, stateDir: ctx.stateDir, signal: ctx.signal,
-      onEvent: (e) => {
-        if (e.type === 'warning') ctx.log(LogType.WARNING, `${e.code}: ${e.path}: ${e.message}`);
-        else if (e.type === 'progress') ctx.progress(e.imageBytes);
-      },
-    });
-  } catch (e) {
-    tee?.destroy();
-    throw e;
-  }
-  if (fhDone) {
-    try { await fhDone; } catch (e) { ctx.log(LogType.WARNING, `file history incomplete: ${(e as Error).message}`); }
+  const summary = await backup({
+    source: plan.source.path, output, sink, level: plan.level, update: plan.update,
+    baseDate: plan.baseDate ?? undefined, ignoreCtime: plan.ignoreCtime, exclude: plan.exclude, stateDir: ctx.stateDir, signal: ctx.signal,
+    onEvent: (e) => {
+      if (e.type === 'warning') ctx.log(LogType.WARNING, `${e.code}: ${e.path}: ${e.message}`);
+      else if (e.type === 'progress') ctx.progress(e.imageBytes);
+    },
+  });
+  if (history) {
+    await history.end();
+    if (history.failure) ctx.log(LogType.WARNING, `file history incomplete: ${history.failure}`);
   }
   ctx.progress(sink.bytes);
   ctx.log(LogType.NORMAL, `level ${summary.level} backup done: ${summary.files} files, ${summary.directories} directories, ${summary.imageBytes} bytes`);

@@ -10,6 +10,7 @@ import { decodeDirectory } from '../../format/directory.js';
 import type { DumpInode } from '../../format/header.js';
 import { ImageReader } from '../../read/image-reader.js';
 import type { TapeSource } from '../../tape/source.js';
+import { HeaderScanner } from '../../read/header-scan.js';
 import { FileType, FsType } from '../codec/constants.js';
 import type { FileStat, RequestBody } from '../codec/messages.js';
 
@@ -39,42 +40,105 @@ export function fileStat(inode: DumpInode): FileStat {
 type DirEntry = RequestBody<'FH_ADD_DIR'>['dirs'][number];
 type NodeEntry = RequestBody<'FH_ADD_NODE'>['nodes'][number];
 
+/**
+ * Turns the inodes of an image, in tape order, into FH_ADD_DIR and FH_ADD_NODE posts of up to
+ * BATCH entries. Both ways of reading an image (a backup's own stream, a tape read back) feed it.
+ */
+class FileHistoryBuilder {
+  private dirs: DirEntry[] = [];
+  private nodes: NodeEntry[] = [];
+  private rootDone = false;
+  count = 0;
+
+  constructor(private readonly out: FhPoster, private readonly le: () => boolean) {}
+
+  /** One TS_INODE: its number, header offset and fields, and for a directory its contents. */
+  add(ino: number, offset: number, inode: DumpInode, contents: Buffer | null): void {
+    if (contents !== null) {
+      if (ino === ROOT_INO && !this.rootDone) {
+        this.rootDone = true;
+        this.dir(DOT, ROOT_INO, ROOT_INO);
+        this.dir(DOTDOT, ROOT_INO, ROOT_INO);
+      }
+      for (const e of decodeDirectory(contents, contents.length, this.le(), false).entries) {
+        if (e.ino === 0 || e.name.length === 0) continue;
+        const name = Buffer.from(e.name);
+        if (name.equals(DOT) || name.equals(DOTDOT)) continue;
+        this.dir(name, e.ino, ino);
+      }
+    }
+    this.nodes.push({ stats: [fileStat(inode)], node: BigInt(ino), fh_info: BigInt(offset) });
+    this.count++;
+    if (this.dirs.length >= BATCH || this.nodes.length >= BATCH) this.post(false);
+  }
+
+  /** Posts what is batched, then waits until the control connection has room. */
+  async flush(): Promise<void> {
+    this.post(true);
+    await this.out.drained();
+  }
+
+  /** Posts full batches (every batch when `all`); posting never waits. */
+  private post(all: boolean): void {
+    // Directories first: a DMA links a node to its name by the FH_ADD_DIR it has already seen.
+    if (this.dirs.length && (all || this.dirs.length >= BATCH || this.nodes.length >= BATCH)) { this.out.dirs({ dirs: this.dirs }); this.dirs = []; }
+    if (this.nodes.length && (all || this.nodes.length >= BATCH)) { this.out.nodes({ nodes: this.nodes }); this.nodes = []; }
+  }
+
+  private dir(name: Buffer, node: number, parent: number): void {
+    this.dirs.push({ names: [{ type: FsType.UNIX, body: name }], node: BigInt(node), parent: BigInt(parent) });
+  }
+}
+
+const DOT = Buffer.from('.');
+const DOTDOT = Buffer.from('..');
+
 /** Reads the image to its end and posts its file history. Returns the number of inodes reported. */
 export async function postFileHistory(source: TapeSource, out: FhPoster): Promise<number> {
   const reader = new ImageReader(source);
-  let dirs: DirEntry[] = [];
-  let nodes: NodeEntry[] = [];
-  let count = 0;
-  let rootDone = false;
   const le = source.byteOrder === 'le';
-  const flush = async (force: boolean) => {
-    if (dirs.length && (force || dirs.length >= BATCH || nodes.length >= BATCH)) { out.dirs({ dirs }); dirs = []; }
-    if (nodes.length && (force || nodes.length >= BATCH)) { out.nodes({ nodes }); nodes = []; }
-    await out.drained();
-  };
-  const dir = (name: Buffer, node: number, parent: number) => dirs.push({ names: [{ type: FsType.UNIX, body: name }], node: BigInt(node), parent: BigInt(parent) });
+  const fh = new FileHistoryBuilder(out, () => le);
+  let posted = 0;
   for await (const item of reader) {
     if (item.kind !== 'inode') continue;
     const inode = item.header.inode;
-    if ((inode.mode & S_IFMT) === S_IFDIR) {
-      const data = await item.readAll({ dropHoles: true });
-      const isRoot = item.ino === ROOT_INO && !rootDone;
-      if (isRoot) {
-        rootDone = true;
-        dir(Buffer.from('.'), ROOT_INO, ROOT_INO);
-        dir(Buffer.from('..'), ROOT_INO, ROOT_INO);
-      }
-      for (const e of decodeDirectory(data, data.length, le, false).entries) {
-        if (e.ino === 0 || e.name.length === 0) continue;
-        const name = Buffer.from(e.name);
-        if (name.equals(Buffer.from('.')) || name.equals(Buffer.from('..'))) continue;
-        dir(name, e.ino, item.ino);
-      }
-    }
-    nodes.push({ stats: [fileStat(inode)], node: BigInt(item.ino), fh_info: BigInt(item.offset) });
-    count++;
-    if (dirs.length >= BATCH || nodes.length >= BATCH) await flush(false);
+    const contents = (inode.mode & S_IFMT) === S_IFDIR ? await item.readAll({ dropHoles: true }) : null;
+    fh.add(item.ino, item.offset, inode, contents);
+    // Wait for the connection now and then, not for every inode.
+    if (fh.count - posted >= BATCH) { posted = fh.count; await out.drained(); }
   }
-  await flush(true);
-  return count;
+  await fh.flush();
+  return fh.count;
+}
+
+/**
+ * The file history of a backup, from its own image stream as the engine writes it (no copy of
+ * the image: file data is skipped, see HeaderScanner). The backup's sink calls push() with
+ * each write before its buffers are reused; push() resolves once the control connection has
+ * room, so a slow DMA slows the backup rather than filling memory.
+ */
+export class BackupFileHistory {
+  private readonly fh: FileHistoryBuilder;
+  private readonly scan: HeaderScanner;
+
+  constructor(private readonly out: FhPoster) {
+    this.scan = new HeaderScanner((i) => this.fh.add(i.header.inumber, i.offset, i.header.inode, i.contents));
+    this.fh = new FileHistoryBuilder(out, () => this.scan.byteOrder === 'le');
+  }
+
+  get count(): number { return this.fh.count; }
+
+  /** Why the history stopped short (the stream was not a well-formed image), or null. */
+  get failure(): string | null { return this.scan.failure; }
+
+  async push(parts: readonly Uint8Array[]): Promise<void> {
+    for (const p of parts) this.scan.push(p);
+    await this.out.drained();
+  }
+
+  /** The image is complete: posts the rest. */
+  async end(): Promise<void> {
+    this.scan.end();
+    await this.fh.flush();
+  }
 }

@@ -1,18 +1,19 @@
 /**
  * The backup engine's sink for NDMP: the image goes to the data connection (to the mover) with
- * backpressure, and optionally to a tee read by the file-history parser. The engine reuses its
- * buffers once a write resolves, so each write is copied once before it is queued.
+ * backpressure, and optionally through the file-history scan (which reads each write before it
+ * resolves). The engine reuses its buffers once a write resolves, so what goes into the data
+ * connection's stream is copied once before it is queued.
  *
  * With a `medium` (a LOCAL backup whose image starts a tape file of a virtual tape) the backup
  * is restartable: the mover reports how far records are on tape, checkpoints never go past that,
  * and a stopped backup leaves the tape file for `snapdump backup --restart`.
  */
-import type { PassThrough } from 'node:stream';
 import { SnapdumpError } from '../../errors.js';
 import type { TapeSink } from '../../tape/sink.js';
 import type { TapeFileMedium } from '../../tape/virtual-tape.js';
 import { syncTapeFile } from '../../tape/virtual-tape-resume.js';
 import { writeWithBackpressure, type DataChannel } from './data-channel.js';
+import type { BackupFileHistory } from './file-history.js';
 
 export interface ImageTarget {
   /** The tape file the mover writes the image to, when a restart can continue it there. */
@@ -34,7 +35,7 @@ export class NdmpImageSink implements TapeSink {
   readonly notResumable?: string;
   private readonly direct: ImageTarget['direct'];
 
-  constructor(readonly name: string, private readonly channel: DataChannel, private readonly tee: PassThrough | null, target: ImageTarget) {
+  constructor(readonly name: string, private readonly channel: DataChannel, private readonly history: BackupFileHistory | null, target: ImageTarget) {
     if (target.medium) this.medium = target.medium; else this.notResumable = target.notResumable;
     this.direct = target.direct;
   }
@@ -51,26 +52,21 @@ export class NdmpImageSink implements TapeSink {
   async write(parts: readonly Buffer[]): Promise<void> {
     const length = parts.reduce((n, p) => n + p.length, 0);
     if (length === 0) return;
-    const tee = this.tee;
-    // The stream and the tee keep what they are given: they get a copy. The direct path does not.
-    const chunk = this.direct && !tee ? null : Buffer.concat(parts, length);
-    const sent = this.direct ? this.direct(parts) : writeWithBackpressure(this.channel, chunk!);
-    const teed = tee && !tee.destroyed && !tee.writableEnded
-      ? (tee.write(chunk) ? Promise.resolve() : new Promise<void>((r) => { tee.once('drain', r); tee.once('close', r); }))
-      : Promise.resolve();
-    const [ok] = await Promise.all([sent, teed]);
+    // The file history scans the parts before this resolves (push() scans at once).
+    const scanned = this.history?.push(parts);
+    // The stream keeps what it is given: it gets a copy. The direct path does not.
+    const sent = this.direct ? this.direct(parts) : writeWithBackpressure(this.channel, Buffer.concat(parts, length));
+    const [ok] = await Promise.all([sent, scanned]);
     if (!ok) throw new SnapdumpError('ERR_OUTPUT', 'the data connection to the mover closed', { path: this.name });
     this.bytes += length;
   }
 
   async commit(): Promise<void> {
-    this.tee?.end();
     // Direct: the DATA service ends the image on tape when it halts (MoverService.endLocalImage).
     if (!this.direct) this.channel.end();
   }
 
   async abort(): Promise<void> {
-    this.tee?.destroy();
     this.channel.destroy();
   }
 
