@@ -104,14 +104,16 @@ describe('restartable backups', () => {
       assert.ok(checkpoints >= 3, `only ${checkpoints} checkpoints`);
       const refBytes = fs.readFileSync(ref);
       for (const seed of [1, 2, 3]) {
-        const at = 1 + ((seed * 7919) % (checkpoints - 1));
+        // How many checkpoints a run makes depends on how its writes batch (timing): abort in the
+        // first half of the reference's, which every run reaches.
+        const at = 1 + ((seed * 7919) % Math.max(1, Math.floor(checkpoints / 2)));
         const out = path.join(work, `lib-${large}-${seed}.dump`);
         const controller = new AbortController();
         let seen = 0;
         const onEvent = (e: BackupEvent) => { if (e.type === 'checkpoint' && ++seen === at) controller.abort(); };
         const err = await backup({ source: src, output: out, now: () => NOW, stateDir: state, update: false, threads: 2, checkpointIntervalMs: 0, signal: controller.signal, onEvent })
           .then(() => null, (e: SnapdumpError) => e);
-        assert.ok(err && isSnapdumpError(err) && err.code === 'ERR_ABORTED', String(err));
+        assert.ok(err && isSnapdumpError(err) && err.code === 'ERR_ABORTED', err === null ? `finished after ${seen} checkpoints, before checkpoint ${at}` : String(err));
         assert.match(err.message, /restartable from its checkpoint/);
         const id = err.details.context as string;
         assert.equal(fs.existsSync(out), false, 'no complete-looking image before the restart');
