@@ -57,6 +57,15 @@ function stopServer(s: Server): Promise<void> {
   });
 }
 
+/**
+ * Before each timed backup: nothing of an earlier one still waiting to be written back. (Until
+ * 2026-11-22 the tape's 2 GB were, while the CLI ran next, and the CLI's image was deleted
+ * unwritten before ndmjob ran: the CLI ran against the writeback of the tape, ndmjob never.)
+ */
+function settleWriteback(): void {
+  spawnSync('sync');
+}
+
 interface Sample { cli: number; ndmp: number; server: number; cliCpu: number; serverCpu: number }
 
 /**
@@ -113,6 +122,7 @@ export async function ndmpRun(argv: readonly string[]): Promise<NdmpRunReport> {
         const waited = await waitForIdle(idleWait);
         if (waited < 0) log(`  machine still busy after ${idleWait} s; measuring anyway`);
         fs.rmSync(cliImage, { force: true });
+        settleWriteback();
         const cpu0 = cpuSeconds('self', true);
         let t0 = performance.now();
         const c = spawnSync(process.execPath, [bin, 'backup', ds.dir, '-f', cliImage, '--state', state, '--no-update', '--quiet'], { encoding: 'utf8' });
@@ -123,6 +133,7 @@ export async function ndmpRun(argv: readonly string[]): Promise<NdmpRunReport> {
 
         await waitForIdle(idleWait);
         fs.rmSync(index, { force: true });
+        settleWriteback();
         const before = server.logs.length;
         const serverCpu0 = cpuSeconds(server.child.pid!);
         t0 = performance.now();
@@ -141,6 +152,8 @@ export async function ndmpRun(argv: readonly string[]): Promise<NdmpRunReport> {
         const serverCpu = cpuSeconds(server.child.pid!) - serverCpu0;
         samples.push({ cli, ndmp, server: serverSeconds, cliCpu, serverCpu });
         log(`${ds.name} run ${i + 1}: CLI ${cli.toFixed(2)} s (${cliCpu.toFixed(2)} CPU-s), ndmjob ${ndmp.toFixed(2)} s (server data operation ${serverSeconds.toFixed(2)} s, server ${serverCpu.toFixed(2)} CPU-s), tape ${fmt(fs.statSync(tape).size / 1e6)} MB`);
+        // As the CLI's image is deleted at once (its dirty pages dropped, never written back), so is the tape's content.
+        fs.truncateSync(tape, 0);
       }
       const cliSeconds = median(samples.map((s) => s.cli));
       const ndmpSeconds = median(samples.map((s) => s.ndmp));

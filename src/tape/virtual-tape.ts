@@ -285,8 +285,12 @@ export class VirtualTape {
     return h;
   }
 
-  /** Writes entries (header + data pairs) at the current position in as few system calls as possible. */
-  private appendEntries(entries: ReadonlyArray<{ kind: number; data: readonly Buffer[] }>): void {
+  /**
+   * Writes entries (header + data pairs) at the current position in as few system calls as
+   * possible; `runHead`, the header of a run that follows them (its `prev` filled in here), goes
+   * with them, but the position moves only past the entries.
+   */
+  private appendEntries(entries: ReadonlyArray<{ kind: number; data: readonly Buffer[] }>, runHead: Buffer | null = null): void {
     const parts: Buffer[] = [];
     let prev = this.prevTotal;
     let total = 0;
@@ -295,6 +299,10 @@ export class VirtualTape {
       parts.push(this.entryHeader(e.kind, length, prev), ...e.data);
       prev = ENTRY_HEADER + length;
       total += prev;
+    }
+    if (runHead) {
+      runHead.writeUInt32BE(prev, 12);
+      parts.push(runHead);
     }
     let done = 0;
     let i = 0;
@@ -367,15 +375,14 @@ export class VirtualTape {
     const start = this.pos;
     const startPrev = this.prevTotal;
     try {
-      if (records.length > 0) this.appendEntries(records.map((r) => ({ kind: KIND_RECORD, data: Buffer.isBuffer(r) ? [r] : r })));
       const h = Buffer.allocUnsafe(RUN_HEADER);
       h.writeUInt32BE(MAGIC, 0);
       h.writeUInt32BE(KIND_RUN, 4);
       h.writeUInt32BE(want, 8);
-      h.writeUInt32BE(this.prevTotal, 12);
       h.writeUInt32BE(size, 16);
       h.writeUInt32BE(count, 20);
-      writeFully(this.fd, h, this.pos);
+      // The records before and the run's header in one write.
+      this.appendEntries(records.map((r) => ({ kind: KIND_RECORD, data: Buffer.isBuffer(r) ? [r] : r })), h);
       const at = this.pos + RUN_HEADER;
       const { copied, inKernel } = copyFileData(src, srcOffset, this.fd, at, want);
       for (let z = copied; z < want; z += 1 << 20) writeFully(this.fd, Buffer.alloc(Math.min(1 << 20, want - z)), at + z);

@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { snapdump } from '../helpers/cli.js';
 import { buildFullTree, compareTrees, isRoot, pseudoRandom, run, snapshotTree } from '../helpers/tree.js';
+import { tapeFileRecords } from '../../src/tape/virtual-tape-files.js';
 import { ndmjob, skipNdmjob, startServer } from './helpers/harness.js';
 
 const haveRestore = fs.existsSync('/usr/sbin/restore') || fs.existsSync('/sbin/restore');
@@ -85,3 +86,41 @@ test('large files of a LOCAL backup are copied onto the virtual tape in the kern
     await h.close();
   }
 });
+
+test('a tape with a capacity: runs that fit are copied, then records as far as they fit, then EOM as ever', { skip: skipNdmjob }, async () => {
+  const capacity = 2 * 1024 * 1024;
+  const h = await startServer({ tapeCapacity: [`tape0=${capacity}`] });
+  try {
+    const src = path.join(h.dir, 'vol', 'src');
+    fs.mkdirSync(src, { recursive: true });
+    fs.writeFileSync(path.join(src, 'big.bin'), pseudoRandom(3 * 1024 * 1024, 21));
+    const c = await ndmjob(['-c', '-D', h.agent('t'), '-B', 'dump', '-C', src, '-f', 'tape0', '-E', 'UPDATE=n', '-v'], { cwd: h.dir });
+    assert.match(c.output, /At EOM, not writing filemarks/, c.output.slice(-2500));
+    assert.match(c.output, /Operation ended questionably/);
+    const k = kernelBytes(h.logs);
+    assert.equal(k.length, 1, h.logs.join('\n'));
+    // (Before the file come the inode maps, whose size depends on the file system.)
+    assert.ok(k[0]! >= 512 * 1024 && k[0]! < capacity, `${k[0]} bytes copied in the kernel`);
+    // Filled up to less than one record entry short of the capacity, in whole 10240-byte records.
+    const tape = path.join(h.dir, 'tape0');
+    const size = fs.statSync(tape).size;
+    assert.ok(size <= capacity && size > capacity - 10240 - 16, `${size} bytes of ${capacity}`);
+    let bytes = 0;
+    for await (const r of tapeFileRecords(tape)) { assert.equal(r.length, 10240); bytes += r.length; }
+    // The image so far: its file data is the file's, from where its first data block lies on.
+    const image = Buffer.concat([...await collect(tapeFileRecords(tape))]);
+    assert.equal(image.length, bytes);
+    const data = pseudoRandom(3 * 1024 * 1024, 21);
+    const probe = data.subarray(1024 * 1024, 1024 * 1024 + 4096);
+    assert.ok(image.indexOf(probe) > 0, 'the file data copied in the kernel is on tape');
+    assert.equal(h.server.context.tapesInUse.size, 0);
+  } finally {
+    await h.close();
+  }
+});
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}

@@ -77,12 +77,11 @@ export class MoverService implements SessionService {
 
   private halt(reason: number, noticeSoon = false): void {
     if (this.state === MoverState.HALTED || this.state === MoverState.IDLE) return;
-    if (this.mode === MoverMode.READ && this.kernelBytesAtStart !== null) {
+    if (this.mode === MoverMode.READ && this.kernelBytes !== null) {
       // One line per backup (bench/ and the tests read it): how much of the image the kernel copied.
-      const k = (this.tape.tape?.kernelCopiedBytes ?? this.kernelBytesAtStart) - this.kernelBytesAtStart;
-      this.s.log(`mover: ${this.bytesMoved} bytes on tape, ${k} of them copied from files in the kernel`);
+      this.s.log(`mover: ${this.bytesMoved} bytes on tape, ${this.kernelBytes} of them copied from files in the kernel`);
     }
-    this.kernelBytesAtStart = null;
+    this.kernelBytes = null;
     this.state = MoverState.HALTED;
     this.haltReason = reason;
     this.pauseReason = MoverPause.NA;
@@ -143,11 +142,11 @@ export class MoverService implements SessionService {
 
   get isListeningLocal(): boolean { return this.state === MoverState.LISTEN && this.listenType === AddrType.LOCAL; }
 
-  /** The tape's count of in-kernel copied bytes when this backup started (null: none running). */
-  private kernelBytesAtStart: number | null = null;
+  /** Backup: image bytes the kernel copied from files onto the tape so far (null: no backup running). */
+  private kernelBytes: number | null = null;
 
   private start(ch: DataChannel): void {
-    this.kernelBytesAtStart = this.mode === MoverMode.READ ? this.tape.tape?.kernelCopiedBytes ?? 0 : null;
+    this.kernelBytes = this.mode === MoverMode.READ ? 0 : null;
     this.channel = ch;
     this.listener?.close();
     this.listener = null;
@@ -307,7 +306,9 @@ export class MoverService implements SessionService {
       const whole: TapeRecord[] = [];
       for (const p of prefix) this.cut(p, whole);
       this.cut(head, whole);
+      const kernelBefore = t.kernelCopiedBytes;
       const fromRun = t.writeRun(whole, src, offset + lead, rs, count);
+      if (this.kernelBytes !== null) this.kernelBytes += t.kernelCopiedBytes - kernelBefore;
       if (fromRun < 0) throw new Error('the tape refused a run that fit');
       copied += fromRun;
       // The end of the range: the start of the next record (views of our own buffer).
