@@ -7,6 +7,8 @@
  *   node dist/bench/run.js ndmp [--small] [--large] [--quick] [--runs N] [--idle-wait S] [--hist]
  *                               [--record-blocks N] [--dir DIR] [--json FILE] [--snapdump BIN]
  *
+ * CPU seconds (user + system, from /proc) are the CLI process's and the server's during the ndmjob run.
+ *
  * Times are wall times of the whole processes (ndmjob's includes connecting, its polls and its
  * wind-down: filemarks, rewind, close). The server's own time for the data operation (from
  * DATA_START_BACKUP to the halt) is read from its log and shown beside it. `--hist` adds file
@@ -55,14 +57,35 @@ function stopServer(s: Server): Promise<void> {
   });
 }
 
-interface Sample { cli: number; ndmp: number; server: number }
+/**
+ * Before each timed backup: nothing of an earlier one still waiting to be written back. (Until
+ * 2026-11-22 the tape's 2 GB were, while the CLI ran next, and the CLI's image was deleted
+ * unwritten before ndmjob ran: the CLI ran against the writeback of the tape, ndmjob never.)
+ */
+function settleWriteback(): void {
+  spawnSync('sync');
+}
+
+interface Sample { cli: number; ndmp: number; server: number; cliCpu: number; serverCpu: number }
+
+/**
+ * CPU seconds (user + system) from /proc/PID/stat (Linux): of the live process itself, or of its
+ * children waited for so far (`children`: cutime + cstime, which grows when spawnSync reaps one).
+ */
+function cpuSeconds(pid: number | 'self', children = false): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+  // stat(5) fields 14-17 (utime, stime, cutime, cstime); the two up to the name are cut off above.
+  const at = children ? 13 : 11;
+  return (Number(fields[at]) + Number(fields[at + 1])) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 export interface NdmpRunReport {
   format: 'snapdump-bench-ndmp/1';
   startedAt: string;
   machine: { cpus: number; cpuModel: string; memoryGB: number };
   options: { runs: number; quick: boolean; hist: boolean; recordBlocks: number; build: string };
-  results: Array<{ dataset: string; files: number; bytes: number; samples: Sample[]; cliSeconds: number; ndmpSeconds: number; serverSeconds: number; ratio: number; serverRatio: number }>;
+  results: Array<{ dataset: string; files: number; bytes: number; samples: Sample[]; cliSeconds: number; ndmpSeconds: number; serverSeconds: number; ratio: number; serverRatio: number; cliCpuSeconds: number; serverCpuSeconds: number }>;
 }
 
 export async function ndmpRun(argv: readonly string[]): Promise<NdmpRunReport> {
@@ -99,15 +122,20 @@ export async function ndmpRun(argv: readonly string[]): Promise<NdmpRunReport> {
         const waited = await waitForIdle(idleWait);
         if (waited < 0) log(`  machine still busy after ${idleWait} s; measuring anyway`);
         fs.rmSync(cliImage, { force: true });
+        settleWriteback();
+        const cpu0 = cpuSeconds('self', true);
         let t0 = performance.now();
         const c = spawnSync(process.execPath, [bin, 'backup', ds.dir, '-f', cliImage, '--state', state, '--no-update', '--quiet'], { encoding: 'utf8' });
         const cli = (performance.now() - t0) / 1000;
+        const cliCpu = cpuSeconds('self', true) - cpu0;
         if (c.status !== 0) throw new Error(`snapdump backup failed: ${c.stderr}`);
         fs.rmSync(cliImage, { force: true });
 
         await waitForIdle(idleWait);
         fs.rmSync(index, { force: true });
+        settleWriteback();
         const before = server.logs.length;
+        const serverCpu0 = cpuSeconds(server.child.pid!);
         t0 = performance.now();
         const n = spawnSync(NDMJOB, ['-c', '-D', `127.0.0.1:${server.port}/4t,bench,bench`, '-B', 'dump', '-C', ds.dir, '-f', 'bench',
           '-b', String(recordBlocks), '-E', 'UPDATE=n', ...(hist ? ['-I', index] : []), '-v'], { encoding: 'utf8', maxBuffer: 64 << 20 });
@@ -121,13 +149,17 @@ export async function ndmpRun(argv: readonly string[]): Promise<NdmpRunReport> {
           line = server.logs.slice(before).find((l) => /data operation backup halted successful after/.test(l));
         }
         const serverSeconds = line ? Number(/after ([\d.]+) s/.exec(line)![1]) : NaN;
-        samples.push({ cli, ndmp, server: serverSeconds });
-        log(`${ds.name} run ${i + 1}: CLI ${cli.toFixed(2)} s, ndmjob ${ndmp.toFixed(2)} s (server data operation ${serverSeconds.toFixed(2)} s), tape ${fmt(fs.statSync(tape).size / 1e6)} MB`);
+        const serverCpu = cpuSeconds(server.child.pid!) - serverCpu0;
+        samples.push({ cli, ndmp, server: serverSeconds, cliCpu, serverCpu });
+        log(`${ds.name} run ${i + 1}: CLI ${cli.toFixed(2)} s (${cliCpu.toFixed(2)} CPU-s), ndmjob ${ndmp.toFixed(2)} s (server data operation ${serverSeconds.toFixed(2)} s, server ${serverCpu.toFixed(2)} CPU-s), tape ${fmt(fs.statSync(tape).size / 1e6)} MB`);
+        // As the CLI's image is deleted at once (its dirty pages dropped, never written back), so is the tape's content.
+        fs.truncateSync(tape, 0);
       }
       const cliSeconds = median(samples.map((s) => s.cli));
       const ndmpSeconds = median(samples.map((s) => s.ndmp));
       const serverSeconds = median(samples.map((s) => s.server));
-      report.results.push({ dataset: ds.name, files: ds.files, bytes: ds.bytes, samples, cliSeconds, ndmpSeconds, serverSeconds, ratio: cliSeconds / ndmpSeconds, serverRatio: cliSeconds / serverSeconds });
+      report.results.push({ dataset: ds.name, files: ds.files, bytes: ds.bytes, samples, cliSeconds, ndmpSeconds, serverSeconds, ratio: cliSeconds / ndmpSeconds, serverRatio: cliSeconds / serverSeconds,
+        cliCpuSeconds: median(samples.map((s) => s.cliCpu)), serverCpuSeconds: median(samples.map((s) => s.serverCpu)) });
     }
   } finally {
     await stopServer(server);
@@ -136,8 +168,9 @@ export async function ndmpRun(argv: readonly string[]): Promise<NdmpRunReport> {
   const rows = report.results.map((r) => [
     r.dataset, fmt(r.cliSeconds, 2), fmt(r.ndmpSeconds, 2), fmt(r.serverSeconds, 2),
     fmt(r.bytes / 1e6 / r.cliSeconds), fmt(r.bytes / 1e6 / r.ndmpSeconds), `${r.ratio.toFixed(2)}x`, `${r.serverRatio.toFixed(2)}x`,
+    fmt(r.cliCpuSeconds, 2), fmt(r.serverCpuSeconds, 2),
   ]);
-  process.stdout.write(renderTable(['set', 'CLI s', 'ndmjob s', 'server op s', 'CLI MB/s', 'NDMP MB/s', 'NDMP/CLI', 'server op/CLI'], rows) + '\n');
+  process.stdout.write(renderTable(['set', 'CLI s', 'ndmjob s', 'server op s', 'CLI MB/s', 'NDMP MB/s', 'NDMP/CLI', 'server op/CLI', 'CLI CPU-s', 'server CPU-s'], rows) + '\n');
   process.stdout.write(`goal: NDMP throughput ≥ 0.90 × CLI (ndmjob wall time; ${runs} runs each, medians, record size ${recordBlocks * 512} B${hist ? ', with file history' : ''})\n`);
   const json = args.values.get('json') ?? path.join(REPO_ROOT, 'bench', 'results', 'ndmp-latest.json');
   fs.mkdirSync(path.dirname(json), { recursive: true });

@@ -127,7 +127,8 @@ export class TapeWriter extends Writable {
       for (const part of parts) {
         if (Buffer.isBuffer(part)) { run.push(part); continue; }
         const { path, offset, length, blocks } = part.copy;
-        const copied = this.opts.sink.copyFrom!(run, path, offset, length, blocks * TP_BSIZE);
+        const done = this.opts.sink.copyFrom!(run, path, offset, length, blocks * TP_BSIZE);
+        const copied = typeof done === 'number' ? done : await done;
         run = [];
         if (copied < length) this.opts.onShortCopy?.(path, offset, copied, length);
       }

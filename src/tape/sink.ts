@@ -21,9 +21,10 @@ export interface TapeSink {
    * through user space (copy_file_range), padded with zeros to `padTo` bytes. Synchronous: the
    * headers between copied ranges are small, and an asynchronous round trip for each cost more
    * than the copy. Only sinks that can do that have it. Returns the bytes that came from the
-   * file (fewer when it shrank).
+   * file (fewer when it shrank); a promise of them from a sink that sometimes has to wait (an
+   * NDMP mover at the end of its window or of the tape).
    */
-  copyFrom?(prefix: readonly Buffer[], path: string | Buffer, offset: number, length: number, padTo: number): number;
+  copyFrom?(prefix: readonly Buffer[], path: string | Buffer, offset: number, length: number, padTo: number): number | Promise<number>;
   /** Completes the image (flush, fsync, rename into place). */
   commit(): Promise<void>;
   /** Discards a partial image. Safe to call after a failure at any point. */

@@ -5,25 +5,42 @@
  * Container format (all integers big-endian): a sequence of entries, each a 16-byte header
  *
  *   0  magic   "SDVT"
- *   4  kind    1 = record, 2 = filemark
+ *   4  kind    1 = record, 2 = filemark, 3 = run
  *   8  length  bytes of record data that follow (0 for a filemark)
  *   12 prev    total size (header + data) of the entry before this one, 0 for the first
  *
- * followed by `length` bytes of data. The end of the file is the end of recorded data (EOD).
- * `prev` lets the tape move backwards without an index. Writing (a record or filemarks)
- * discards everything after the current position, as a tape drive does.
+ * followed by `length` bytes of data. A run (kind 3, added 2026-11-22; older tapes simply have
+ * none) is `count` records of `size` bytes each, stored back to back after one header that has
+ * 8 more bytes:
+ *
+ *   16 size    bytes of each record of the run
+ *   20 count   records in the run (length = size × count)
+ *
+ * It reads, positions and counts exactly like `count` separate records (a position can be inside
+ * a run; a write there splits it); it exists so that a run's data is one linear byte range of the
+ * file, which the kernel can fill straight from a source file (writeRun). A run whose data was
+ * cut short (a power loss) still holds its intact records; moving past them is a media error.
+ *
+ * The end of the file is the end of recorded data (EOD). `prev` lets the tape move backwards
+ * without an index. Writing (a record, a run or filemarks) discards everything after the current
+ * position, as a tape drive does.
  *
  * Position: `fileNum` counts filemarks crossed since BOT, `blockNo` records since the last
  * filemark (or BOT). Synchronous I/O: every operation is one small positioned read or write.
  *
  * Capacity (optional, in container bytes): a record that would end past it is refused, as a
  * drive refuses writes at end of medium (TapeFullError; several records are written as far as
- * they fit). Filemarks are still written past it, as a drive writes them in its early-warning
- * zone, so a DMA can always close the tape file.
+ * they fit; a run is written whole or not at all). Filemarks are still written past it, as a
+ * drive writes them in its early-warning zone, so a DMA can always close the tape file.
  */
 import * as fs from 'node:fs';
+import * as sysx from '../native/sysx.js';
 
 export const ENTRY_HEADER = 16;
+/** Header of a run: the entry header plus record size and count. */
+export const RUN_HEADER = 24;
+/** Bytes of data one run holds at most (its length must fit the 32-bit header fields). */
+export const MAX_RUN_BYTES = 1 << 30;
 const MAGIC = 0x53445654; // "SDVT"
 
 /** Whether a file starts like a virtual tape (a dump image starts with a header, never "SDVT"). */
@@ -32,6 +49,7 @@ export function isVirtualTapeMagic(head: Uint8Array): boolean {
 }
 const KIND_RECORD = 1;
 const KIND_FILEMARK = 2;
+const KIND_RUN = 3;
 const IOV_MAX = 1024;
 
 export class TapeMediaError extends Error {
@@ -68,18 +86,57 @@ export class TapeFullError extends Error {
   }
 }
 
-interface Entry { kind: number; length: number; prev: number }
+/** An entry: `count` records of `size` bytes (1 for a record, 0 for a filemark), `intact` of them readable. */
+interface Entry { kind: number; length: number; prev: number; size: number; count: number; intact: number }
+
+/** Errors of an in-kernel copy that mean "not between these files": fall back to another way. */
+const NO_KERNEL_COPY = new Set(['EXDEV', 'EINVAL', 'ENOSYS', 'EOPNOTSUPP', 'ENOTSUP']);
+
+/**
+ * Copies `length` bytes of `src` from `srcOffset` to `dst` at `dstOffset`, in the kernel when it
+ * can (copy_file_range; sendfile between file systems), else by reading and writing. Returns the
+ * bytes copied (fewer when the source ends) and whether the kernel did it.
+ */
+function copyFileData(src: number, srcOffset: number, dst: number, dstOffset: number, length: number): { copied: number; inKernel: boolean } {
+  for (const copy of [sysx.copyFileRange, sysx.sendfileAt]) {
+    try {
+      return { copied: copy(src, srcOffset, dst, dstOffset, length), inKernel: true };
+    } catch (e) {
+      if (!NO_KERNEL_COPY.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
+    }
+  }
+  const buf = Buffer.allocUnsafe(Math.min(length, 1 << 20));
+  let done = 0;
+  while (done < length) {
+    const n = fs.readSync(src, buf, 0, Math.min(buf.length, length - done), srcOffset + done);
+    if (n === 0) break;
+    writeFully(dst, buf.subarray(0, n), dstOffset + done);
+    done += n;
+  }
+  return { copied: done, inKernel: false };
+}
+
+function writeFully(fd: number, data: Buffer, at: number): void {
+  let done = 0;
+  while (done < data.length) done += fs.writeSync(fd, data, done, data.length - done, at + done);
+}
 
 export type ReadResult = { kind: 'record'; data: Buffer; length: number } | { kind: 'filemark' } | { kind: 'eod' };
 
 export class VirtualTape {
+  /** Start of the entry at the position (of the run, when the position is inside one). */
   private pos = 0;
+  /** Inside a run: the records of it before the position (0 otherwise), each `runSize` bytes. */
+  private sub = 0;
+  private runSize = 0;
   /** Total size of the entry just before `pos` (0 at BOT). */
   private prevTotal = 0;
   private end: number;
   fileNum = 0;
   blockNo = 0;
-  private readonly head = Buffer.alloc(ENTRY_HEADER);
+  private readonly head = Buffer.alloc(RUN_HEADER);
+  /** Bytes of runs the kernel copied into this tape (writeRun), since it was opened. */
+  kernelCopiedBytes = 0;
 
   private constructor(readonly path: string, private readonly fd: number, readonly writable: boolean, readonly capacity: number | null) {
     this.end = fs.fstatSync(fd).size;
@@ -115,37 +172,55 @@ export class VirtualTape {
 
   /** Container bytes left before the capacity from here (null: no limit). */
   get spaceRemaining(): number | null {
-    return this.capacity === null ? null : Math.max(0, this.capacity - this.pos);
+    return this.capacity === null ? null : Math.max(0, this.capacity - this.offset);
   }
 
   /** Byte position in the container (what the capacity counts). */
-  get offset(): number { return this.pos; }
+  get offset(): number { return this.sub > 0 ? this.pos + RUN_HEADER + this.sub * this.runSize : this.pos; }
 
   /** Bytes used in the container. */
   get size(): number { return this.end; }
-  get atBot(): boolean { return this.pos === 0; }
+  get atBot(): boolean { return this.pos === 0 && this.sub === 0; }
 
   private entryAt(off: number): Entry | null {
     if (off >= this.end) return null;
-    const n = fs.readSync(this.fd, this.head, 0, ENTRY_HEADER, off);
+    const n = fs.readSync(this.fd, this.head, 0, RUN_HEADER, off);
     if (n < ENTRY_HEADER) throw new TapeMediaError(`entry header cut short at byte ${off}`, off);
     const magic = this.head.readUInt32BE(0);
     const kind = this.head.readUInt32BE(4);
     const length = this.head.readUInt32BE(8);
     const prev = this.head.readUInt32BE(12);
-    if (magic !== MAGIC || (kind !== KIND_RECORD && kind !== KIND_FILEMARK) || (kind === KIND_FILEMARK && length !== 0) || off + ENTRY_HEADER + length > this.end) {
-      throw new TapeMediaError(`damaged tape entry at byte ${off}`, off);
+    const damaged = () => new TapeMediaError(`damaged tape entry at byte ${off}`, off);
+    if (magic !== MAGIC) throw damaged();
+    if (kind === KIND_RUN) {
+      if (n < RUN_HEADER) throw new TapeMediaError(`entry header cut short at byte ${off}`, off);
+      const size = this.head.readUInt32BE(16);
+      const count = this.head.readUInt32BE(20);
+      if (size === 0 || count === 0 || size * count !== length) throw damaged();
+      // A run cut short keeps its whole records before the cut.
+      const intact = Math.min(count, Math.floor((this.end - off - RUN_HEADER) / size));
+      return { kind, length, prev, size, count, intact };
     }
-    return { kind, length, prev };
+    if ((kind !== KIND_RECORD && kind !== KIND_FILEMARK) || (kind === KIND_FILEMARK && length !== 0) || off + ENTRY_HEADER + length > this.end) throw damaged();
+    const count = kind === KIND_RECORD ? 1 : 0;
+    return { kind, length, prev, size: length, count, intact: count };
   }
 
-  private total(e: Entry): number { return ENTRY_HEADER + e.length; }
+  private total(e: Entry): number { return (e.kind === KIND_RUN ? RUN_HEADER : ENTRY_HEADER) + e.length; }
 
+  private cutShort(): TapeMediaError {
+    return new TapeMediaError(`run of records cut short at byte ${this.pos}`, this.pos);
+  }
+
+  /** To the next entry (from anywhere in this one). */
   private stepForward(e: Entry): void {
+    if (e.intact < e.count) throw this.cutShort();
     this.pos += this.total(e);
     this.prevTotal = this.total(e);
+    this.sub = 0;
   }
 
+  /** To the start of the entry before (from the start of this one). */
   private stepBack(): Entry {
     const start = this.pos - this.prevTotal;
     const e = this.entryAt(start);
@@ -155,20 +230,46 @@ export class VirtualTape {
     return e;
   }
 
+  /** Inside (or at the start of) the run `e` here, `n` records further on; past its end, to the next entry. */
+  private advanceInRun(e: Entry, n: number): void {
+    if (this.sub + n > e.intact) throw this.cutShort();
+    this.sub += n;
+    this.runSize = e.size;
+    if (this.sub === e.count) this.stepForward(e);
+  }
+
   /** Reads the next record (up to `max` bytes of it; the rest is skipped). A filemark is not crossed. */
   read(max: number, into?: Buffer): ReadResult {
     const e = this.entryAt(this.pos);
     if (!e) return { kind: 'eod' };
     if (e.kind === KIND_FILEMARK) return { kind: 'filemark' };
-    const n = Math.min(max, e.length);
+    const at = e.kind === KIND_RUN ? this.pos + RUN_HEADER + this.sub * e.size : this.pos + ENTRY_HEADER;
+    if (e.kind === KIND_RUN && this.sub >= e.intact) throw this.cutShort();
+    const n = Math.min(max, e.size);
     const data = into && into.length >= n ? into.subarray(0, n) : Buffer.allocUnsafe(n);
-    if (n > 0 && fs.readSync(this.fd, data, 0, n, this.pos + ENTRY_HEADER) !== n) throw new TapeMediaError(`record cut short at byte ${this.pos}`, this.pos);
-    this.stepForward(e);
+    if (n > 0 && fs.readSync(this.fd, data, 0, n, at) !== n) throw new TapeMediaError(`record cut short at byte ${at}`, at);
+    if (e.kind === KIND_RUN) this.advanceInRun(e, 1); else this.stepForward(e);
     this.blockNo++;
-    return { kind: 'record', data, length: e.length };
+    return { kind: 'record', data, length: e.size };
   }
 
   private truncateHere(): void {
+    if (this.sub > 0) {
+      // Inside a run: it keeps the records before the position and ends here.
+      const keep = this.sub * this.runSize;
+      const field = Buffer.allocUnsafe(4);
+      field.writeUInt32BE(keep, 0);
+      writeFully(this.fd, field, this.pos + 8);
+      field.writeUInt32BE(this.sub, 0);
+      writeFully(this.fd, field, this.pos + 20);
+      const end = this.pos + RUN_HEADER + keep;
+      fs.ftruncateSync(this.fd, end);
+      this.end = end;
+      this.pos = end;
+      this.prevTotal = RUN_HEADER + keep;
+      this.sub = 0;
+      return;
+    }
     if (this.end > this.pos) {
       fs.ftruncateSync(this.fd, this.pos);
       this.end = this.pos;
@@ -184,8 +285,12 @@ export class VirtualTape {
     return h;
   }
 
-  /** Writes entries (header + data pairs) at the current position in as few system calls as possible. */
-  private appendEntries(entries: ReadonlyArray<{ kind: number; data: readonly Buffer[] }>): void {
+  /**
+   * Writes entries (header + data pairs) at the current position in as few system calls as
+   * possible; `runHead`, the header of a run that follows them (its `prev` filled in here), goes
+   * with them, but the position moves only past the entries.
+   */
+  private appendEntries(entries: ReadonlyArray<{ kind: number; data: readonly Buffer[] }>, runHead: Buffer | null = null): void {
     const parts: Buffer[] = [];
     let prev = this.prevTotal;
     let total = 0;
@@ -194,6 +299,10 @@ export class VirtualTape {
       parts.push(this.entryHeader(e.kind, length, prev), ...e.data);
       prev = ENTRY_HEADER + length;
       total += prev;
+    }
+    if (runHead) {
+      runHead.writeUInt32BE(prev, 12);
+      parts.push(runHead);
     }
     let done = 0;
     let i = 0;
@@ -225,7 +334,7 @@ export class VirtualTape {
   /** How many of these records fit before the capacity, from here. */
   private fitting(lengths: readonly number[]): number {
     if (this.capacity === null) return lengths.length;
-    let at = this.pos;
+    let at = this.offset;
     let n = 0;
     for (const len of lengths) {
       at += ENTRY_HEADER + len;
@@ -247,6 +356,49 @@ export class VirtualTape {
     this.appendEntries(records.slice(0, n).map((r) => ({ kind: KIND_RECORD, data: Buffer.isBuffer(r) ? [r] : r })));
     this.blockNo += n;
     return n;
+  }
+
+  /**
+   * Writes `records` here (as writeRecords), then a run of `count` records of `size` bytes whose
+   * data comes straight from the file `src` at `srcOffset`: copied in the kernel (copy_file_range,
+   * or sendfile between file systems; by reading and writing where neither works), never through
+   * this process. Discards what followed. All or nothing: -1, and nothing written, when it does
+   * not all fit before the capacity. Otherwise the bytes that came from `src`; the rest of the
+   * run (a source that shrank) is zeros. On a failed write the tape is cut back to where it was.
+   */
+  writeRun(records: readonly TapeRecord[], src: number, srcOffset: number, size: number, count: number): number {
+    const want = size * count;
+    if (!(size > 0 && count > 0 && want <= MAX_RUN_BYTES)) throw new RangeError(`a run of ${count} records of ${size} bytes`);
+    const bytes = records.reduce((n, r) => n + ENTRY_HEADER + recordLength(r), RUN_HEADER + want);
+    if (this.capacity !== null && this.offset + bytes > this.capacity) return -1;
+    this.truncateHere();
+    const start = this.pos;
+    const startPrev = this.prevTotal;
+    try {
+      const h = Buffer.allocUnsafe(RUN_HEADER);
+      h.writeUInt32BE(MAGIC, 0);
+      h.writeUInt32BE(KIND_RUN, 4);
+      h.writeUInt32BE(want, 8);
+      h.writeUInt32BE(size, 16);
+      h.writeUInt32BE(count, 20);
+      // The records before and the run's header in one write.
+      this.appendEntries(records.map((r) => ({ kind: KIND_RECORD, data: Buffer.isBuffer(r) ? [r] : r })), h);
+      const at = this.pos + RUN_HEADER;
+      const { copied, inKernel } = copyFileData(src, srcOffset, this.fd, at, want);
+      for (let z = copied; z < want; z += 1 << 20) writeFully(this.fd, Buffer.alloc(Math.min(1 << 20, want - z)), at + z);
+      if (inKernel) this.kernelCopiedBytes += copied;
+      this.pos = at + want;
+      this.end = this.pos;
+      this.prevTotal = RUN_HEADER + want;
+      this.blockNo += records.length + count;
+      return copied;
+    } catch (e) {
+      try { fs.ftruncateSync(this.fd, start); } catch { /* the error below says enough */ }
+      this.pos = start;
+      this.end = start;
+      this.prevTotal = startPrev;
+      throw e;
+    }
   }
 
   /**
@@ -337,6 +489,7 @@ export class VirtualTape {
 
   rewind(): void {
     this.pos = 0;
+    this.sub = 0;
     this.prevTotal = 0;
     this.fileNum = 0;
     this.blockNo = 0;
@@ -348,9 +501,10 @@ export class VirtualTape {
     while (done < count) {
       const e = this.entryAt(this.pos);
       if (!e || e.kind === KIND_FILEMARK) break;
-      this.stepForward(e);
-      this.blockNo++;
-      done++;
+      const n = e.kind === KIND_RUN ? Math.min(count - done, e.count - this.sub) : 1;
+      if (e.kind === KIND_RUN) this.advanceInRun(e, n); else this.stepForward(e);
+      this.blockNo += n;
+      done += n;
     }
     return count - done;
   }
@@ -358,13 +512,26 @@ export class VirtualTape {
   /** Back over up to `count` records, stopping after a filemark (EOT side) or at BOT. */
   bsr(count: number): number {
     let done = 0;
-    while (done < count && this.pos > 0) {
-      const before = this.pos - this.prevTotal;
-      const e = this.entryAt(before);
+    while (done < count) {
+      if (this.sub > 0) {
+        const n = Math.min(count - done, this.sub);
+        this.sub -= n;
+        this.blockNo -= n;
+        done += n;
+        continue;
+      }
+      if (this.pos === 0) break;
+      const e = this.entryAt(this.pos - this.prevTotal);
       if (!e || e.kind === KIND_FILEMARK) break;
       this.stepBack();
-      this.blockNo--;
-      done++;
+      if (e.kind === KIND_RUN) {
+        // From the run's end: the loop takes its records from `sub`.
+        this.sub = e.count;
+        this.runSize = e.size;
+      } else {
+        this.blockNo--;
+        done++;
+      }
     }
     return count - done;
   }
@@ -375,13 +542,12 @@ export class VirtualTape {
     while (done < count) {
       const e = this.entryAt(this.pos);
       if (!e) break;
+      this.blockNo += e.count - this.sub;
       this.stepForward(e);
       if (e.kind === KIND_FILEMARK) {
         this.fileNum++;
         this.blockNo = 0;
         done++;
-      } else {
-        this.blockNo++;
       }
     }
     return count - done;
@@ -390,6 +556,7 @@ export class VirtualTape {
   /** Back across `count` filemarks, ending on the BOT side of the last; stops at BOT. */
   bsf(count: number): number {
     let done = 0;
+    if (count > 0) this.sub = 0;
     while (done < count && this.pos > 0) {
       const e = this.stepBack();
       if (e.kind === KIND_FILEMARK) {
@@ -403,14 +570,14 @@ export class VirtualTape {
 
   /** Records between the previous filemark (or BOT) and here. */
   private recordsBefore(): number {
-    let n = 0;
+    let n = this.sub;
     let pos = this.pos;
     let prev = this.prevTotal;
     while (pos > 0) {
       const start = pos - prev;
       const e = this.entryAt(start);
       if (!e || e.kind === KIND_FILEMARK) break;
-      n++;
+      n += e.count;
       pos = start;
       prev = e.prev;
     }

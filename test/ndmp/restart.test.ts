@@ -140,6 +140,46 @@ test('ndmjob killed mid-backup (SIGKILL): the backup aborts, the tape is freed, 
   }
 });
 
+test('large files (runs the kernel copied onto the tape): ndmjob killed mid-backup, the restart cuts the tape back among the runs and completes the image', { skip: skipNdmjob }, async () => {
+  const h = await startServer();
+  try {
+    const src = path.join(h.dir, 'vol', 'big');
+    fs.mkdirSync(src, { recursive: true });
+    for (let i = 0; i < 6; i++) fs.writeFileSync(path.join(src, `big${i}`), pseudoRandom(2 * 1024 * 1024 + i * 3000, 100 + i));
+    const tape = path.join(h.dir, 'tape0');
+    let pid = 0;
+    const ctx = await withSlowFilePhase(async () => {
+      const running = ndmjob(['-c', '-D', h.agent('t'), '-B', 'dump', '-C', src, '-f', 'tape0', '-E', 'LEVEL=0', '-v'], { cwd: h.dir, onSpawn: (p) => { pid = p; } });
+      const c = await until('a checkpoint in the file phase', () => checkpointed(h));
+      process.kill(pid, 'SIGKILL');
+      await running;
+      await until('the backup to stop', () => h.logs.find((l) => /data operation stopped/.test(l)));
+      return c;
+    });
+    await released(h);
+    const copied = h.logs.map((l) => /of them copied from files in the kernel/.test(l) && Number(/, (\d+) of them/.exec(l)![1])).find((n) => n !== false);
+    assert.ok(typeof copied === 'number' && copied > 0, h.logs.join('\n'));
+    const r = snapdump(['backup', '--restart', ctx.id, '--state', stateDir(h), '--quiet'], { env: cliEnv() });
+    assert.equal(r.status, 0, r.stderr);
+    const dest = path.join(h.dir, 'vol', 'restored-big');
+    const rr = snapdump(['restore', '-f', tape, '-C', dest, '--quiet'], { env: cliEnv() });
+    assert.equal(rr.status, 0, rr.stderr);
+    sameTree(src, dest);
+    if (haveRestore && isRoot) {
+      const image = path.join(h.dir, 'image-big.dump');
+      assert.equal(snapdump(['vtape-export', '-f', tape, '-o', image], { env: cliEnv() }).status, 0);
+      const viaLinux = path.join(h.dir, 'linux-big');
+      fs.mkdirSync(viaLinux);
+      const lr = run('restore', ['-r', '-y', '-f', image], { cwd: viaLinux });
+      assert.equal(lr.status, 0, lr.stderr);
+      fs.rmSync(path.join(viaLinux, 'restoresymtable'));
+      sameTree(src, viaLinux);
+    }
+  } finally {
+    await h.close();
+  }
+});
+
 type Body = Record<string, unknown>;
 const body = (m: Decoded): Body => (m.ok ? m.body : {}) as Body;
 

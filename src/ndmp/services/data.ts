@@ -123,15 +123,16 @@ export class DataService implements SessionService {
    */
   private imageTarget(): ImageTarget {
     if (!this.local) {
-      return { medium: null, direct: null, notResumable: 'the image goes over a TCP data connection to a mover this data service does not drive: only a LOCAL backup (DATA and TAPE in one session) onto a virtual tape can be restarted' };
+      return { medium: null, direct: null, copy: null, notResumable: 'the image goes over a TCP data connection to a mover this data service does not drive: only a LOCAL backup (DATA and TAPE in one session) onto a virtual tape can be restarted' };
     }
     const m = this.mover;
     const direct = (parts: readonly Buffer[]) => m.writeDirect(parts);
+    const copy: ImageTarget['copy'] = (prefix, src, offset, length, padTo) => m.copyDirect(prefix, src, offset, length, padTo);
     const t = this.mover.tapeService.tape;
     if (!t || !t.writable || m.windowOffset !== 0n || m.recordNum !== 0 || t.blockNo !== 0) {
-      return { medium: null, direct, notResumable: 'the image does not start a tape file of a virtual tape (window offset 0, first record of a file), so a restart could not find it' };
+      return { medium: null, direct, copy, notResumable: 'the image does not start a tape file of a virtual tape (window offset 0, first record of a file), so a restart could not find it' };
     }
-    return { medium: { kind: 'virtual-tape', path: t.path, tapeFile: t.fileNum, recordSize: m.recordSize }, direct, notResumable: '' };
+    return { medium: { kind: 'virtual-tape', path: t.path, tapeFile: t.fileNum, recordSize: m.recordSize }, direct, copy, notResumable: '' };
   }
 
   /** A slot under the server's operation limit, or a refusal the DMA can show. */

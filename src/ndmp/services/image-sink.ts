@@ -7,7 +7,11 @@
  * With a `medium` (a LOCAL backup whose image starts a tape file of a virtual tape) the backup
  * is restartable: the mover reports how far records are on tape, checkpoints never go past that,
  * and a stopped backup leaves the tape file for `snapdump backup --restart`.
+ *
+ * LOCAL without file history, the sink also takes file ranges (copyFrom): the mover puts their
+ * whole records on the virtual tape as runs the kernel copies, as the CLI's file sink does.
  */
+import * as fs from 'node:fs';
 import { SnapdumpError } from '../../errors.js';
 import type { TapeSink } from '../../tape/sink.js';
 import type { TapeFileMedium } from '../../tape/virtual-tape.js';
@@ -25,6 +29,11 @@ export interface ImageTarget {
    * the mover stopped), instead of through the data connection's stream.
    */
   direct: ((parts: readonly Buffer[]) => Promise<boolean>) | null;
+  /**
+   * LOCAL: hands a range of an open file to this session's mover (MoverService.copyDirect):
+   * the bytes that came from the file, -1 when the mover stopped.
+   */
+  copy: ((prefix: readonly Buffer[], src: number, offset: number, length: number, padTo: number) => number | Promise<number>) | null;
 }
 
 export class NdmpImageSink implements TapeSink {
@@ -34,10 +43,41 @@ export class NdmpImageSink implements TapeSink {
   readonly medium?: TapeFileMedium;
   readonly notResumable?: string;
   private readonly direct: ImageTarget['direct'];
+  /** Only where the mover can take file ranges and nobody needs to see the bytes (file history). */
+  readonly copyFrom?: (prefix: readonly Buffer[], path: string | Buffer, offset: number, length: number, padTo: number) => number | Promise<number>;
 
   constructor(readonly name: string, private readonly channel: DataChannel, private readonly history: BackupFileHistory | null, target: ImageTarget) {
     if (target.medium) this.medium = target.medium; else this.notResumable = target.notResumable;
     this.direct = target.direct;
+    const copy = target.copy;
+    if (copy && target.direct && !history) this.copyFrom = (prefix, path, offset, length, padTo) => this.copyRange(copy, prefix, path, offset, length, padTo);
+  }
+
+  private copyRange(copy: NonNullable<ImageTarget['copy']>, prefix: readonly Buffer[], path: string | Buffer, offset: number, length: number, padTo: number): number | Promise<number> {
+    let src: number;
+    try {
+      src = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    } catch (e) {
+      // A file that vanished becomes zeros, which the caller reports (as the CLI's file sink does).
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw new SnapdumpError('ERR_OUTPUT', `cannot copy ${String(path)} to the tape: ${(e as Error).message}`, { path: this.name }, { cause: e });
+      }
+      return this.write([...prefix, Buffer.alloc(padTo)]).then(() => 0);
+    }
+    const bytes = prefix.reduce((n, p) => n + p.length, padTo);
+    const done = (copied: number): number => {
+      if (copied < 0) throw new SnapdumpError('ERR_OUTPUT', 'the mover stopped taking the image', { path: this.name });
+      this.bytes += bytes;
+      return copied;
+    };
+    let r: number | Promise<number>;
+    try {
+      r = copy(prefix, src, offset, length, padTo);
+    } finally {
+      // Both ways have read what they need from the file before they return.
+      fs.closeSync(src);
+    }
+    return typeof r === 'number' ? done(r) : r.then(done);
   }
 
   /** From the mover: image bytes now on tape. */
