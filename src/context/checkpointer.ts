@@ -113,9 +113,12 @@ export class Checkpointer {
   async checkpoint(written: number): Promise<void> {
     let at = this.flushedStart;
     if (!this.ctx.restartable || at === null) return;
+    // What is on the medium before the sync is what the sync makes durable; a write that ends
+    // during it may not be covered.
+    const onMedium = this.sink.durableBytes?.();
     await this.sink.syncData?.();
-    if (this.sink.durableBytes) {
-      at = this.durableStart(at.offset, this.sink.durableBytes());
+    if (onMedium !== undefined) {
+      at = this.durableStart(at.offset, onMedium);
       if (at === null || at.offset === this.ctx.checkpoint?.offset) return;
     }
     this.offsets?.flush(true);

@@ -40,6 +40,10 @@ export class TapeWriter extends Writable {
   private releases: Array<() => void> = [];
   private written = 0;
   private readonly batchBytes: number;
+  /** Writes handed to the sink and not yet done, oldest first (each resolves to the image bytes up to its end). */
+  private inFlight: Array<Promise<number>> = [];
+  /** At the end: flush() waits for every write. */
+  private draining = false;
 
   constructor(private readonly opts: TapeWriterOptions) {
     super({ objectMode: true, highWaterMark: 64 });
@@ -70,9 +74,12 @@ export class TapeWriter extends Writable {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    // Borrowed memory goes back even when the pipeline fails, so nothing waits for it forever.
+    // Borrowed memory goes back even when the pipeline fails, so nothing waits for it forever
+    // (a write still in flight gives back its own when it ends).
     for (const release of this.releases) release();
     this.releases = [];
+    for (const w of this.inFlight) w.catch(() => undefined);
+    this.inFlight = [];
     callback(error);
   }
 
@@ -90,6 +97,7 @@ export class TapeWriter extends Writable {
       this.pendingBytes += TP_BSIZE;
       this.blocks++;
     } while (this.blocks % ntrec !== 0);
+    this.draining = true;
     this.flush().then(() => callback(), callback);
   }
 
@@ -114,30 +122,45 @@ export class TapeWriter extends Writable {
     this.blocks += partStart;
   }
 
+  /**
+   * Writes what is pending. A sink that takes positioned writes (a file) may have several in
+   * flight, so the copy of one batch into the page cache overlaps the next; each batch's memory
+   * goes back when its own write is done. Resolves once at most the sink's limit is in flight.
+   */
   private async flush(): Promise<void> {
-    if (this.pending.length === 0) return;
-    const parts = this.pending;
-    const bytes = this.pendingBytes;
-    const releases = this.releases;
-    this.pending = [];
-    this.pendingBytes = 0;
-    this.releases = [];
-    try {
-      let run: Buffer[] = [];
-      for (const part of parts) {
-        if (Buffer.isBuffer(part)) { run.push(part); continue; }
-        const { path, offset, length, blocks } = part.copy;
-        const done = this.opts.sink.copyFrom!(run, path, offset, length, blocks * TP_BSIZE);
-        const copied = typeof done === 'number' ? done : await done;
-        run = [];
-        if (copied < length) this.opts.onShortCopy?.(path, offset, copied, length);
+    if (this.pending.length > 0) {
+      const parts = this.pending;
+      const bytes = this.pendingBytes;
+      const releases = this.releases;
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.releases = [];
+      let write: Promise<void>;
+      try {
+        let run: Buffer[] = [];
+        for (const part of parts) {
+          if (Buffer.isBuffer(part)) { run.push(part); continue; }
+          const { path, offset, length, blocks } = part.copy;
+          // A sink that must wait for its medium (NDMP's mover) returns a promise.
+          const done = this.opts.sink.copyFrom!(run, path, offset, length, blocks * TP_BSIZE);
+          const copied = typeof done === 'number' ? done : await done;
+          run = [];
+          if (copied < length) this.opts.onShortCopy?.(path, offset, copied, length);
+        }
+        write = run.length ? this.opts.sink.write(run) : Promise.resolve();
+      } catch (e) {
+        for (const release of releases) release();
+        throw e;
       }
-      if (run.length) await this.opts.sink.write(run);
-    } finally {
-      for (const release of releases) release();
+      const end = this.written + bytes;
+      this.written = end;
+      this.inFlight.push(write.finally(() => { for (const release of releases) release(); }).then(() => end));
     }
-    this.written += bytes;
-    this.opts.onWritten?.(this.written);
-    await this.opts.onFlushed?.(this.written);
+    const limit = Math.max(1, this.opts.sink.concurrentWrites ?? 1);
+    while (this.inFlight.length >= limit || (this.pending.length === 0 && this.inFlight.length > 0 && this.draining)) {
+      const done = await this.inFlight.shift()!;
+      this.opts.onWritten?.(done);
+      await this.opts.onFlushed?.(done);
+    }
   }
 }

@@ -44,6 +44,11 @@ export interface TapeSink {
   durableBytes?(): number;
   /** Why an image that goes here cannot be continued later, when the sink knows better than "a stream". */
   readonly notResumable?: string;
+  /**
+   * Writes that may be in flight at once (default 1): a sink whose writes land at positions
+   * fixed when write() is called (a file) can take several.
+   */
+  readonly concurrentWrites?: number;
 }
 
 const IOV_MAX = 1024;
@@ -110,10 +115,28 @@ class FileSink implements TapeSink {
     if (!this.closed) { try { fs.closeSync(this.fd); } catch { /* already closed */ } this.closed = true; }
   }
 
+  /** Two: one batch is copied into the page cache while the next is gathered and started. */
+  readonly concurrentWrites = 2;
+  /** Start positions of the writes in flight: the image is complete up to the lowest. */
+  private readonly writing = new Set<number>();
+
+  durableBytes(): number {
+    let low = this.position;
+    for (const at of this.writing) if (at < low) low = at;
+    return low;
+  }
+
   async write(parts: readonly Buffer[]): Promise<void> {
     const bytes = parts.reduce((n, p) => n + p.length, 0);
-    await writevAll(this.fd, parts, this.name, this.position);
+    // The position is taken now, so writes in flight and in-kernel copies never overlap.
+    const at = this.position;
     this.position += bytes;
+    this.writing.add(at);
+    try {
+      await writevAll(this.fd, parts, this.name, at);
+    } finally {
+      this.writing.delete(at);
+    }
   }
 
   copyFrom(prefix: readonly Buffer[], path: string | Buffer, offset: number, length: number, padTo: number): number {

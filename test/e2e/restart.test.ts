@@ -23,7 +23,8 @@ function buildSource(root: string, seed: number, large: boolean): void {
   fs.mkdirSync(root, { recursive: true });
   let rnd = seed;
   const next = () => { rnd = (rnd * 1103515245 + 12345) % 2 ** 31; return rnd; };
-  for (let d = 0; d < 8; d++) {
+  // With large files, more small ones too: enough writes for several checkpoints around the copied ranges.
+  for (let d = 0; d < (large ? 16 : 8); d++) {
     const dir = path.join(root, `d${d}`);
     fs.mkdirSync(dir);
     for (let f = 0; f < 40; f++) fs.writeFileSync(path.join(dir, `f${f}`), pseudoRandom(next() % 60_000, seed + d * 100 + f));
