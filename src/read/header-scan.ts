@@ -73,6 +73,22 @@ export class HeaderScanner {
     }
   }
 
+  /**
+   * The next `bytes` of the stream are file data the caller never had in memory (the kernel
+   * copied them): they are passed over as push() would pass over them. Only whole data blocks
+   * of an object whose data the scan skips anyway may be left out; anything else stops the scan.
+   */
+  skip(bytes: number): void {
+    if (this.failure || this.ended || bytes === 0) return;
+    const blocks = bytes / TP_BSIZE;
+    if (this.partialLen !== 0 || !Number.isInteger(blocks) || blocks > this.dataLeft || this.current?.parts != null) {
+      this.fail(`${bytes} bytes at byte ${this.offset + this.partialLen} were not seen, and they are not only file data`);
+      return;
+    }
+    this.dataLeft -= blocks;
+    this.offset += bytes;
+  }
+
   /** The stream is complete: reports the last object; a stream cut short is a failure. */
   end(): void {
     if (this.failure) return;

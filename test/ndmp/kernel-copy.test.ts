@@ -87,6 +87,44 @@ test('large files of a LOCAL backup are copied onto the virtual tape in the kern
   }
 });
 
+test('with file history the large files are copied in the kernel too, and the history is the one read back from tape', { skip: skipNdmjob }, async () => {
+  const h = await startServer();
+  try {
+    const src = path.join(h.dir, 'vol', 'src');
+    buildFullTree(src);
+    fs.writeFileSync(path.join(src, 'big1.bin'), pseudoRandom(3 * 1024 * 1024 + 123, 31));
+    fs.mkdirSync(path.join(src, 'deep'), { recursive: true });
+    fs.writeFileSync(path.join(src, 'deep', 'big2.bin'), pseudoRandom(2 * 1024 * 1024 + 4097, 32));
+    const bigBytes = 3 * 1024 * 1024 + 123 + 2 * 1024 * 1024 + 4097;
+    const idx = path.join(h.dir, 'backup.idx');
+    const c = await ndmjob(['-c', '-D', h.agent('t'), '-B', 'dump', '-C', src, '-f', 'tape0', '-I', idx, '-E', 'UPDATE=n', '-v'], { cwd: h.dir });
+    assert.match(c.output, /Operation ended OKAY/, c.output.slice(-2000));
+    assert.ok(!h.logs.some((l) => /file history incomplete/.test(l)), h.logs.join('\n'));
+    const k = kernelBytes(h.logs);
+    assert.equal(k.length, 1, h.logs.join('\n'));
+    assert.ok(k[0]! > bigBytes * 0.9 && k[0]! <= largeFileBytes(src), `${k[0]} of ${bigBytes} bytes copied in the kernel`);
+
+    // The history posted while the image was written (headers scanned, copied data skipped) is
+    // exactly the one the table of contents reads back from the tape (the full image reader).
+    const toc = path.join(h.dir, 'toc.idx');
+    const t = await ndmjob(['-t', '-D', h.agent('t'), '-B', 'dump', '-f', 'tape0', '-I', toc, '-v'], { cwd: h.dir });
+    assert.match(t.output, /Operation ended OKAY/, t.output.slice(-2000));
+    const dh = (file: string) => fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('DHd ') || l.startsWith('DHn ')).sort();
+    const posted = dh(idx);
+    assert.ok(posted.filter((l) => l.startsWith('DHn ')).length > 10, posted.join('\n'));
+    assert.deepEqual(dh(toc), posted);
+
+    // Direct access recovery by the fh_info of a copied file: only that file is read back.
+    const sel = path.join(h.dir, 'vol', 'sel');
+    fs.mkdirSync(sel);
+    const x = await ndmjob(['-x', '-D', h.agent('t'), '-B', 'dump', '-f', 'tape0', '-C', sel, '-J', idx, 'deep/big2.bin', '-v'], { cwd: h.dir });
+    assert.match(x.output, /Operation ended OKAY/, x.output.slice(-2000));
+    assert.deepEqual(fs.readFileSync(path.join(sel, 'deep', 'big2.bin')), fs.readFileSync(path.join(src, 'deep', 'big2.bin')));
+  } finally {
+    await h.close();
+  }
+});
+
 test('a tape with a capacity: runs that fit are copied, then records as far as they fit, then EOM as ever', { skip: skipNdmjob }, async () => {
   const capacity = 2 * 1024 * 1024;
   const h = await startServer({ tapeCapacity: [`tape0=${capacity}`] });

@@ -102,6 +102,34 @@ describe('header scan', () => {
     assert.ok(seen.some((s) => s.size === (5 << 20) + 100), 'the sparse file');
   });
 
+  it('file data skipped (copied in the kernel) gives the same view; anything else skipped stops the scan', () => {
+    const bytes = fs.readFileSync(images[0]!);
+    const expected = scanView(bytes, []).seen;
+    const withSkip = (from: number, length: number) => {
+      const seen: Seen[] = [];
+      const s = new HeaderScanner((i) => seen.push({
+        offset: i.offset, ino: i.header.inumber, mode: i.header.inode.mode, size: i.header.inode.size, contents: i.contents ? i.contents.toString('hex') : null,
+      }));
+      s.push(bytes.subarray(0, from));
+      s.skip(length);
+      s.push(bytes.subarray(from + length));
+      s.end();
+      return { seen, failure: s.failure };
+    };
+    // The 701-block file: 512 blocks after its TS_INODE, 189 after a TS_ADDR.
+    const large = expected.find((e) => e.size === 700 * 1024 + 5)!;
+    for (const [from, length] of [[large.offset + 1024, 512 * 1024], [large.offset + 1024 + 100 * 1024, 300 * 1024], [large.offset + 1024 + 513 * 1024, 189 * 1024]] as const) {
+      const r = withSkip(from, length);
+      assert.equal(r.failure, null, `skip ${length} at ${from}`);
+      assert.deepEqual(r.seen, expected);
+    }
+    // More than the header announced (into the TS_ADDR header), a directory's blocks, half a block.
+    assert.match(withSkip(large.offset + 1024, 513 * 1024).failure ?? '', /not only file data/);
+    const dir = expected.find((e) => e.contents !== null && e.contents.length > 0)!;
+    assert.match(withSkip(dir.offset + 1024, 1024).failure ?? '', /not only file data/);
+    assert.match(withSkip(large.offset + 1024 + 100, 1024).failure ?? '', /not only file data/);
+  });
+
   it('a stream cut short or with a damaged header stops the scan with a reason', () => {
     const bytes = fs.readFileSync(images[0]!);
     const cut = scanView(bytes.subarray(0, Math.floor(bytes.length / 2)), []);

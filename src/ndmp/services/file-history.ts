@@ -136,6 +136,13 @@ export class BackupFileHistory {
     await this.out.drained();
   }
 
+  /** `prefix`, then `skipped` bytes of file data the sink does not see (copied in the kernel). */
+  async pushRange(prefix: readonly Uint8Array[], skipped: number): Promise<void> {
+    for (const p of prefix) this.scan.push(p);
+    this.scan.skip(skipped);
+    await this.out.drained();
+  }
+
   /** The image is complete: posts the rest. */
   async end(): Promise<void> {
     this.scan.end();

@@ -8,8 +8,9 @@
  * is restartable: the mover reports how far records are on tape, checkpoints never go past that,
  * and a stopped backup leaves the tape file for `snapdump backup --restart`.
  *
- * LOCAL without file history, the sink also takes file ranges (copyFrom): the mover puts their
- * whole records on the virtual tape as runs the kernel copies, as the CLI's file sink does.
+ * LOCAL, the sink also takes file ranges (copyFrom): the mover puts their whole records on the
+ * virtual tape as runs the kernel copies, as the CLI's file sink does. The file history needs
+ * only the headers, so it scans what is in memory and is told how much file data it did not see.
  */
 import * as fs from 'node:fs';
 import { SnapdumpError } from '../../errors.js';
@@ -43,14 +44,14 @@ export class NdmpImageSink implements TapeSink {
   readonly medium?: TapeFileMedium;
   readonly notResumable?: string;
   private readonly direct: ImageTarget['direct'];
-  /** Only where the mover can take file ranges and nobody needs to see the bytes (file history). */
+  /** Only where the mover can take file ranges (LOCAL). */
   readonly copyFrom?: (prefix: readonly Buffer[], path: string | Buffer, offset: number, length: number, padTo: number) => number | Promise<number>;
 
   constructor(readonly name: string, private readonly channel: DataChannel, private readonly history: BackupFileHistory | null, target: ImageTarget) {
     if (target.medium) this.medium = target.medium; else this.notResumable = target.notResumable;
     this.direct = target.direct;
     const copy = target.copy;
-    if (copy && target.direct && !history) this.copyFrom = (prefix, path, offset, length, padTo) => this.copyRange(copy, prefix, path, offset, length, padTo);
+    if (copy && target.direct) this.copyFrom = (prefix, path, offset, length, padTo) => this.copyRange(copy, prefix, path, offset, length, padTo);
   }
 
   private copyRange(copy: NonNullable<ImageTarget['copy']>, prefix: readonly Buffer[], path: string | Buffer, offset: number, length: number, padTo: number): number | Promise<number> {
@@ -70,6 +71,8 @@ export class NdmpImageSink implements TapeSink {
       this.bytes += bytes;
       return copied;
     };
+    // The scan reads the prefix now, before its buffers can be reused.
+    const scanned = this.history?.pushRange(prefix, padTo);
     let r: number | Promise<number>;
     try {
       r = copy(prefix, src, offset, length, padTo);
@@ -77,6 +80,7 @@ export class NdmpImageSink implements TapeSink {
       // Both ways have read what they need from the file before they return.
       fs.closeSync(src);
     }
+    if (scanned) return Promise.all([r, scanned]).then(([copied]) => done(copied));
     return typeof r === 'number' ? done(r) : r.then(done);
   }
 
