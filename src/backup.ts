@@ -326,7 +326,7 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
     }
     async function* directoryStage(upstream: AsyncIterable<TapeChunk>): AsyncGenerator<TapeChunk> {
       yield* upstream;
-      for (const chunk of directoryEmit(p, vol, notice)) { progress.files++; yield chunk; }
+      for (const chunk of directoryEmit(p, vol, notice)) { progress.files += chunk.objects.length; yield chunk; }
       sendProgress();
     }
     async function* fileStage(upstream: AsyncIterable<TapeChunk>): AsyncGenerator<TapeChunk> {

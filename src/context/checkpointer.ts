@@ -3,7 +3,7 @@
  * stable storage first, then the offset map, then the context names the object to continue
  * from — in that order, so a checkpoint never points past what is really on disk.
  */
-import { atomicWrite } from '../state/state-dir.js';
+import { atomicWrite, syncPath } from '../state/state-dir.js';
 import type { TapeSink } from '../tape/sink.js';
 import type { BackupContext, Checkpoint, ContextPhase, ContextStatus } from './context.js';
 import { contextFile, removeContextFiles, writeContext } from './context-store.js';
@@ -28,6 +28,8 @@ export class Checkpointer {
   private flushedStart: { ino: number; offset: number } | null = null;
   private lastCheckpointAt = 0;
   private inFiles = false;
+  /** The object list (ID.files) is written without a sync; the first checkpoint syncs it. */
+  private filesDurable = true;
   /** Checkpoints made (for tests and the summary). */
   count = 0;
   /** The checkpoint being made: the backup goes on writing meanwhile (the flush waits for the disk). */
@@ -51,7 +53,7 @@ export class Checkpointer {
     private readonly onCheckpoint?: (c: Checkpoint) => void,
   ) {
     this.offsets = ctx.offsetMap ? new OffsetMapWriter(contextFile(stateDir, ctx.id, 'offsets'), resumeFrom) : null;
-    if (resumeFrom !== null) this.inFiles = true;
+    if (resumeFrom !== null) { this.inFiles = true; this.lastCheckpointAt = Date.now(); }
     this.trackDurable = sink.durableBytes !== undefined && ctx.restartable;
   }
 
@@ -76,15 +78,26 @@ export class Checkpointer {
     return null;
   }
 
+  /**
+   * Not synced: a context is restartable only from a checkpoint, whose record is synced; until
+   * then a crash losing the phase changes the nothing a restart could use.
+   */
   async setPhase(phase: ContextPhase): Promise<void> {
     this.ctx.phase = phase;
-    await writeContext(this.stateDir, this.ctx);
+    await writeContext(this.stateDir, this.ctx, false);
   }
 
   /** Phase IV begins: save what it will write, so a restart knows what the image still owes. */
   async beginFiles(list: readonly FileListEntry[]): Promise<void> {
-    if (this.ctx.restartable) await atomicWrite(contextFile(this.stateDir, this.ctx.id, 'files'), encodeFileList(list), 0o600);
+    if (this.ctx.restartable) {
+      await atomicWrite(contextFile(this.stateDir, this.ctx.id, 'files'), encodeFileList(list), 0o600, false);
+      this.filesDurable = false;
+    }
     this.inFiles = true;
+    // The first checkpoint, like the others, comes an interval into the phase: a backup whose
+    // file phase is shorter (most incrementals) never waits for the disk, and one stopped
+    // before it has less than an interval of file data to write again.
+    this.lastCheckpointAt = Date.now();
     await this.setPhase('files');
   }
 
@@ -94,8 +107,7 @@ export class Checkpointer {
     if (this.testWriteDelayMs > 0 && this.inFiles) await new Promise((r) => setTimeout(r, this.testWriteDelayMs));
     if (!this.inFiles || !this.ctx.restartable || this.lastStart === null) return;
     const now = Date.now();
-    // The first checkpoint of phase IV comes at once: the backup is restartable from then on.
-    if (this.inflight || (this.ctx.checkpoint !== null && now - this.lastCheckpointAt < this.intervalMs)) return;
+    if (this.inflight || now - this.lastCheckpointAt < this.intervalMs) return;
     this.lastCheckpointAt = now;
     // Interval 0 (tests, the most careful setting): every write is checkpointed before the next.
     if (this.intervalMs === 0) { await this.checkpoint(written); return; }
@@ -122,6 +134,10 @@ export class Checkpointer {
       if (at === null || at.offset === this.ctx.checkpoint?.offset) return;
     }
     this.offsets?.flush(true);
+    if (!this.filesDurable) {
+      await syncPath(contextFile(this.stateDir, this.ctx.id, 'files'));
+      this.filesDurable = true;
+    }
     this.ctx.checkpoint = { ino: at.ino, offset: at.offset, at: new Date().toISOString() };
     this.ctx.state = `checkpoint at inode ${at.ino} (image byte ${at.offset}; ${written} bytes written)`;
     await writeContext(this.stateDir, this.ctx);
@@ -133,7 +149,7 @@ export class Checkpointer {
   /** The backup completed: the context and its files go. */
   async complete(): Promise<void> {
     await this.settle();
-    this.offsets?.close();
+    this.offsets?.discard();
     await removeContextFiles(this.stateDir, this.ctx.id);
   }
 

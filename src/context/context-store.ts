@@ -50,9 +50,10 @@ export async function createContext(stateDir: string, fields: NewContext): Promi
   return ctx;
 }
 
-export async function writeContext(stateDir: string, ctx: BackupContext): Promise<void> {
+/** `durable` false: a crash may bring back the previous version (see atomicWrite). */
+export async function writeContext(stateDir: string, ctx: BackupContext, durable = true): Promise<void> {
   ctx.lastUpdated = new Date().toISOString();
-  await atomicWrite(contextFile(stateDir, ctx.id, 'json'), JSON.stringify(ctx, null, 1) + '\n', 0o600);
+  await atomicWrite(contextFile(stateDir, ctx.id, 'json'), JSON.stringify(ctx, null, 1) + '\n', 0o600, durable);
 }
 
 export async function readContext(stateDir: string, id: string): Promise<BackupContext> {
@@ -111,7 +112,6 @@ export async function claimContext(stateDir: string, id: string, check: (ctx: Ba
 
 /** Removes the context's files (the record last, so a crash in between leaves it listed). */
 export async function removeContextFiles(stateDir: string, id: string): Promise<void> {
-  for (const ext of ['files', 'offsets', 'json'] as const) {
-    await fsp.rm(contextFile(stateDir, id, ext), { force: true });
-  }
+  await Promise.all((['files', 'offsets'] as const).map((ext) => fsp.rm(contextFile(stateDir, id, ext), { force: true })));
+  await fsp.rm(contextFile(stateDir, id, 'json'), { force: true });
 }

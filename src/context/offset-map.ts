@@ -49,6 +49,12 @@ export class OffsetMapWriter {
   close(): void {
     try { this.flush(); } finally { fs.closeSync(this.fd); }
   }
+
+  /** Closes without writing what is buffered: the map is about to be deleted. */
+  discard(): void {
+    this.used = 0;
+    fs.closeSync(this.fd);
+  }
 }
 
 /** Records of objects that start before image offset `offset` (the map is in tape order). */

@@ -15,7 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { SnapdumpError, isErrno } from '../errors.js';
 import { isStale, bootId, processStart, type LockInfo } from '../state/lock.js';
-import { atomicWrite, openStateDir, syncDir } from '../state/state-dir.js';
+import { atomicWrite, openStateDir, syncPath } from '../state/state-dir.js';
 
 export const RECORDS_DIR = 'snapshots';
 
@@ -103,7 +103,7 @@ export async function claimRecord(stateDir: string, r: SnapshotRecord): Promise<
       if (isErrno(e, 'EEXIST')) return false;
       throw e;
     }
-    await syncDir(path.dirname(file));
+    await syncPath(path.dirname(file));
     return true;
   } catch (e) {
     throw new SnapdumpError('ERR_STATE', `cannot write the snapshot record ${file}: ${(e as Error).message}`, { path: file }, { cause: e });

@@ -2,10 +2,10 @@
  * Phase III: the volume label, the two inode maps, then every dumped directory in ascending
  * inode order (root first), each followed by its EA records.
  */
-import { DT_DIR, RecordType, dtypeOfMode } from '../format/constants.js';
-import { encodeDirectoryFrom, type DirectorySource } from '../format/directory.js';
+import { DT_DIR, RecordType, TP_BSIZE, TP_NINDIR, dtypeOfMode } from '../format/constants.js';
+import { directoryDataSize, encodeDirectoryInto, type DirectorySource } from '../format/directory.js';
 import { mapSizeFor } from '../format/bitmap.js';
-import { mapRecord, objectChunk, padToBlocks, volumeLabel, type TapeChunk } from '../format/object-headers.js';
+import { headerTemplate, mapRecord, objectChunk, volumeLabel, type TapeChunk } from '../format/object-headers.js';
 import { type VolumeInfo } from '../format/volume.js';
 import { Col } from '../workers/read-protocol.js';
 import { displayPath, inodeFields, type DumpPlan, type Notice } from './traverse.js';
@@ -22,21 +22,108 @@ export function* volumeHead(plan: DumpPlan, vol: VolumeInfo): Generator<TapeChun
   yield mapRecord(vol, RecordType.BITS, plan.dumped.toBuffer(mapBytes), plan.table.get(plan.root, Col.ino));
 }
 
+/**
+ * Directories are packed, header and data, into buffers of this size, so a tree's thousands of
+ * small directories cross the pipeline as a few chunks instead of one chunk (and a few
+ * allocations) each. A directory too large for one header goes alone.
+ */
+const PACK_BYTES = 1 << 20;
+
 export function* directoryEmit(plan: DumpPlan, vol: VolumeInfo, onNotice: (n: Notice) => void): Generator<TapeChunk> {
   const t = plan.table;
+  const tpl = headerTemplate(vol);
+  const pack = new ChunkPacker();
   for (const dir of plan.directories) {
     const ino = t.get(dir, Col.ino);
-    const data = encodeDirectoryFrom(directorySource(t, dir));
-    if (data.length > MAX_DIRECTORY_BYTES) {
+    const src = directorySource(t, dir);
+    const size = directoryDataSize(src);
+    if (size > MAX_DIRECTORY_BYTES) {
       onNotice({ code: 'DIR_TOO_LARGE', path: displayPath(t.path(dir)), message: 'directory listing of 256 MiB or more: Linux restore misreads it', skipped: false });
     }
-    const inode = { ...inodeFields(t, dir), size: data.length };
-    // Directory data is a whole number of 512-byte chunks; pad to the last 1 KiB block.
-    const padded = padToBlocks(data);
-    yield objectChunk(vol, ino, inode, padded.length / 1024, padded, null);
+    const inode = { ...inodeFields(t, dir), size };
+    // Directory data is a whole number of 512-byte chunks; padded to the last 1 KiB block.
+    const blocks = Math.ceil(size / TP_BSIZE);
+    if (blocks <= TP_NINDIR) {
+      const at = pack.reserve(1 + blocks, ino);
+      tpl.write(pack.buf!, at, RecordType.INODE, ino, inode, blocks, null, 0);
+      pack.buf!.fill(0, at + TP_BSIZE, at + (1 + blocks) * TP_BSIZE);
+      encodeDirectoryInto(src, pack.buf!, at + TP_BSIZE);
+    } else {
+      const data = Buffer.alloc(blocks * TP_BSIZE);
+      encodeDirectoryInto(src, data, 0);
+      pack.add(objectChunk(vol, ino, inode, blocks, data, null));
+    }
     const ea = xattrRecords(vol, ino, inode, t.xattrs.get(dir) ?? []);
     for (const note of ea.notes) onNotice({ code: 'XATTR', path: displayPath(t.path(dir)), message: note, skipped: false });
-    if (ea.chunk) yield ea.chunk;
+    if (ea.chunk) pack.add(ea.chunk);
+    if (pack.bytes() >= PACK_BYTES) yield pack.take()!;
+  }
+  const last = pack.take();
+  if (last) yield last;
+}
+
+/**
+ * One chunk under construction: records written in place into PACK_BYTES buffers, plus whole
+ * chunks (large directories, EA records) appended as they are.
+ */
+class ChunkPacker {
+  buf: Buffer | null = null;
+  private used = 0;
+  private segStart = 0;
+  private parts: Buffer[] = [];
+  private partBytes = 0;
+  private headers: number[] = [];
+  private objects: Array<[number, number]> = [];
+
+  /** Room for one object of `blocks` blocks, its header first; returns its byte offset in buf. */
+  reserve(blocks: number, ino: number): number {
+    const need = blocks * TP_BSIZE;
+    if (this.buf === null || this.used + need > PACK_BYTES) {
+      this.closeSegment();
+      this.buf = Buffer.allocUnsafe(PACK_BYTES);
+      this.used = 0;
+      this.segStart = 0;
+    }
+    const at = this.used;
+    const block = this.bytes() / TP_BSIZE;
+    this.headers.push(block);
+    this.objects.push([ino, block]);
+    this.used += need;
+    return at;
+  }
+
+  /** Appends a finished chunk. */
+  add(c: TapeChunk): void {
+    this.closeSegment();
+    const base = this.bytes() / TP_BSIZE;
+    for (const p of c.parts) { this.parts.push(p as Buffer); this.partBytes += (p as Buffer).length; }
+    for (const h of c.headers) this.headers.push(base + h);
+    for (const [ino, b] of c.objects) this.objects.push([ino, base + b]);
+  }
+
+  /** Bytes in the chunk so far. */
+  bytes(): number {
+    return this.partBytes + this.used - this.segStart;
+  }
+
+  /** The chunk built so far (null when empty); later records start a new one. */
+  take(): TapeChunk | null {
+    this.closeSegment();
+    if (this.parts.length === 0) return null;
+    const chunk: TapeChunk = { parts: this.parts, headers: this.headers, objects: this.objects };
+    this.parts = [];
+    this.headers = [];
+    this.objects = [];
+    this.partBytes = 0;
+    return chunk;
+  }
+
+  /** Makes what was written into buf since the last part a part of its own. */
+  private closeSegment(): void {
+    if (this.buf === null || this.used === this.segStart) return;
+    this.parts.push(this.buf.subarray(this.segStart, this.used));
+    this.partBytes += this.used - this.segStart;
+    this.segStart = this.used;
   }
 }
 

@@ -78,9 +78,12 @@ export async function openStateDir(dir: string, opts: OpenStateDirOptions): Prom
   return abs;
 }
 
-/** fsync a directory so a rename in it survives a crash; some file systems refuse, harmlessly. */
-export async function syncDir(dir: string): Promise<void> {
-  const fh = await fsp.open(dir, 'r');
+/**
+ * fsync a file, or a directory so a rename in it survives a crash (some file systems refuse
+ * that, harmlessly).
+ */
+export async function syncPath(p: string): Promise<void> {
+  const fh = await fsp.open(p, 'r');
   try {
     await fh.sync();
   } catch (e) {
@@ -96,7 +99,12 @@ export async function syncDir(dir: string): Promise<void> {
  * within one file system), fsync it, rename it over the target, fsync the directory.
  * On failure the temp file is removed and an ERR_STATE error names the target.
  */
-export async function atomicWrite(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+/**
+ * Replaces `file` atomically (a temporary name, then rename). `durable` (default) also puts the
+ * data and the rename on stable storage before returning; without it a crash may leave the old
+ * version, never a torn one.
+ */
+export async function atomicWrite(file: string, data: string | Uint8Array, mode = 0o644, durable = true): Promise<void> {
   const dir = path.dirname(file);
   // A dot name that no reader looks for; pid + random so concurrent writers never collide.
   const temp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
@@ -106,13 +114,13 @@ export async function atomicWrite(file: string, data: string | Uint8Array, mode 
     created = true;
     try {
       await fh.writeFile(data);
-      await fh.sync();
+      if (durable) await fh.sync();
     } finally {
       await fh.close();
     }
     await fsp.rename(temp, file);
     created = false;
-    await syncDir(dir);
+    if (durable) await syncPath(dir);
   } catch (e) {
     if (created) await fsp.rm(temp, { force: true }).catch(() => undefined);
     throw stateError(`cannot write ${file}: ${(e as Error).message}`, file, e);

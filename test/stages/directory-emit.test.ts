@@ -1,0 +1,71 @@
+/**
+ * Phase III packs many directories into each chunk: the bytes, header positions and object
+ * starts must be exactly those of one objectChunk per directory (and its EA records), in order.
+ */
+import { after, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { encodeDirectoryFrom } from '../../src/format/directory.js';
+import { chunkBlocks, joinChunks, objectChunk, padToBlocks, type TapeChunk } from '../../src/format/object-headers.js';
+import type { VolumeInfo } from '../../src/format/volume.js';
+import { directoryEmit, directorySource } from '../../src/stages/directory-emit.js';
+import { inodeFields, traverse } from '../../src/stages/traverse.js';
+import { xattrRecords } from '../../src/stages/xattr-emit.js';
+import { Col } from '../../src/workers/read-protocol.js';
+import { haveProgram, removeTree, run, tempDir } from '../helpers/tree.js';
+
+const root = tempDir('dir-emit');
+after(() => removeTree(root));
+
+/** Flattens chunks into one byte string with absolute header blocks and object starts. */
+function flatten(chunks: TapeChunk[]): { bytes: Buffer; headers: number[]; objects: Array<[number, number]> } {
+  const j = joinChunks(chunks);
+  return { bytes: Buffer.concat(j.parts as Buffer[]), headers: j.headers, objects: j.objects };
+}
+
+it('packs small directories into ~1 MiB chunks, a large one and EA records in between, byte for byte as one chunk each', async () => {
+  const src = path.join(root, 'src');
+  // 700 small directories (2 KiB each with their header: more than one 1 MiB chunk) ...
+  for (let d = 0; d < 700; d++) {
+    const dir = path.join(src, `d${String(d).padStart(3, '0')}`);
+    fs.mkdirSync(dir, { recursive: true });
+    for (let f = 0; f < 3; f++) fs.writeFileSync(path.join(dir, `f${f}`), '');
+  }
+  // ... one whose listing needs more than one header (over 512 blocks) ...
+  const big = path.join(src, 'd350', 'big');
+  fs.mkdirSync(big);
+  for (let f = 0; f < 15000; f++) fs.writeFileSync(path.join(big, `a-rather-long-file-name-${f}`), '');
+  // ... and some with extended attributes (EA records follow their directory).
+  const withXattrs = haveProgram('setfattr') && run('setfattr', ['-n', 'user.test', '-v', 'x', path.join(src, 'd010')]).status === 0;
+  if (withXattrs) run('setfattr', ['-n', 'user.other', '-v', 'y'.repeat(100), path.join(src, 'd500')]);
+
+  const plan = await traverse({ source: src, concurrency: 2 });
+  const vol: VolumeInfo = { date: 1_700_000_000, ddate: 0, volume: 1, level: 0, label: 'none', filesys: src, dev: 'test', host: 'test', ntrec: 10, maxino: plan.maxino };
+  const notices: unknown[] = [];
+  const chunks = [...directoryEmit(plan, vol, (n) => notices.push(n))];
+
+  const t = plan.table;
+  const want: TapeChunk[] = [];
+  for (const dir of plan.directories) {
+    const data = encodeDirectoryFrom(directorySource(t, dir));
+    const inode = { ...inodeFields(t, dir), size: data.length };
+    const padded = padToBlocks(data);
+    const ino = t.get(dir, Col.ino);
+    want.push(objectChunk(vol, ino, inode, padded.length / 1024, padded, null));
+    const ea = xattrRecords(vol, ino, inode, t.xattrs.get(dir) ?? []);
+    if (ea.chunk) want.push(ea.chunk);
+  }
+  const got = flatten(chunks);
+  const expected = flatten(want);
+  assert.equal(got.bytes.length, expected.bytes.length);
+  assert.ok(got.bytes.equals(expected.bytes), 'the same bytes');
+  assert.deepEqual(got.headers, expected.headers);
+  assert.deepEqual(got.objects, expected.objects);
+  assert.equal(got.objects.length, plan.directories.length);
+  if (withXattrs) assert.ok(expected.headers.length > plan.directories.length + 2, 'EA records and TS_ADDR headers were there to check');
+  assert.deepEqual(notices, []);
+  // Packed: far fewer chunks than directories, none much larger than 1 MiB beyond one listing.
+  assert.ok(chunks.length >= 2 && chunks.length < 10, `${chunks.length} chunks`);
+  for (const c of chunks.slice(0, -1)) assert.ok(chunkBlocks(c) * 1024 >= 1 << 20, 'a chunk is handed on once it holds 1 MiB');
+});
