@@ -28,6 +28,8 @@ export function* volumeHead(plan: DumpPlan, vol: VolumeInfo): Generator<TapeChun
  * allocations) each. A directory too large for one header goes alone.
  */
 const PACK_BYTES = 1 << 20;
+/** Buffers kept for reuse: about what the pipeline holds in flight. */
+const MAX_FREE_PACKS = 4;
 
 export function* directoryEmit(plan: DumpPlan, vol: VolumeInfo, onNotice: (n: Notice) => void): Generator<TapeChunk> {
   const t = plan.table;
@@ -44,6 +46,7 @@ export function* directoryEmit(plan: DumpPlan, vol: VolumeInfo, onNotice: (n: No
     // Directory data is a whole number of 512-byte chunks; padded to the last 1 KiB block.
     const blocks = Math.ceil(size / TP_BSIZE);
     if (blocks <= TP_NINDIR) {
+      if (!pack.fits(1 + blocks)) yield pack.take()!;
       const at = pack.reserve(1 + blocks, ino);
       tpl.write(pack.buf!, at, RecordType.INODE, ino, inode, blocks, null, 0);
       pack.buf!.fill(0, at + TP_BSIZE, at + (1 + blocks) * TP_BSIZE);
@@ -63,8 +66,9 @@ export function* directoryEmit(plan: DumpPlan, vol: VolumeInfo, onNotice: (n: No
 }
 
 /**
- * One chunk under construction: records written in place into PACK_BYTES buffers, plus whole
- * chunks (large directories, EA records) appended as they are.
+ * One chunk under construction: records written in place into a PACK_BYTES buffer, plus whole
+ * chunks (large directories, EA records) appended as they are. A chunk's buffer comes back for
+ * reuse once the tape writer has written it: fresh memory costs a page fault per 4 KiB here.
  */
 class ChunkPacker {
   buf: Buffer | null = null;
@@ -74,13 +78,17 @@ class ChunkPacker {
   private partBytes = 0;
   private headers: number[] = [];
   private objects: Array<[number, number]> = [];
+  private readonly free: Buffer[] = [];
+
+  /** Whether an object of `blocks` blocks fits into the current buffer (or there is none yet). */
+  fits(blocks: number): boolean {
+    return this.buf === null || this.used + blocks * TP_BSIZE <= PACK_BYTES;
+  }
 
   /** Room for one object of `blocks` blocks, its header first; returns its byte offset in buf. */
   reserve(blocks: number, ino: number): number {
-    const need = blocks * TP_BSIZE;
-    if (this.buf === null || this.used + need > PACK_BYTES) {
-      this.closeSegment();
-      this.buf = Buffer.allocUnsafe(PACK_BYTES);
+    if (this.buf === null) {
+      this.buf = this.free.pop() ?? Buffer.allocUnsafe(PACK_BYTES);
       this.used = 0;
       this.segStart = 0;
     }
@@ -88,7 +96,7 @@ class ChunkPacker {
     const block = this.bytes() / TP_BSIZE;
     this.headers.push(block);
     this.objects.push([ino, block]);
-    this.used += need;
+    this.used += blocks * TP_BSIZE;
     return at;
   }
 
@@ -106,11 +114,14 @@ class ChunkPacker {
     return this.partBytes + this.used - this.segStart;
   }
 
-  /** The chunk built so far (null when empty); later records start a new one. */
+  /** The chunk built so far (null when empty), with its buffer; later records start a new one. */
   take(): TapeChunk | null {
     this.closeSegment();
     if (this.parts.length === 0) return null;
     const chunk: TapeChunk = { parts: this.parts, headers: this.headers, objects: this.objects };
+    const buf = this.buf;
+    if (buf !== null) chunk.release = () => { if (this.free.length < MAX_FREE_PACKS) this.free.push(buf); };
+    this.buf = null;
     this.parts = [];
     this.headers = [];
     this.objects = [];

@@ -67,5 +67,21 @@ it('packs small directories into ~1 MiB chunks, a large one and EA records in be
   assert.deepEqual(notices, []);
   // Packed: far fewer chunks than directories, none much larger than 1 MiB beyond one listing.
   assert.ok(chunks.length >= 2 && chunks.length < 10, `${chunks.length} chunks`);
-  for (const c of chunks.slice(0, -1)) assert.ok(chunkBlocks(c) * 1024 >= 1 << 20, 'a chunk is handed on once it holds 1 MiB');
+  for (const c of chunks.slice(0, -1)) assert.ok(chunkBlocks(c) * 1024 > (1 << 20) - 64 * 1024, 'a chunk is handed on once about 1 MiB is full');
+
+  // Released chunks' buffers are reused, and what the writer took before stays as it was.
+  const copies: Buffer[] = [];
+  const seen = new Set<ArrayBufferLike>();
+  let reused = false;
+  for (const c of directoryEmit(plan, vol, () => undefined)) {
+    copies.push(Buffer.concat(c.parts as Buffer[]));
+    for (const p of c.parts as Buffer[]) {
+      if (p.buffer.byteLength !== 1 << 20) continue; // a pack buffer, not a pooled small one
+      if (seen.has(p.buffer)) reused = true;
+      seen.add(p.buffer);
+    }
+    c.release?.();
+  }
+  assert.ok(Buffer.concat(copies).equals(expected.bytes), 'the same bytes with reuse');
+  assert.ok(reused, 'a released buffer was written again');
 });
