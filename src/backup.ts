@@ -292,7 +292,7 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
     });
     for (const n of plan.notices) notice(n);
     pool ??= readsOnMainThread(plan.totals.bytes, plan.totals.files) ? await mainThreadReader() : await poolReader(threads);
-    await cp?.setPhase('directories');
+    void cp?.setPhase('directories');
     const p = plan;
     const vol: VolumeInfo = {
       date, ddate: base?.date ?? 0, volume: 1, level, label, filesys: info.filesys, dev: info.device,
@@ -320,6 +320,9 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
     setPhase('directories');
     const firstFile = files.next();
     firstFile.catch(() => undefined);
+    // Written while the directories are: the file phase waits for it only if it is late.
+    const fileList = checkpointer?.writeFileList(filePhaseList(p));
+    fileList?.catch(() => undefined);
 
     async function* headStage(): AsyncGenerator<TapeChunk> {
       yield* volumeHead(p, vol);
@@ -331,13 +334,14 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
     }
     async function* fileStage(upstream: AsyncIterable<TapeChunk>): AsyncGenerator<TapeChunk> {
       yield* upstream;
-      await checkpointer?.beginFiles(filePhaseList(p));
+      await fileList;
+      checkpointer?.enterFiles();
       setPhase('files');
       for (let next = await firstFile; !next.done; next = await files.next()) yield next.value;
       setPhase('finish');
     }
     await pipeline(Readable.from(headStage()), directoryStage, fileStage, writer, { signal: opts.signal });
-    await cp?.setPhase('finish');
+    void cp?.setPhase('finish');
     await sink.commit();
     sendProgress(true);
     // The numbers of a complete image are kept, whatever --no-update says: a date token may

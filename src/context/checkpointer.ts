@@ -35,6 +35,11 @@ export class Checkpointer {
   /** The checkpoint being made: the backup goes on writing meanwhile (the flush waits for the disk). */
   private inflight: Promise<void> | null = null;
   /**
+   * Writes of the context and its object list, one after the other: the backup does not wait
+   * for them, and two renames in flight could land in the wrong order.
+   */
+  private writes: Promise<void> = Promise.resolve();
+  /**
    * Object starts not yet known to be on the medium, oldest first (only for sinks that say what
    * is: an NDMP mover keeps records in memory for a while after the write was handed over).
    */
@@ -78,27 +83,47 @@ export class Checkpointer {
     return null;
   }
 
-  /**
-   * Not synced: a context is restartable only from a checkpoint, whose record is synced; until
-   * then a crash losing the phase changes the nothing a restart could use.
-   */
-  async setPhase(phase: ContextPhase): Promise<void> {
-    this.ctx.phase = phase;
-    await writeContext(this.stateDir, this.ctx, false);
+  /** Runs `write` after the context writes queued before it. */
+  private queue(write: () => Promise<void>): Promise<void> {
+    const done = this.writes.then(write);
+    this.writes = done.catch(() => undefined);
+    return done;
   }
 
-  /** Phase IV begins: save what it will write, so a restart knows what the image still owes. */
-  async beginFiles(list: readonly FileListEntry[]): Promise<void> {
-    if (this.ctx.restartable) {
-      await atomicWrite(contextFile(this.stateDir, this.ctx.id, 'files'), encodeFileList(list), 0o600, false);
-      this.filesDurable = false;
-    }
+  /**
+   * Records the phase, without waiting and without a sync: a context is restartable only from
+   * a checkpoint, whose record is synced (with the phase in it), so until then a lost phase
+   * mark loses nothing a restart could use. A failed write is left to the next one.
+   */
+  setPhase(phase: ContextPhase): Promise<void> {
+    this.ctx.phase = phase;
+    return this.queue(() => writeContext(this.stateDir, this.ctx, false)).catch(() => undefined);
+  }
+
+  /**
+   * Saves what phase IV will write, so a restart knows what the image still owes; it can be
+   * written while the directories are (the first checkpoint syncs it).
+   */
+  writeFileList(list: readonly FileListEntry[]): Promise<void> {
+    if (!this.ctx.restartable) return Promise.resolve();
+    this.filesDurable = false;
+    const data = encodeFileList(list);
+    return this.queue(() => atomicWrite(contextFile(this.stateDir, this.ctx.id, 'files'), data, 0o600, false));
+  }
+
+  /** Phase IV begins (its object list written). */
+  enterFiles(): void {
     this.inFiles = true;
     // The first checkpoint, like the others, comes an interval into the phase: a backup whose
     // file phase is shorter (most incrementals) never waits for the disk, and one stopped
     // before it has less than an interval of file data to write again.
     this.lastCheckpointAt = Date.now();
-    await this.setPhase('files');
+    void this.setPhase('files');
+  }
+
+  async beginFiles(list: readonly FileListEntry[]): Promise<void> {
+    await this.writeFileList(list);
+    this.enterFiles();
   }
 
   /** From the tape writer after each write. */
@@ -116,9 +141,10 @@ export class Checkpointer {
     this.inflight = this.checkpoint(written).catch(() => undefined).finally(() => { this.inflight = null; });
   }
 
-  /** Waits for a checkpoint in progress. */
+  /** Waits for a checkpoint and context writes in progress. */
   async settle(): Promise<void> {
     await this.inflight;
+    await this.writes;
   }
 
   /** Image to disk, offset map to disk, then the context names the restart point. */
@@ -134,16 +160,20 @@ export class Checkpointer {
       if (at === null || at.offset === this.ctx.checkpoint?.offset) return;
     }
     this.offsets?.flush(true);
-    if (!this.filesDurable) {
-      await syncPath(contextFile(this.stateDir, this.ctx.id, 'files'));
-      this.filesDurable = true;
-    }
-    this.ctx.checkpoint = { ino: at.ino, offset: at.offset, at: new Date().toISOString() };
-    this.ctx.state = `checkpoint at inode ${at.ino} (image byte ${at.offset}; ${written} bytes written)`;
-    await writeContext(this.stateDir, this.ctx);
+    const point = at;
+    await this.queue(async () => {
+      if (!this.filesDurable) {
+        await syncPath(contextFile(this.stateDir, this.ctx.id, 'files'));
+        this.filesDurable = true;
+      }
+      // Set only now: no unsynced write may carry a checkpoint whose object list is not on disk.
+      this.ctx.checkpoint = { ino: point.ino, offset: point.offset, at: new Date().toISOString() };
+      this.ctx.state = `checkpoint at inode ${point.ino} (image byte ${point.offset}; ${written} bytes written)`;
+      await writeContext(this.stateDir, this.ctx);
+    });
     this.lastCheckpointAt = Date.now();
     this.count++;
-    this.onCheckpoint?.(this.ctx.checkpoint);
+    this.onCheckpoint?.(this.ctx.checkpoint!);
   }
 
   /** The backup completed: the context and its files go. */
@@ -173,7 +203,7 @@ export class Checkpointer {
     this.ctx.status = status;
     this.ctx.owner = null;
     this.ctx.state = `${why}; restart from inode ${this.ctx.checkpoint!.ino} (image byte ${this.ctx.checkpoint!.offset}) with: snapdump backup --restart ${this.ctx.id}`;
-    await writeContext(this.stateDir, this.ctx);
+    await this.queue(() => writeContext(this.stateDir, this.ctx));
     return true;
   }
 }
