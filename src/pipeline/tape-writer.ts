@@ -154,7 +154,11 @@ export class TapeWriter extends Writable {
       }
       const end = this.written + bytes;
       this.written = end;
-      this.inFlight.push(write.finally(() => { for (const release of releases) release(); }).then(() => end));
+      const landed = write.finally(() => { for (const release of releases) release(); }).then(() => end);
+      // Awaited in order below; a later write may fail while an earlier one's checkpoint is
+      // awaited, and must not count as unhandled meanwhile (the await still throws it).
+      landed.catch(() => undefined);
+      this.inFlight.push(landed);
     }
     const limit = Math.max(1, this.opts.sink.concurrentWrites ?? 1);
     while (this.inFlight.length >= limit || (this.pending.length === 0 && this.inFlight.length > 0 && this.draining)) {

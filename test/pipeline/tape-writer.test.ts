@@ -236,6 +236,35 @@ describe('TapeWriter', () => {
     await assert.rejects(finished(w), /disk on fire/);
   });
 
+  test('two writes in flight: the second fails while the first one\'s onFlushed is awaited (no unhandled rejection)', async () => {
+    const vol = volume(10);
+    const { chunks } = content(vol, 5);
+    let calls = 0;
+    const sink: TapeSink = {
+      name: 'two', identity: null, concurrentWrites: 2,
+      // The first write lands; the second fails at once, while the writer still awaits the first's checkpoint.
+      write: async () => { if (calls++ === 1) throw new Error('disk on fire'); },
+      commit: async () => undefined, abort: async () => undefined,
+    };
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const w = new TapeWriter({
+        sink, volume: vol, batchBytes: 1,
+        onFlushed: () => new Promise((r) => setTimeout(r, 30)), // a slow checkpoint
+      });
+      w.on('error', () => { /* observed through finished() */ });
+      for (const c of chunks) w.write(c);
+      w.end();
+      await assert.rejects(finished(w), /disk on fire/);
+      await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   test('decode-dump.py reads the image: every header where expected, nothing else', async (t) => {
     const vol = volume(10);
     const { chunks, blocks } = content(vol, 520);
