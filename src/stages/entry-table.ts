@@ -9,9 +9,12 @@
 import { COLS, Col } from '../workers/read-protocol.js';
 import type { Xattr } from '../format/xattr.js';
 
-/** Extra columns after the worker's. */
+/**
+ * Extra columns after the worker's. Each has its own initializer: a compiler that sees one file
+ * at a time (esbuild, for the CLI bundle) cannot count on from an imported COLS.
+ */
 export const enum XCol {
-  srcIno = COLS, parent, childStart, childCount, dumpFlags,
+  srcIno = COLS, parent = COLS + 1, childStart = COLS + 2, childCount = COLS + 3, dumpFlags = COLS + 4,
 }
 export const ROW = COLS + 5;
 
