@@ -10,11 +10,12 @@ import { COLS, Col } from '../workers/read-protocol.js';
 import type { Xattr } from '../format/xattr.js';
 
 /**
- * Extra columns after the worker's. Each has its own initializer: a compiler that sees one file
- * at a time (esbuild, for the CLI bundle) cannot count on from an imported COLS.
+ * Extra columns after the worker's (srcIno is column COLS; test/stages checks it). Literal
+ * values, not counted on from COLS: esbuild compiles one file at a time for the CLI bundle and
+ * inlines an enum member at its uses only when it is a literal, as tsc does for const enums.
  */
 export const enum XCol {
-  srcIno = COLS, parent = COLS + 1, childStart = COLS + 2, childCount = COLS + 3, dumpFlags = COLS + 4,
+  srcIno = 26, parent = 27, childStart = 28, childCount = 29, dumpFlags = 30,
 }
 export const ROW = COLS + 5;
 
