@@ -62,6 +62,28 @@ describe('CLI bundle', () => {
     assert.deepEqual(r.modules.filter(within(distSrc)), [], 'nothing of dist/src is loaded');
   });
 
+  it('bin/snapdump runs the bundle only when it is not older than the tsc output', () => {
+    // A stand-in checkout: each entry says which it is.
+    const fake = path.join(work, 'checkout');
+    fs.mkdirSync(path.join(fake, 'bin'), { recursive: true });
+    fs.copyFileSync(path.join(repoRoot, 'bin', 'snapdump'), path.join(fake, 'bin', 'snapdump'));
+    fs.writeFileSync(path.join(fake, 'package.json'), '{ "type": "module" }\n');
+    const entries = { tsc: path.join(fake, 'dist', 'src', 'cli', 'main.js'), bundle: path.join(fake, 'dist', 'bundle', 'main.js') };
+    const which = () => run(process.execPath, [path.join(fake, 'bin', 'snapdump')]);
+    assert.equal(which().status, 2, 'not built');
+    for (const [name, file] of Object.entries(entries)) {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, `export async function main() { process.stdout.write(${JSON.stringify(name)}); return 0; }\n`);
+    }
+    const at = (file: string, sec: number) => fs.utimesSync(file, sec, sec);
+    at(entries.tsc, 1000); at(entries.bundle, 2000);
+    assert.equal(which().stdout.toString(), 'bundle');
+    at(entries.tsc, 3000);
+    assert.equal(which().stdout.toString(), 'tsc', 'a tree rebuilt by tsc alone does not run a stale bundle');
+    fs.rmSync(entries.bundle);
+    assert.equal(which().stdout.toString(), 'tsc', 'a tree built without the bundle');
+  });
+
   it('the tsc output still runs by itself (a checkout built without the bundle)', () => {
     const script = `const { main } = await import(${JSON.stringify(pathToFileURL(path.join(distSrc, 'cli', 'main.js')).href)}); process.exitCode = await main(['--version']);`;
     const r = run(process.execPath, ['--input-type=module', '-e', script]);
