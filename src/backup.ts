@@ -279,17 +279,24 @@ export async function backup(opts: BackupOptions): Promise<BackupSummary> {
     // overlaps it. An incremental waits for the walk to know how much it has to read.
     if (base === null) pool = await poolReader(threads);
     setPhase('traverse');
-    cp = await startContext();
-    plan = await traverse({
-      source: snap.info.readPath, concurrency: threads * 2, since: base?.date ?? 0, ignoreCtime: opts.ignoreCtime,
-      exclude: [...(sink.identity ? [sink.identity] : []), ...snap.exclude], excludePatterns: patterns, junctions: opts.junctions,
-      numbering: {
-        date, forceMap: opts.inodeMap ?? false, mapExists: inodeMapExists(stateDir, name),
-        openMap: () => openInodeMap(stateDir, name),
-      },
-      signal: opts.signal,
-      onProgress: (n) => { progress.files = n; sendProgress(); },
-    });
+    // The context is written (and stale ones pruned) while the walk runs, so that its I/O
+    // overlaps the walk; nothing needs it before the directories phase. startContext never
+    // throws, and a walk that fails still finds the context here for stopped() to remove.
+    const pendingContext = startContext();
+    try {
+      plan = await traverse({
+        source: snap.info.readPath, concurrency: threads * 2, since: base?.date ?? 0, ignoreCtime: opts.ignoreCtime,
+        exclude: [...(sink.identity ? [sink.identity] : []), ...snap.exclude], excludePatterns: patterns, junctions: opts.junctions,
+        numbering: {
+          date, forceMap: opts.inodeMap ?? false, mapExists: inodeMapExists(stateDir, name),
+          openMap: () => openInodeMap(stateDir, name),
+        },
+        signal: opts.signal,
+        onProgress: (n) => { progress.files = n; sendProgress(); },
+      });
+    } finally {
+      cp = await pendingContext;
+    }
     for (const n of plan.notices) notice(n);
     pool ??= readsOnMainThread(plan.totals.bytes, plan.totals.files) ? await mainThreadReader() : await poolReader(threads);
     void cp?.setPhase('directories');

@@ -4,7 +4,6 @@
  * a reason (NO_SPACE, PERMISSION...) read from the tool's message, because the CLI does not
  * give the errno any other way.
  */
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -73,9 +72,12 @@ export function failureOf(stderr: string): BtrfsFailure {
   return 'FAILED';
 }
 
-function runBtrfs(args: string[]): Promise<string> {
+async function runBtrfs(args: string[]): Promise<string> {
   const tool = btrfsTool();
-  if (tool === null) return Promise.reject(new BtrfsError('NO_TOOL', 'the btrfs command (btrfs-progs) is not installed'));
+  if (tool === null) throw new BtrfsError('NO_TOOL', 'the btrfs command (btrfs-progs) is not installed');
+  // Loaded here, not at start-up: child_process brings net and dgram along, which every backup
+  // would compile and most (no btrfs source) never use.
+  const { execFile } = await import('node:child_process');
   return new Promise((resolve, reject) => {
     execFile(tool, args, { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } }, (err, stdout, stderr) => {
       if (!err) { resolve(stdout); return; }

@@ -9,9 +9,13 @@
 import { COLS, Col } from '../workers/read-protocol.js';
 import type { Xattr } from '../format/xattr.js';
 
-/** Extra columns after the worker's. */
+/**
+ * Extra columns after the worker's (srcIno is column COLS; test/stages checks it). Literal
+ * values, not counted on from COLS: esbuild compiles one file at a time for the CLI bundle and
+ * inlines an enum member at its uses only when it is a literal, as tsc does for const enums.
+ */
 export const enum XCol {
-  srcIno = COLS, parent, childStart, childCount, dumpFlags,
+  srcIno = 26, parent = 27, childStart = 28, childCount = 29, dumpFlags = 30,
 }
 export const ROW = COLS + 5;
 

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { DT_DIR, DT_REG } from '../../src/format/constants.js';
 import { decodeDirectory, encodeDirectory, encodeDirectoryFrom } from '../../src/format/directory.js';
 import { directorySource } from '../../src/stages/directory-emit.js';
-import { EntryTable, XCol } from '../../src/stages/entry-table.js';
-import { Col } from '../../src/workers/read-protocol.js';
+import { EntryTable, ROW, XCol } from '../../src/stages/entry-table.js';
+import { COLS, Col } from '../../src/workers/read-protocol.js';
 
 const bad = Buffer.from([0x66, 0xff, 0x66]); // not UTF-8
 
@@ -64,4 +64,9 @@ it('directorySource encodes like encodeDirectory of the same entries (dots, type
   const subData = encodeDirectoryFrom(directorySource(t, sub));
   assert.deepEqual(decodeDirectory(subData, subData.length).entries.map((e) => [e.ino, e.type, Buffer.from(e.name).toString()]),
     [[12, DT_DIR, '.'], [2, DT_DIR, '..'], [t.get(ids[0]!, Col.ino), DT_REG, 'again']]);
+});
+
+it('the extra columns follow the worker\'s row, one each, within ROW', () => {
+  assert.deepEqual([XCol.srcIno, XCol.parent, XCol.childStart, XCol.childCount, XCol.dumpFlags], [COLS, COLS + 1, COLS + 2, COLS + 3, COLS + 4]);
+  assert.equal(ROW, COLS + 5);
 });
