@@ -363,12 +363,20 @@ export interface WalkedDir {
   raw: Int32Array;
   /** Per entry: the offset of its name in `names` (it ends at the next NUL). */
   starts: Int32Array;
+  /**
+   * The directory's own inode flags (FS_IOC_GETFLAGS on the descriptor the listing used; 0 where
+   * the file system has none), or -1 when they could not be read.
+   */
+  flags: number;
+  /** Bytes of the directory's extended attribute name list: 0 when it has none, -1: unknown. */
+  xattrBytes: number;
 }
 
 /**
  * Lists directory `dir` and stats every entry in one native call (readdir, then statx on a
  * descriptor of it, with the birth time when `birth`; access(R_OK) of regular files when
- * `checkAccess`). Throws, like readdir ("scandir"), when the directory cannot be read.
+ * `checkAccess`). Throws, like readdir ("scandir"), when the directory cannot be read, and
+ * when `dir` itself is a symbolic link (ELOOP or ENOTDIR): it is never followed.
  */
 export function walkDir(dir: string | Uint8Array, birth: boolean, checkAccess: boolean): WalkedDir {
   return native().walkDir(dir, birth, checkAccess);
@@ -387,6 +395,9 @@ export interface WalkedDirs {
   errors: Int32Array;
   starts: Int32Array;
   raw: Int32Array;
+  /** By directory: {@link WalkedDir.flags} and {@link WalkedDir.xattrBytes}; -1 for those not listed. */
+  dirFlags: Float64Array;
+  dirXattrs: Int32Array;
 }
 
 /**
