@@ -229,6 +229,7 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
   const junctionMode: JunctionMode = opts.junctions ?? 'symlink';
   /** Mount points found; their numbers are not the source's (see numberMountPoints). */
   const mountIds: number[] = [];
+  const probed: DirProbes = { flags: new Set(), noXattrs: new Set() };
   /** A nested mount point: not walked; an empty directory or a symbolic link to its path. */
   const recordMountPoint = (id: number, p: Name) => {
     mountIds.push(id);
@@ -255,9 +256,12 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
    * Adds the listing of directory `dir` (in the table, its path in dirPaths): entries `first` ..
    * `end` of `w`, whose names were copied to the arena at `base`.
    */
-  const integrate = (dir: number, w: sysx.WalkedDirs, first: number, end: number, base: number, raw: Set<number> | null, pending: number[]) => {
+  const integrate = (dir: number, w: sysx.WalkedDirs, i: number, first: number, end: number, base: number, raw: Set<number> | null, pending: number[]) => {
     const dirPath = t.dirPaths.get(dir)!;
     t.set(dir, XCol.childStart, t.linkCount);
+    const flags = w.dirFlags[i]!;
+    if (flags >= 0) { t.set(dir, XCol.dumpFlags, flags); probed.flags.add(dir); }
+    if (w.dirXattrs[i] === 0) probed.noXattrs.add(dir);
     const starts = w.starts;
     const row = w.rows;
     // Names are decoded only when needed (a pattern, a notice, a directory's path): most entries never need theirs.
@@ -348,7 +352,7 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
         notices.push({ code: 'UNREADABLE_DIR', path: displayPath(t.dirPaths.get(dir)!), message: `cannot read directory: ${result.failures[i]!.message}; dumped empty`, skipped: true });
         return;
       }
-      integrate(dir, result, first, first + count, base, raw, pending);
+      integrate(dir, result, i, first, first + count, base, raw, pending);
       first += count;
     });
     opts.onProgress?.(t.count);
@@ -367,15 +371,26 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
   // The map (and dense numbering) numbered mount points already; the identity rule cannot.
   if (numbering.mode === 'identity') numbering.maxino = numberMountPoints(t, mountIds, numbering.maxino);
   try {
-    return planDump(t, numbering, since, opts.ignoreCtime ?? false, notices, mountIds, mountDirs, excluded);
+    return planDump(t, numbering, since, opts.ignoreCtime ?? false, notices, mountIds, mountDirs, probed, excluded);
   } catch (e) {
     await numbering.map?.handle.release();
     throw e;
   }
 }
 
+/**
+ * What the walk learnt of each directory it listed, on the descriptor it listed it with: the
+ * directories whose inode flags it read (they are in the row's dumpFlags already) and those it
+ * found without extended attributes. planDump reads the others by path (four system calls each
+ * on the main thread), which also reports the errors the walk only noticed.
+ */
+interface DirProbes {
+  flags: Set<number>;
+  noXattrs: Set<number>;
+}
+
 /** The maps and the emit order of what goes on tape. */
-function planDump(t: EntryTable, numbering: Numbering, since: number, ignoreCtime: boolean, notices: Notice[], mountIds: readonly number[], mountDirs: ReadonlySet<number>, excluded: number): DumpPlan {
+function planDump(t: EntryTable, numbering: Numbering, since: number, ignoreCtime: boolean, notices: Notice[], mountIds: readonly number[], mountDirs: ReadonlySet<number>, probed: DirProbes, excluded: number): DumpPlan {
   const maxino = numbering.maxino;
   const selected = since > 0 ? selectChanged(t, since, ignoreCtime) : null;
   // A mount point's number may change between levels (numberMountPoints): always dump it, with
@@ -398,7 +413,8 @@ function planDump(t: EntryTable, numbering: Numbering, since: number, ignoreCtim
       if (mountDirs.has(id)) continue;
       // Directory flags and EAs are read here; the workers read those of everything else.
       const p = t.dirPaths.get(id)!;
-      t.set(id, XCol.dumpFlags, readInodeFlags(p, true));
+      if (!probed.flags.has(id)) t.set(id, XCol.dumpFlags, readInodeFlags(p, true));
+      if (probed.noXattrs.has(id)) continue;
       const x = readXattrs(p);
       if (x.attrs.length) t.xattrs.set(id, x.attrs);
       for (const err of x.errors) notices.push({ code: 'XATTR', path: displayPath(p), message: err, skipped: true });
