@@ -12,7 +12,7 @@
 import { SnapdumpError } from '../errors.js';
 import { ROOTINO } from '../format/constants.js';
 import { Col } from '../workers/read-protocol.js';
-import { XCol, type EntryTable, type Name } from './entry-table.js';
+import { ROW, XCol, type EntryTable, type Name } from './entry-table.js';
 import { assignNumbers, keyOfIno, keyOfPath, type InodeMapData, type InodeMapHandle, type MapObject } from '../state/inode-map.js';
 
 /** Source inode numbers at or above this are not kept (the maps would reach 16 MiB). */
@@ -44,9 +44,10 @@ export interface Numbering {
 }
 
 function identityFits(t: EntryTable): boolean {
-  const rootSrc = t.get(0, XCol.srcIno);
-  for (let id = 1; id < t.count; id++) {
-    const src = t.get(id, XCol.srcIno);
+  const r = t.rows;
+  const rootSrc = r[XCol.srcIno]!;
+  for (let o = ROW + XCol.srcIno, end = t.count * ROW; o < end; o += ROW) {
+    const src = r[o]!;
     if (src <= ROOTINO || src >= IDENTITY_LIMIT || src === rootSrc) return false;
   }
   return true;
@@ -61,9 +62,10 @@ export async function numberInodes(t: EntryTable, opts: NumberingOptions): Promi
   const fits = identityFits(t);
   if (fits && !opts.forceMap && !opts.mapExists) {
     let highest = ROOTINO;
-    for (let id = 1; id < t.count; id++) {
-      const src = t.get(id, XCol.srcIno);
-      t.set(id, Col.ino, src);
+    const r = t.rows;
+    for (let o = ROW, end = t.count * ROW; o < end; o += ROW) {
+      const src = r[o + XCol.srcIno]!;
+      r[o + Col.ino] = src;
       if (src > highest) highest = src;
     }
     return { maxino: highest + 1, mode: 'identity' };
