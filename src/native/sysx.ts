@@ -64,6 +64,7 @@ interface SysxBinding {
   writeFilesAsync(batch: Uint8Array, used: number, results: Int32Array, callback: (err: Error | undefined, count: number) => void): void;
   walkDir(dir: string | Uint8Array, birth: boolean, checkAccess: boolean): WalkedDir;
   walkDirsAsync(dirs: Array<string | Uint8Array>, birth: boolean, checkAccess: boolean, cb: (err: Error | null, result: WalkedDirs) => void): void;
+  adviseHugePages(view: ArrayBufferView): number;
   lutimesNs(
     path: string | Uint8Array,
     atimeSec: number,
@@ -409,4 +410,13 @@ export function walkDirsAsync(dirs: Array<string | Uint8Array>, birth: boolean, 
   return new Promise((resolve, reject) => {
     native().walkDirsAsync(dirs, birth, checkAccess, (err, result) => (err ? reject(err) : resolve(result)));
   });
+}
+
+/**
+ * Asks the kernel to back the whole 2 MiB pages of `view`'s memory with transparent huge pages
+ * (madvise MADV_HUGEPAGE), before it is first written. Returns the bytes advised (0: none; a
+ * hint that may be ignored, never an error).
+ */
+export function adviseHugePages(view: ArrayBufferView): number {
+  return native().adviseHugePages(view);
 }
