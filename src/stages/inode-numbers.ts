@@ -43,14 +43,22 @@ export interface Numbering {
   map?: { handle: InodeMapHandle; next: InodeMapData };
 }
 
-function identityFits(t: EntryTable): boolean {
+/**
+ * Numbers the objects by the identity rule, checking on the way that it applies: one pass over
+ * the table, which is tens of megabytes (every pass costs). Returns maxino, or 0 when some
+ * source number does not fit (the numbers written so far are then overwritten by another mode).
+ */
+function identityNumbers(t: EntryTable): number {
   const r = t.rows;
   const rootSrc = r[XCol.srcIno]!;
-  for (let o = ROW + XCol.srcIno, end = t.count * ROW; o < end; o += ROW) {
-    const src = r[o]!;
-    if (src <= ROOTINO || src >= IDENTITY_LIMIT || src === rootSrc) return false;
+  let highest = ROOTINO;
+  for (let o = ROW, end = t.count * ROW; o < end; o += ROW) {
+    const src = r[o + XCol.srcIno]!;
+    if (src <= ROOTINO || src >= IDENTITY_LIMIT || src === rootSrc) return 0;
+    r[o + Col.ino] = src;
+    if (src > highest) highest = src;
   }
-  return true;
+  return highest + 1;
 }
 
 function relativePath(t: EntryTable, id: number, root: Name): Buffer {
@@ -59,16 +67,9 @@ function relativePath(t: EntryTable, id: number, root: Name): Buffer {
 
 export async function numberInodes(t: EntryTable, opts: NumberingOptions): Promise<Numbering> {
   t.set(0, Col.ino, ROOTINO);
-  const fits = identityFits(t);
-  if (fits && !opts.forceMap && !opts.mapExists) {
-    let highest = ROOTINO;
-    const r = t.rows;
-    for (let o = ROW, end = t.count * ROW; o < end; o += ROW) {
-      const src = r[o + XCol.srcIno]!;
-      r[o + Col.ino] = src;
-      if (src > highest) highest = src;
-    }
-    return { maxino: highest + 1, mode: 'identity' };
+  if (!opts.forceMap && !opts.mapExists) {
+    const maxino = identityNumbers(t);
+    if (maxino > 0) return { maxino, mode: 'identity' };
   }
   let handle: InodeMapHandle | null = null;
   if (opts.openMap) {
