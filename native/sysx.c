@@ -896,6 +896,7 @@ static napi_value LstatAt(napi_env env, napi_callback_info info) {
 /* Defined at the end of the file. */
 static napi_value WalkDir(napi_env env, napi_callback_info info);
 static napi_value WalkDirsAsync(napi_env env, napi_callback_info info);
+static napi_value AdviseHugePages(napi_env env, napi_callback_info info);
 
 /* ------------------------------------------------------------------------ */
 /* In-kernel copy between files                                              */
@@ -1250,6 +1251,7 @@ NAPI_MODULE_INIT() {
       METHOD("lstatAt", LstatAt),
       METHOD("walkDir", WalkDir),
       METHOD("walkDirsAsync", WalkDirsAsync),
+      METHOD("adviseHugePages", AdviseHugePages),
       METHOD("copyFileRange", CopyFileRange),
       METHOD("sendfileAt", SendfileAt),
       METHOD("writeFiles", WriteFiles),
@@ -1334,12 +1336,20 @@ static void fill_statx_row(double *o, const struct statx *x, bool birth) {
  * each NUL-terminated; rows = Float64Array of WALK_COLS per entry (stat fields, 1/0 readable
  * (access(R_OK) of regular files when checkAccess, else 1), birth sec, birth nsec or -1);
  * errors = Int32Array, 0 or the errno of the entry's stat; raw = Int32Array of the indexes of
- * names that a JavaScript string cannot hold exactly (not UTF-8). Throws (syscall "scandir")
- * when the directory cannot be opened or read.
+ * names that a JavaScript string cannot hold exactly (not UTF-8); flags = the directory's own
+ * inode flags (FS_IOC_GETFLAGS, 0 where the file system has none, -1 when they could not be
+ * read); xattrBytes = the size of its extended attribute name list (0: none, -1: unknown).
+ * The directory is open anyway, so these two cost one system call each here, where reading
+ * them later by path costs four (open, ioctl, listxattr, close) on the main thread. Throws
+ * (syscall "scandir") when the directory cannot be opened or read, and when `dir` itself is a
+ * symbolic link (O_NOFOLLOW): a directory swapped for a link since it was listed must not lead
+ * the walk elsewhere.
  */
 /* What one directory's walk collected: n entries; fail = errno when it could not be read. */
 struct walk_out {
   int fail;
+  double flags;        /* the directory's inode flags, -1: unknown */
+  int32_t xattr_bytes; /* size of its xattr name list, -1: unknown */
   size_t n, used, nraw;
   char *names;     /* sorted, NUL-terminated, `used` bytes */
   double *rows;    /* n * WALK_COLS */
@@ -1357,16 +1367,36 @@ static void walk_out_free(struct walk_out *w) {
   memset(w, 0, sizeof(*w));
 }
 
+/* The inode flags of open directory `fd` as GetFlags reports them (0 where the file system
+ * has none), or -1 when they could not be read (the caller then asks again by path). */
+static double walk_dir_flags(int fd) {
+  int flags = 0;
+  if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0) return (double)(uint32_t)flags;
+  return errno == ENOTTY || errno == ENOTSUP || errno == EINVAL ? 0 : -1;
+}
+
+/* Bytes of the xattr name list of open directory `fd` (0: none, as listXattrs treats ENOTSUP),
+ * or -1 when unknown (the caller lists them by path, and reports the error). */
+static int32_t walk_dir_xattr_bytes(int fd) {
+  ssize_t len = flistxattr(fd, NULL, 0);
+  if (len >= 0) return len > INT32_MAX ? INT32_MAX : (int32_t)len;
+  return errno == ENOTSUP ? 0 : -1;
+}
+
 /* Lists and stats directory `dir` into `w` (no N-API: runs on any thread). */
 static void walk_collect(const char *dir, bool birth, bool check_access, struct walk_out *w) {
   memset(w, 0, sizeof(*w));
-  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  w->flags = -1;
+  w->xattr_bytes = -1;
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   DIR *dp = dfd < 0 ? NULL : fdopendir(dfd);
   if (dp == NULL) {
     w->fail = errno;
     if (dfd >= 0) close(dfd);
     return;
   }
+  double dir_flags = walk_dir_flags(dfd);
+  int32_t dir_xattr_bytes = walk_dir_xattr_bytes(dfd);
   /* Names into one growing buffer; their offsets sorted afterwards. */
   size_t cap = 16384, used = 0, ncap = 256, n = 0;
   char *buf = malloc(cap);
@@ -1454,10 +1484,14 @@ static void walk_collect(const char *dir, bool birth, bool check_access, struct 
   if (fail) {
     walk_out_free(w);
     w->fail = fail;
+    w->flags = -1;
+    w->xattr_bytes = -1;
     return;
   }
   w->n = n;
   w->used = used;
+  w->flags = dir_flags;
+  w->xattr_bytes = dir_xattr_bytes;
 }
 
 static bool walk_typed(napi_env env, napi_typedarray_type type, size_t count, size_t size, const void *src, napi_value *out) {
@@ -1468,10 +1502,13 @@ static bool walk_typed(napi_env env, napi_typedarray_type type, size_t count, si
   return napi_create_typedarray(env, type, count, ab, 0, out) == napi_ok;
 }
 
-/* The JS object { names, rows, errors, raw } of a collected directory (NULL: N-API failed). */
+/* The JS object { names, rows, errors, raw, starts, flags, xattrBytes } of a collected
+ * directory (NULL: N-API failed). */
 static napi_value walk_result(napi_env env, const struct walk_out *w) {
-  napi_value result, names_v, rows_v, errs_v, raw_v, starts_v;
-  bool ok = napi_create_buffer_copy(env, w->used, w->used ? w->names : "", NULL, &names_v) == napi_ok &&
+  napi_value result, names_v, rows_v, errs_v, raw_v, starts_v, flags_v, xattrs_v;
+  bool ok = napi_create_double(env, w->flags, &flags_v) == napi_ok &&
+            napi_create_int32(env, w->xattr_bytes, &xattrs_v) == napi_ok &&
+            napi_create_buffer_copy(env, w->used, w->used ? w->names : "", NULL, &names_v) == napi_ok &&
             walk_typed(env, napi_float64_array, w->n * WALK_COLS, sizeof(double), w->rows, &rows_v) &&
             walk_typed(env, napi_int32_array, w->n, sizeof(int32_t), w->errs, &errs_v) &&
             walk_typed(env, napi_int32_array, w->nraw, sizeof(int32_t), w->raw, &raw_v) &&
@@ -1481,7 +1518,9 @@ static napi_value walk_result(napi_env env, const struct walk_out *w) {
             napi_set_named_property(env, result, "rows", rows_v) == napi_ok &&
             napi_set_named_property(env, result, "errors", errs_v) == napi_ok &&
             napi_set_named_property(env, result, "raw", raw_v) == napi_ok &&
-            napi_set_named_property(env, result, "starts", starts_v) == napi_ok;
+            napi_set_named_property(env, result, "starts", starts_v) == napi_ok &&
+            napi_set_named_property(env, result, "flags", flags_v) == napi_ok &&
+            napi_set_named_property(env, result, "xattrBytes", xattrs_v) == napi_ok;
   return ok ? result : NULL;
 }
 
@@ -1527,6 +1566,8 @@ struct wd_job {
   char **dirs;
   int *fails;            /* per directory: 0, or the errno that kept it from being listed */
   int32_t *counts;       /* per directory: entries, or -1 */
+  double *dir_flags;     /* per directory: its inode flags, -1: unknown */
+  int32_t *dir_xattrs;   /* per directory: size of its xattr name list, -1: unknown */
   struct walk_out all;   /* every listing concatenated; starts and raw index the whole */
 };
 
@@ -1535,6 +1576,8 @@ static void wd_job_free(napi_env env, struct wd_job *job) {
   free(job->dirs);
   free(job->fails);
   free(job->counts);
+  free(job->dir_flags);
+  free(job->dir_xattrs);
   walk_out_free(&job->all);
   if (job->callback_ref) napi_delete_reference(env, job->callback_ref);
   if (job->work) napi_delete_async_work(env, job->work);
@@ -1548,7 +1591,12 @@ static void wd_execute(napi_env env, void *data) {
   struct wd_job *job = data;
   struct walk_out *outs = calloc(job->ndirs ? job->ndirs : 1, sizeof(struct walk_out));
   if (outs == NULL) {
-    for (size_t i = 0; i < job->ndirs; i++) { job->fails[i] = ENOMEM; job->counts[i] = -1; }
+    for (size_t i = 0; i < job->ndirs; i++) {
+      job->fails[i] = ENOMEM;
+      job->counts[i] = -1;
+      job->dir_flags[i] = -1;
+      job->dir_xattrs[i] = -1;
+    }
     return;
   }
   size_t n = 0, used = 0, nraw = 0;
@@ -1571,8 +1619,12 @@ static void wd_execute(napi_env env, void *data) {
     if (w->fail || !ok) {
       job->fails[i] = w->fail ? w->fail : ENOMEM;
       job->counts[i] = -1;
+      job->dir_flags[i] = -1;
+      job->dir_xattrs[i] = -1;
     } else {
       job->counts[i] = (int32_t)w->n;
+      job->dir_flags[i] = w->flags;
+      job->dir_xattrs[i] = w->xattr_bytes;
       if (w->used) memcpy(all->names + all->used, w->names, w->used);
       if (w->n) {
         memcpy(all->rows + all->n * WALK_COLS, w->rows, w->n * WALK_COLS * sizeof(double));
@@ -1607,11 +1659,13 @@ static bool wd_wrap(napi_env env, napi_typedarray_type type, size_t count, size_
  * The JS result of a job: every listing concatenated (one allocation per field, not per
  * directory): { counts: Int32Array (entries per directory, -1: not listed), failures: array of
  * the Error of each directory not listed (undefined for the others), names, rows, errors (as
- * walkDir's, all directories in order), starts (of each name in `names`), raw (entry indexes) }.
+ * walkDir's, all directories in order), starts (of each name in `names`), raw (entry indexes),
+ * dirFlags: Float64Array and dirXattrs: Int32Array (walkDir's flags and xattrBytes of each
+ * directory, -1 for those not listed) }.
  */
 static napi_value wd_result(napi_env env, struct wd_job *job) {
   struct walk_out *all = &job->all;
-  napi_value result, counts_v, failures_v, names_v, rows_v, errs_v, starts_v, raw_v;
+  napi_value result, counts_v, failures_v, names_v, rows_v, errs_v, starts_v, raw_v, dir_flags_v, dir_xattrs_v;
   if (napi_create_array_with_length(env, job->ndirs, &failures_v) != napi_ok) return NULL;
   for (size_t i = 0; i < job->ndirs; i++) {
     if (!job->fails[i]) continue;
@@ -1622,6 +1676,8 @@ static napi_value wd_result(napi_env env, struct wd_job *job) {
   if (napi_create_external_buffer(env, used, all->names, wd_free_data, NULL, &names_v) != napi_ok) return NULL;
   all->names = NULL;
   if (!wd_wrap(env, napi_int32_array, job->ndirs, sizeof(int32_t), &job->counts, &counts_v) ||
+      !wd_wrap(env, napi_float64_array, job->ndirs, sizeof(double), &job->dir_flags, &dir_flags_v) ||
+      !wd_wrap(env, napi_int32_array, job->ndirs, sizeof(int32_t), &job->dir_xattrs, &dir_xattrs_v) ||
       !wd_wrap(env, napi_float64_array, n * WALK_COLS, sizeof(double), &all->rows, &rows_v) ||
       !wd_wrap(env, napi_int32_array, n, sizeof(int32_t), &all->errs, &errs_v) ||
       !wd_wrap(env, napi_int32_array, n, sizeof(int32_t), &all->starts, &starts_v) ||
@@ -1633,7 +1689,9 @@ static napi_value wd_result(napi_env env, struct wd_job *job) {
       napi_set_named_property(env, result, "rows", rows_v) != napi_ok ||
       napi_set_named_property(env, result, "errors", errs_v) != napi_ok ||
       napi_set_named_property(env, result, "starts", starts_v) != napi_ok ||
-      napi_set_named_property(env, result, "raw", raw_v) != napi_ok) return NULL;
+      napi_set_named_property(env, result, "raw", raw_v) != napi_ok ||
+      napi_set_named_property(env, result, "dirFlags", dir_flags_v) != napi_ok ||
+      napi_set_named_property(env, result, "dirXattrs", dir_xattrs_v) != napi_ok) return NULL;
   return result;
 }
 
@@ -1682,7 +1740,9 @@ static napi_value WalkDirsAsync(napi_env env, napi_callback_info info) {
   job->dirs = calloc(n ? n : 1, sizeof(char *));
   job->fails = calloc(n ? n : 1, sizeof(int));
   job->counts = calloc(n ? n : 1, sizeof(int32_t));
-  if (job->dirs == NULL || job->fails == NULL || job->counts == NULL) {
+  job->dir_flags = calloc(n ? n : 1, sizeof(double));
+  job->dir_xattrs = calloc(n ? n : 1, sizeof(int32_t));
+  if (job->dirs == NULL || job->fails == NULL || job->counts == NULL || job->dir_flags == NULL || job->dir_xattrs == NULL) {
     wd_job_free(env, job);
     throw_errno(env, ENOMEM, "calloc", NULL);
     return NULL;
@@ -1710,4 +1770,43 @@ static napi_value WalkDirsAsync(napi_env env, napi_callback_info info) {
     return NULL;
   }
   return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Huge pages for a large table                                              */
+/* ------------------------------------------------------------------------ */
+
+#include <sys/mman.h>
+
+#define HUGE_PAGE_BYTES ((uintptr_t)2 << 20)
+
+/*
+ * adviseHugePages(view): madvise(MADV_HUGEPAGE) on the whole 2 MiB pages inside the memory of
+ * typed array `view`, before it is written: the walk's entry table is tens of megabytes filled
+ * row by row and scanned several times, and on a virtual machine one fault (and one TLB entry)
+ * per 2 MiB costs far less than one per 4 KiB. Returns the bytes advised: 0 when the view
+ * holds no whole huge page, or the kernel has no transparent huge pages (a hint, never an
+ * error).
+ */
+static napi_value AdviseHugePages(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  if (!get_args(env, info, 1, argv)) return NULL;
+  bool is_typed = false;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *data = NULL;
+  if (napi_is_typedarray(env, argv[0], &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok) {
+    throw_arg_type(env, "view", "a TypedArray");
+    return NULL;
+  }
+  size_t element = type == napi_float64_array || type == napi_bigint64_array || type == napi_biguint64_array ? 8
+                 : type == napi_int32_array || type == napi_uint32_array || type == napi_float32_array ? 4
+                 : type == napi_int16_array || type == napi_uint16_array ? 2 : 1;
+  uintptr_t start = ((uintptr_t)data + HUGE_PAGE_BYTES - 1) & ~(HUGE_PAGE_BYTES - 1);
+  uintptr_t end = ((uintptr_t)data + length * element) & ~(HUGE_PAGE_BYTES - 1);
+  double advised = 0;
+  if (data != NULL && end > start && madvise((void *)start, end - start, MADV_HUGEPAGE) == 0) advised = (double)(end - start);
+  NAPI_CALL(env, napi_create_double(env, advised, &result));
+  return result;
 }

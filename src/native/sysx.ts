@@ -64,6 +64,7 @@ interface SysxBinding {
   writeFilesAsync(batch: Uint8Array, used: number, results: Int32Array, callback: (err: Error | undefined, count: number) => void): void;
   walkDir(dir: string | Uint8Array, birth: boolean, checkAccess: boolean): WalkedDir;
   walkDirsAsync(dirs: Array<string | Uint8Array>, birth: boolean, checkAccess: boolean, cb: (err: Error | null, result: WalkedDirs) => void): void;
+  adviseHugePages(view: ArrayBufferView): number;
   lutimesNs(
     path: string | Uint8Array,
     atimeSec: number,
@@ -363,12 +364,20 @@ export interface WalkedDir {
   raw: Int32Array;
   /** Per entry: the offset of its name in `names` (it ends at the next NUL). */
   starts: Int32Array;
+  /**
+   * The directory's own inode flags (FS_IOC_GETFLAGS on the descriptor the listing used; 0 where
+   * the file system has none), or -1 when they could not be read.
+   */
+  flags: number;
+  /** Bytes of the directory's extended attribute name list: 0 when it has none, -1: unknown. */
+  xattrBytes: number;
 }
 
 /**
  * Lists directory `dir` and stats every entry in one native call (readdir, then statx on a
  * descriptor of it, with the birth time when `birth`; access(R_OK) of regular files when
- * `checkAccess`). Throws, like readdir ("scandir"), when the directory cannot be read.
+ * `checkAccess`). Throws, like readdir ("scandir"), when the directory cannot be read, and
+ * when `dir` itself is a symbolic link (ELOOP or ENOTDIR): it is never followed.
  */
 export function walkDir(dir: string | Uint8Array, birth: boolean, checkAccess: boolean): WalkedDir {
   return native().walkDir(dir, birth, checkAccess);
@@ -387,6 +396,9 @@ export interface WalkedDirs {
   errors: Int32Array;
   starts: Int32Array;
   raw: Int32Array;
+  /** By directory: {@link WalkedDir.flags} and {@link WalkedDir.xattrBytes}; -1 for those not listed. */
+  dirFlags: Float64Array;
+  dirXattrs: Int32Array;
 }
 
 /**
@@ -398,4 +410,13 @@ export function walkDirsAsync(dirs: Array<string | Uint8Array>, birth: boolean, 
   return new Promise((resolve, reject) => {
     native().walkDirsAsync(dirs, birth, checkAccess, (err, result) => (err ? reject(err) : resolve(result)));
   });
+}
+
+/**
+ * Asks the kernel to back the whole 2 MiB pages of `view`'s memory with transparent huge pages
+ * (madvise MADV_HUGEPAGE), before it is first written. Returns the bytes advised (0: none; a
+ * hint that may be ignored, never an error).
+ */
+export function adviseHugePages(view: ArrayBufferView): number {
+  return native().adviseHugePages(view);
 }

@@ -12,7 +12,7 @@
 import { SnapdumpError } from '../errors.js';
 import { ROOTINO } from '../format/constants.js';
 import { Col } from '../workers/read-protocol.js';
-import { XCol, type EntryTable, type Name } from './entry-table.js';
+import { ROW, XCol, type EntryTable, type Name } from './entry-table.js';
 import { assignNumbers, keyOfIno, keyOfPath, type InodeMapData, type InodeMapHandle, type MapObject } from '../state/inode-map.js';
 
 /** Source inode numbers at or above this are not kept (the maps would reach 16 MiB). */
@@ -43,13 +43,22 @@ export interface Numbering {
   map?: { handle: InodeMapHandle; next: InodeMapData };
 }
 
-function identityFits(t: EntryTable): boolean {
-  const rootSrc = t.get(0, XCol.srcIno);
-  for (let id = 1; id < t.count; id++) {
-    const src = t.get(id, XCol.srcIno);
-    if (src <= ROOTINO || src >= IDENTITY_LIMIT || src === rootSrc) return false;
+/**
+ * Numbers the objects by the identity rule, checking on the way that it applies: one pass over
+ * the table, which is tens of megabytes (every pass costs). Returns maxino, or 0 when some
+ * source number does not fit (the numbers written so far are then overwritten by another mode).
+ */
+function identityNumbers(t: EntryTable): number {
+  const r = t.rows;
+  const rootSrc = r[XCol.srcIno]!;
+  let highest = ROOTINO;
+  for (let o = ROW, end = t.count * ROW; o < end; o += ROW) {
+    const src = r[o + XCol.srcIno]!;
+    if (src <= ROOTINO || src >= IDENTITY_LIMIT || src === rootSrc) return 0;
+    r[o + Col.ino] = src;
+    if (src > highest) highest = src;
   }
-  return true;
+  return highest + 1;
 }
 
 function relativePath(t: EntryTable, id: number, root: Name): Buffer {
@@ -58,15 +67,9 @@ function relativePath(t: EntryTable, id: number, root: Name): Buffer {
 
 export async function numberInodes(t: EntryTable, opts: NumberingOptions): Promise<Numbering> {
   t.set(0, Col.ino, ROOTINO);
-  const fits = identityFits(t);
-  if (fits && !opts.forceMap && !opts.mapExists) {
-    let highest = ROOTINO;
-    for (let id = 1; id < t.count; id++) {
-      const src = t.get(id, XCol.srcIno);
-      t.set(id, Col.ino, src);
-      if (src > highest) highest = src;
-    }
-    return { maxino: highest + 1, mode: 'identity' };
+  if (!opts.forceMap && !opts.mapExists) {
+    const maxino = identityNumbers(t);
+    if (maxino > 0) return { maxino, mode: 'identity' };
   }
   let handle: InodeMapHandle | null = null;
   if (opts.openMap) {

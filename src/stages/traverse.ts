@@ -20,6 +20,7 @@ import type { ExcludeMatcher } from '../select/exclude.js';
 import { mountPointsBelow } from '../select/mounts.js';
 import { WALK_COLS, W_BIRTH_NSEC, W_BIRTH_SEC, W_READABLE, birthInto, errnoName } from './walk-rows.js';
 import { numberInodes, type Numbering, type NumberingOptions } from './inode-numbers.js';
+import { ObjectSet } from './object-set.js';
 
 export interface Notice {
   code: string;
@@ -200,7 +201,7 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
     throw new SnapdumpError('ERR_SOURCE', `cannot back up ${opts.source}: not a directory`, { path: opts.source });
   }
   const rootDev = st[F.dev]!;
-  const exclude = new Set((opts.exclude ?? []).map((x) => `${x.dev}:${x.ino}`));
+  const exclude = new ObjectSet(opts.exclude);
   const notices: Notice[] = [];
   const warnings: FieldWarning[] = [];
   const flushWarnings = (p: Name) => {
@@ -229,6 +230,7 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
   const junctionMode: JunctionMode = opts.junctions ?? 'symlink';
   /** Mount points found; their numbers are not the source's (see numberMountPoints). */
   const mountIds: number[] = [];
+  const probed: DirProbes = { flags: new Set(), noXattrs: new Set() };
   /** A nested mount point: not walked; an empty directory or a symbolic link to its path. */
   const recordMountPoint = (id: number, p: Name) => {
     mountIds.push(id);
@@ -255,9 +257,12 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
    * Adds the listing of directory `dir` (in the table, its path in dirPaths): entries `first` ..
    * `end` of `w`, whose names were copied to the arena at `base`.
    */
-  const integrate = (dir: number, w: sysx.WalkedDirs, first: number, end: number, base: number, raw: Set<number> | null, pending: number[]) => {
+  const integrate = (dir: number, w: sysx.WalkedDirs, i: number, first: number, end: number, base: number, raw: Set<number> | null, pending: number[]) => {
     const dirPath = t.dirPaths.get(dir)!;
     t.set(dir, XCol.childStart, t.linkCount);
+    const flags = w.dirFlags[i]!;
+    if (flags >= 0) { t.set(dir, XCol.dumpFlags, flags); probed.flags.add(dir); }
+    if (w.dirXattrs[i] === 0) probed.noXattrs.add(dir);
     const starts = w.starts;
     const row = w.rows;
     // Names are decoded only when needed (a pattern, a notice, a directory's path): most entries never need theirs.
@@ -285,7 +290,7 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
         continue;
       }
       const o = k * WALK_COLS;
-      if (exclude.size && exclude.has(`${row[o + F.dev]}:${row[o + F.ino]}`)) continue;
+      if (!exclude.empty && exclude.has(row[o + F.dev]!, row[o + F.ino]!)) continue;
       const type = row[o + F.mode]! & 0o170000;
       const isDir = type === S_IFDIR;
       const multiLinked = !isDir && row[o + F.nlink]! > 1;
@@ -348,7 +353,7 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
         notices.push({ code: 'UNREADABLE_DIR', path: displayPath(t.dirPaths.get(dir)!), message: `cannot read directory: ${result.failures[i]!.message}; dumped empty`, skipped: true });
         return;
       }
-      integrate(dir, result, first, first + count, base, raw, pending);
+      integrate(dir, result, i, first, first + count, base, raw, pending);
       first += count;
     });
     opts.onProgress?.(t.count);
@@ -367,17 +372,28 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
   // The map (and dense numbering) numbered mount points already; the identity rule cannot.
   if (numbering.mode === 'identity') numbering.maxino = numberMountPoints(t, mountIds, numbering.maxino);
   try {
-    return planDump(t, numbering, since, opts.ignoreCtime ?? false, notices, mountIds, mountDirs, excluded);
+    return planDump(t, numbering, since, opts.ignoreCtime ?? false, linked.size > 0, notices, mountIds, mountDirs, probed, excluded);
   } catch (e) {
     await numbering.map?.handle.release();
     throw e;
   }
 }
 
+/**
+ * What the walk learnt of each directory it listed, on the descriptor it listed it with: the
+ * directories whose inode flags it read (they are in the row's dumpFlags already) and those it
+ * found without extended attributes. planDump reads the others by path (four system calls each
+ * on the main thread), which also reports the errors the walk only noticed.
+ */
+interface DirProbes {
+  flags: Set<number>;
+  noXattrs: Set<number>;
+}
+
 /** The maps and the emit order of what goes on tape. */
-function planDump(t: EntryTable, numbering: Numbering, since: number, ignoreCtime: boolean, notices: Notice[], mountIds: readonly number[], mountDirs: ReadonlySet<number>, excluded: number): DumpPlan {
+function planDump(t: EntryTable, numbering: Numbering, since: number, ignoreCtime: boolean, hardLinks: boolean, notices: Notice[], mountIds: readonly number[], mountDirs: ReadonlySet<number>, probed: DirProbes, excluded: number): DumpPlan {
   const maxino = numbering.maxino;
-  const selected = since > 0 ? selectChanged(t, since, ignoreCtime) : null;
+  const selected = since > 0 ? selectChanged(t, since, ignoreCtime, hardLinks) : null;
   // A mount point's number may change between levels (numberMountPoints): always dump it, with
   // the directories on its path, so restore -r finds every name's inode.
   if (selected) for (const id of mountIds) for (let a = id; !selected[a]; a = t.get(a, XCol.parent)) selected[a] = 1;
@@ -386,25 +402,27 @@ function planDump(t: EntryTable, numbering: Numbering, since: number, ignoreCtim
   const dirIds: number[] = [];
   const otherIds: number[] = [];
   let bytes = 0;
-  for (let id = 0; id < t.count; id++) {
-    const ino = t.get(id, Col.ino);
+  const r = t.rows;
+  for (let id = 0, o = 0; id < t.count; id++, o += ROW) {
+    const ino = r[o + Col.ino]!;
     // The in-use map lists everything present, so a restore can delete what is gone.
     inUse.set(ino);
     if (selected && !selected[id]) continue;
     dumped.set(ino);
-    if (t.isDir(id)) {
+    if ((r[o + Col.mode]! & 0o170000) === S_IFDIR) {
       dirIds.push(id);
       // A mount point recorded as a directory: the mounted root's flags and EAs are not its own.
       if (mountDirs.has(id)) continue;
       // Directory flags and EAs are read here; the workers read those of everything else.
       const p = t.dirPaths.get(id)!;
-      t.set(id, XCol.dumpFlags, readInodeFlags(p, true));
+      if (!probed.flags.has(id)) t.set(id, XCol.dumpFlags, readInodeFlags(p, true));
+      if (probed.noXattrs.has(id)) continue;
       const x = readXattrs(p);
       if (x.attrs.length) t.xattrs.set(id, x.attrs);
       for (const err of x.errors) notices.push({ code: 'XATTR', path: displayPath(p), message: err, skipped: true });
     } else {
       otherIds.push(id);
-      if (t.get(id, Col.kind) === ItemKind.File) bytes += t.get(id, Col.size);
+      if (r[o + Col.kind] === ItemKind.File) bytes += r[o + Col.size]!;
     }
   }
   const byIno = (a: number, b: number) => t.get(a, Col.ino) - t.get(b, Col.ino);
@@ -433,19 +451,26 @@ function numberMountPoints(t: EntryTable, ids: readonly number[], maxino: number
  * base date, every directory that changed itself (so a restore learns of deletions and
  * renames), every directory holding a name of a dumped object (a changed file with several
  * links gets all its names on tape, so a restore rewrites every one of them), every directory
- * on the path to those, and the root.
+ * on the path to those, and the root. `hardLinks`: whether any non-directory has several links
+ * (without, the pass over every name is skipped).
  */
-function selectChanged(t: EntryTable, since: number, ignoreCtime: boolean): Uint8Array {
+function selectChanged(t: EntryTable, since: number, ignoreCtime: boolean, hardLinks: boolean): Uint8Array {
   const selected = new Uint8Array(t.count);
+  const r = t.rows;
   // Mark it and its ancestors; stop at an ancestor already marked (its own are too).
   const mark = (id: number) => {
-    for (let a = id; !selected[a]; a = t.get(a, XCol.parent)) {
+    for (let a = id; !selected[a]; a = r[a * ROW + XCol.parent]!) {
       selected[a] = 1;
       if (a === 0) break;
     }
   };
-  for (let id = 0; id < t.count; id++) {
-    if (t.get(id, Col.mtimeSec) >= since || (!ignoreCtime && t.get(id, Col.ctimeSec) >= since)) mark(id);
+  const ctimeSince = ignoreCtime ? Infinity : since;
+  for (let id = 0, o = 0; id < t.count; id++, o += ROW) {
+    if (r[o + Col.mtimeSec]! >= since || r[o + Col.ctimeSec]! >= ctimeSince) mark(id);
+  }
+  if (!hardLinks) {
+    selected[0] = 1;
+    return selected;
   }
   for (let dir = 0; dir < t.count; dir++) {
     const start = t.get(dir, XCol.childStart);

@@ -25,6 +25,7 @@ import { Worker } from 'node:worker_threads';
 
 import {
   FS_APPEND_FL,
+  adviseHugePages,
   type Extent,
   dataExtents,
   getFlags,
@@ -572,3 +573,20 @@ test(
     assert.equal(getXattr(f, 'user.snapdump.w').toString(), 'from main');
   }),
 );
+
+test('adviseHugePages advises the whole 2 MiB pages of a typed array, and only those', () => {
+  const HUGE = 2 << 20;
+  assert.equal(adviseHugePages(new Float64Array(16)), 0, 'no whole huge page inside');
+  for (const view of [new Float64Array(3 * HUGE / 8), new Uint8Array(5 * HUGE + 123), new Int32Array(new ArrayBuffer(4 * HUGE), 4, HUGE - 1)]) {
+    const advised = adviseHugePages(view);
+    assert.equal(advised % HUGE, 0);
+    assert.ok(advised <= view.byteLength);
+    // Where the kernel has transparent huge pages, all but the unaligned ends are advised.
+    if (advised > 0) assert.ok(advised >= view.byteLength - 2 * HUGE, `${advised} of ${view.byteLength}`);
+  }
+  const rows = new Float64Array(HUGE);
+  adviseHugePages(rows);
+  rows[12345] = 1.5;
+  assert.equal(rows[12345], 1.5, 'the memory is usable as ever');
+  assert.throws(() => adviseHugePages({} as Float64Array), TypeError);
+});

@@ -1,11 +1,13 @@
 /** walkDir: one directory listed, sorted and stat'ed in one native call, as the walk does it. */
 import { after, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as sysx from '../../src/native/sysx.js';
 import { STAT_FIELDS } from '../../src/native/sysx.js';
+import { readInodeFlags } from '../../src/stages/xattr-emit.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'snapdump-walkdir-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -90,4 +92,61 @@ it('walkDirsAsync lists several directories on the thread pool, concatenated, wi
   const none = await sysx.walkDirsAsync([], false, false);
   assert.deepEqual([none.counts.length, none.names.length, none.rows.length], [0, 0, 0]);
   await assert.rejects(sysx.walkDirsAsync(['a\0b'], false, false), { code: 'ERR_INVALID_ARG_VALUE' });
+});
+
+/** chattr, or the reason the file system under the tests cannot take it. */
+function chattr(flags: string, p: string): string | null {
+  try {
+    execFileSync('chattr', [flags, p], { stdio: 'pipe' });
+    return null;
+  } catch (e) {
+    return `chattr ${flags} not supported here: ${(e as Error).message}`;
+  }
+}
+
+it("returns the directory's own inode flags and the size of its xattr name list", (t) => {
+  const plain = path.join(dir, 'plain');
+  const flagged = path.join(dir, 'flagged');
+  const withEa = path.join(dir, 'with-ea');
+  for (const d of [plain, flagged, withEa]) fs.mkdirSync(d);
+  fs.writeFileSync(path.join(flagged, 'f'), '');
+  const why = chattr('+dA', flagged);
+  if (why) return t.skip(why);
+  sysx.setXattr(withEa, 'user.x', Buffer.from('1'));
+  sysx.setXattr(withEa, 'user.longer-name', Buffer.from('2'));
+  const FS_NODUMP_FL = 0x40, FS_NOATIME_FL = 0x80;
+  const f = sysx.walkDir(flagged, false, false);
+  assert.equal(f.flags, readInodeFlags(flagged, true));
+  assert.equal(f.flags & (FS_NODUMP_FL | FS_NOATIME_FL), FS_NODUMP_FL | FS_NOATIME_FL);
+  assert.equal(f.errors.length, 1, 'still listed');
+  const p = sysx.walkDir(plain, false, false);
+  assert.equal(p.flags, readInodeFlags(plain, true));
+  assert.equal(p.flags & (FS_NODUMP_FL | FS_NOATIME_FL), 0);
+  assert.equal(p.xattrBytes, 0);
+  const e = sysx.walkDir(withEa, false, false);
+  assert.equal(e.xattrBytes, Buffer.byteLength('user.x\0user.longer-name\0'));
+});
+
+it('walkDirsAsync returns flags and xattr sizes by directory, -1 for those not listed', async (t) => {
+  const flagged = path.join(dir, 'flagged-async');
+  const withEa = path.join(dir, 'with-ea-async');
+  for (const d of [flagged, withEa]) fs.mkdirSync(d);
+  const why = chattr('+d', flagged);
+  if (why) return t.skip(why);
+  sysx.setXattr(withEa, 'user.x', Buffer.from('1'));
+  const r = await sysx.walkDirsAsync([flagged, path.join(dir, 'nope'), withEa], false, false);
+  assert.deepEqual([...r.dirFlags], [readInodeFlags(flagged, true), -1, readInodeFlags(withEa, true)]);
+  assert.deepEqual([...r.dirXattrs], [0, -1, Buffer.byteLength('user.x\0')]);
+});
+
+it('does not follow a directory that is a symbolic link', async () => {
+  const real = path.join(dir, 'real-dir');
+  const link = path.join(dir, 'link-dir');
+  fs.mkdirSync(real);
+  fs.writeFileSync(path.join(real, 'inside'), '');
+  fs.symlinkSync(real, link);
+  assert.throws(() => sysx.walkDir(link, false, false), (e: NodeJS.ErrnoException) => e.code === 'ELOOP' || e.code === 'ENOTDIR');
+  const r = await sysx.walkDirsAsync([link, real], false, false);
+  assert.deepEqual([...r.counts], [-1, 1]);
+  assert.match(r.failures[0]!.code!, /^(ELOOP|ENOTDIR)$/);
 });
