@@ -102,7 +102,9 @@ describe('restartable backups', () => {
       let checkpoints = 0;
       await backup({ source: src, output: ref, now: () => NOW, stateDir: state, update: false, threads: 2, checkpointIntervalMs: 0,
         onEvent: (e) => { if (e.type === 'checkpoint') checkpoints++; } });
-      assert.ok(checkpoints >= 3, `only ${checkpoints} checkpoints`);
+      // Two or more (a checkpoint per 4 MiB write whose start is on disk; how writes batch varies
+      // from run to run, and 3 or 4 is usual): the aborts below land in the first half of them.
+      assert.ok(checkpoints >= 2, `only ${checkpoints} checkpoints`);
       const refBytes = fs.readFileSync(ref);
       for (const seed of [1, 2, 3]) {
         // How many checkpoints a run makes depends on how its writes batch (timing): abort in the
