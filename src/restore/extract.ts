@@ -318,7 +318,7 @@ export function finishObject(p: Pending, ctx: ExtractContext): boolean {
       // Links before the flags: an immutable or append-only file cannot get new names.
       if (!p.metaOnly) linkOthers(p, ctx);
       setTimes(path, p.inode, ctx.env, p.ino);
-      setFlags(p.file.fd, path, p.inode.flags, ctx.env, p.ino);
+      setFlags(p.file.fd, path, p.inode.flags, ctx.env, p.ino, p.targets[p.firstIndex]!.dir.inheritsFlags ?? true);
       fs.closeSync(p.file.fd);
       p.file = null;
     } else {

@@ -23,7 +23,7 @@ import { DR_METAONLY, DT_DIR, EXT_XATTR, S_IFDIR, S_IFMT, S_IFREG, kindOfMode } 
 import type { Header } from '../format/header.js';
 import { ImageReader, type ObjectItem, type ReadItem } from '../read/image-reader.js';
 import { openTapeSource, type TapeSource } from '../tape/source.js';
-import { SETTABLE_FLAGS, applyXattrs, isStopError, ownerModeFd, setFlags, setTimes, type AttrEnv } from './attributes.js';
+import { SETTABLE_FLAGS, applyXattrs, hasInheritableFlags, isStopError, ownerModeFd, setFlags, setTimes, type AttrEnv } from './attributes.js';
 import {
   StopRestore, abandonObject, applyObjectXattrs, extractBuffered, extractObject, finishObject, newPending, reserveSpace, type ExtractContext, type Pending,
 } from './extract.js';
@@ -376,7 +376,7 @@ class RestoreRun {
   }
 
   private makeDest(t: DirTarget): void {
-    if (this.destExisted) { t.state = 'ok'; return; }
+    if (this.destExisted) { t.state = 'ok'; t.inheritsFlags = this.dryRun ? false : inheritsFlagsAt(t.path); return; }
     if (this.dryRun) { t.state = 'ok'; this.stats.directories++; return; }
     try {
       fs.mkdirSync(this.destAbs, { recursive: true, mode: 0o700 });
@@ -386,6 +386,7 @@ class RestoreRun {
     }
     t.created = true;
     t.state = 'ok';
+    t.inheritsFlags = inheritsFlagsAt(t.path);
     this.stats.directories++;
     // mkdir -p takes a set-gid parent's group and bit: new files would too.
     this.destSetgid = (fs.statSync(this.destAbs).mode & S_ISGID) !== 0;
@@ -544,6 +545,8 @@ class RestoreRun {
       try {
         t.created = ensureDirectory(t.path, t.rec ? 0o700 : 0o777);
         t.state = 'ok';
+        // A directory we made inherited its parent's flags; one we found has its own.
+        t.inheritsFlags = t.created ? t.parent!.inheritsFlags : inheritsFlagsAt(t.path);
         if (t.created) this.stats.directories++;
       } catch (e) {
         t.state = 'failed';
@@ -586,7 +589,7 @@ class RestoreRun {
     const inode = item.header.inode;
     const b = this.batcher;
     if (b && targets.length === 1 && (inode.mode & S_IFMT) === S_IFREG && !(item.header.flags & DR_METAONLY)
-      && (inode.flags & SETTABLE_FLAGS) === 0 && b.accepts(item.size, targets[0]!)) {
+      && (inode.flags & SETTABLE_FLAGS) === 0 && targets[0]!.dir.inheritsFlags === false && b.accepts(item.size, targets[0]!)) {
       reserveSpace(inode, targets[0]!.path, this.ctx);
       const staged = await b.stage({ ino: item.ino, inode, target: targets[0]!, offset: item.offset }, item.dataNow() ?? item.data(), () => item.complete);
       if (staged !== false) {
@@ -714,5 +717,18 @@ class RestoreRun {
       stopped: this.stop ? { code: this.stop.code, message: this.stop.message } : null,
       space: this.space,
     };
+  }
+}
+
+/** hasInheritableFlags of the directory at `path` (true when it cannot be told: then flags are checked). */
+function inheritsFlagsAt(path: Buffer): boolean {
+  let fd = -1;
+  try {
+    fd = openDirectory(path);
+    return hasInheritableFlags(fd);
+  } catch {
+    return true;
+  } finally {
+    if (fd >= 0) fs.closeSync(fd);
   }
 }

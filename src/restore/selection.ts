@@ -86,6 +86,13 @@ export interface DirTarget {
   created: boolean;
   /** Set while creating: 'ok' once it is a checked directory, 'failed' when it could not be made. */
   state: 'pending' | 'ok' | 'failed';
+  /**
+   * Set while creating: the directory has chattr flags that what is made in it inherits (ext4
+   * passes nodump, noatime, sync... down), so those entries need their flags set even where the
+   * image's are 0. Attributes of the image's directories come last, so this is about DEST and
+   * directories a restore finds in place (an incremental applied over its level 0).
+   */
+  inheritsFlags?: boolean;
   /** The directory is DEST itself. */
   isDest: boolean;
 }
