@@ -15,7 +15,8 @@ import { objectChunk, type TapeChunk } from '../src/format/object-headers.js';
 import { baseHeader, type VolumeInfo } from '../src/format/volume.js';
 import { TapeWriter } from '../src/pipeline/tape-writer.js';
 import { EntryTable, XCol } from '../src/stages/entry-table.js';
-import { directorySource } from '../src/stages/directory-emit.js';
+import { directorySource, directoryTable } from '../src/stages/directory-emit.js';
+import { encodeDirectory as encodeNativeDirectory } from '../src/native/sysx.js';
 import { Col } from '../src/workers/read-protocol.js';
 import type { TapeSink } from '../src/tape/sink.js';
 import { KeyStream, fmt, log, parseArgs, renderTable } from './util.js';
@@ -97,7 +98,11 @@ export async function micro(argv: readonly string[] = []): Promise<MicroRow[]> {
   }
   table.set(dirId, XCol.childCount, table.linkCount);
   if (!encodeDirectoryFrom(directorySource(table, dirId)).equals(encodeDirectory([{ ...entries[0]!, ino: 5 }, { ...entries[1]!, ino: 5 }, ...entries.slice(2)]))) throw new Error('directorySource differs');
-  add('encodeDirectoryFrom(directorySource) (100 entries from the entry table; the backup\'s path)', () => { sink += encodeDirectoryFrom(directorySource(table, dirId)).length; }, dirData.length);
+  add('encodeDirectoryFrom(directorySource) (100 entries from the entry table, in TypeScript)', () => { sink += encodeDirectoryFrom(directorySource(table, dirId)).length; }, dirData.length);
+  // The backup's path: the same directory encoded in C straight from the table's arrays.
+  const nativeTable = directoryTable(table);
+  const nativeOut = Buffer.alloc(dirData.length);
+  add('native encodeDirectory (100 entries from the entry table; the backup\'s path)', () => { sink += encodeNativeDirectory(nativeOut, 0, nativeTable, 0, table.linkCount, 5, 5); }, dirData.length);
   add('decodeDirectory (100 entries)', () => { sink += decodeDirectory(dirData, dirData.length).entries.length; }, dirData.length);
 
   // objectChunk of a 1 MiB file (1,024 data blocks → TS_INODE + TS_ADDR).

@@ -897,6 +897,8 @@ static napi_value LstatAt(napi_env env, napi_callback_info info) {
 static napi_value WalkDir(napi_env env, napi_callback_info info);
 static napi_value WalkDirsAsync(napi_env env, napi_callback_info info);
 static napi_value AdviseHugePages(napi_env env, napi_callback_info info);
+/* native/direnc.c */
+napi_value EncodeDirectory(napi_env env, napi_callback_info info);
 
 /* ------------------------------------------------------------------------ */
 /* In-kernel copy between files                                              */
@@ -1252,6 +1254,7 @@ NAPI_MODULE_INIT() {
       METHOD("walkDir", WalkDir),
       METHOD("walkDirsAsync", WalkDirsAsync),
       METHOD("adviseHugePages", AdviseHugePages),
+      METHOD("encodeDirectory", EncodeDirectory),
       METHOD("copyFileRange", CopyFileRange),
       METHOD("sendfileAt", SendfileAt),
       METHOD("writeFiles", WriteFiles),

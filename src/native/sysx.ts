@@ -65,6 +65,8 @@ interface SysxBinding {
   walkDir(dir: string | Uint8Array, birth: boolean, checkAccess: boolean): WalkedDir;
   walkDirsAsync(dirs: Array<string | Uint8Array>, birth: boolean, checkAccess: boolean, cb: (err: Error | null, result: WalkedDirs) => void): void;
   adviseHugePages(view: ArrayBufferView): number;
+  encodeDirectory(out: Buffer | null, at: number, names: Buffer, linkChild: Int32Array, linkStart: Int32Array,
+    linkLength: Int16Array, rows: Float64Array, geometry: Int32Array, first: number, count: number, dirIno: number, parentIno: number): number;
   lutimesNs(
     path: string | Uint8Array,
     atimeSec: number,
@@ -419,4 +421,25 @@ export function walkDirsAsync(dirs: Array<string | Uint8Array>, birth: boolean, 
  */
 export function adviseHugePages(view: ArrayBufferView): number {
   return native().adviseHugePages(view);
+}
+
+/** Where encodeDirectory finds a directory's entries: the backup's entry table, column-wise. */
+export interface DirectoryTable {
+  names: Buffer;
+  linkChild: Int32Array;
+  linkStart: Int32Array;
+  /** Name length in bytes, negative for a name that is not UTF-8. */
+  linkLength: Int16Array;
+  rows: Float64Array;
+  /** [row stride, ino column, mode column] */
+  geometry: Int32Array;
+}
+
+/**
+ * The tape form of one directory (native/direnc.c; the same bytes as encodeDirectoryInto):
+ * ".", "..", then links `first` .. `first + count - 1` of the table. Returns its size in bytes
+ * (whole 512-byte chunks); with `out`, also writes it there at `at`.
+ */
+export function encodeDirectory(out: Buffer | null, at: number, t: DirectoryTable, first: number, count: number, dirIno: number, parentIno: number): number {
+  return native().encodeDirectory(out, at, t.names, t.linkChild, t.linkStart, t.linkLength, t.rows, t.geometry, first, count, dirIno, parentIno);
 }

@@ -3,13 +3,14 @@
  * inode order (root first), each followed by its EA records.
  */
 import { DT_DIR, RecordType, TP_BSIZE, TP_NINDIR, dtypeOfMode } from '../format/constants.js';
-import { directoryDataSize, encodeDirectoryInto, type DirectorySource } from '../format/directory.js';
+import { type DirectorySource } from '../format/directory.js';
+import { encodeDirectory, type DirectoryTable } from '../native/sysx.js';
 import { mapSizeFor } from '../format/bitmap.js';
 import { headerTemplate, mapRecord, objectChunk, volumeLabel, type TapeChunk } from '../format/object-headers.js';
 import { type VolumeInfo } from '../format/volume.js';
 import { Col } from '../workers/read-protocol.js';
 import { displayPath, inodeFields, type DumpPlan, type Notice } from './traverse.js';
-import { XCol, type EntryTable } from './entry-table.js';
+import { ROW, XCol, type EntryTable } from './entry-table.js';
 import { xattrRecords } from './xattr-emit.js';
 
 /** Directory data at or beyond 256 MiB triggers Linux restore's "quad swap" heuristic (§1.6). */
@@ -34,11 +35,16 @@ const MAX_FREE_PACKS = 4;
 export function* directoryEmit(plan: DumpPlan, vol: VolumeInfo, onNotice: (n: Notice) => void): Generator<TapeChunk> {
   const t = plan.table;
   const tpl = headerTemplate(vol);
+  // The listings are encoded in C: this loop over every name of the dump runs once, mostly
+  // before V8 would have optimised it (≈ 100 ms cold against ≈ 20 ms warm for 100,000 names).
+  const table = directoryTable(t);
   const pack = new ChunkPacker();
   for (const dir of plan.directories) {
     const ino = t.get(dir, Col.ino);
-    const src = directorySource(t, dir);
-    const size = directoryDataSize(src);
+    const first = t.get(dir, XCol.childStart);
+    const count = t.get(dir, XCol.childCount);
+    const parentIno = t.get(dir === 0 ? dir : t.get(dir, XCol.parent), Col.ino);
+    const size = encodeDirectory(null, 0, table, first, count, ino, parentIno);
     if (size > MAX_DIRECTORY_BYTES) {
       onNotice({ code: 'DIR_TOO_LARGE', path: displayPath(t.path(dir)), message: 'directory listing of 256 MiB or more: Linux restore misreads it', skipped: false });
     }
@@ -49,11 +55,11 @@ export function* directoryEmit(plan: DumpPlan, vol: VolumeInfo, onNotice: (n: No
       if (!pack.fits(1 + blocks)) yield pack.take()!;
       const at = pack.reserve(1 + blocks, ino);
       tpl.write(pack.buf!, at, RecordType.INODE, ino, inode, blocks, null, 0);
-      pack.buf!.fill(0, at + TP_BSIZE, at + (1 + blocks) * TP_BSIZE);
-      encodeDirectoryInto(src, pack.buf!, at + TP_BSIZE);
+      encodeDirectory(pack.buf!, at + TP_BSIZE, table, first, count, ino, parentIno);
+      pack.buf!.fill(0, at + TP_BSIZE + size, at + (1 + blocks) * TP_BSIZE);
     } else {
       const data = Buffer.alloc(blocks * TP_BSIZE);
-      encodeDirectoryInto(src, data, 0);
+      encodeDirectory(data, 0, table, first, count, ino, parentIno);
       pack.add(objectChunk(vol, ino, inode, blocks, data, null));
     }
     const ea = xattrRecords(vol, ino, inode, t.xattrs.get(dir) ?? []);
@@ -159,5 +165,13 @@ export function directorySource(t: EntryTable, dir: number): DirectorySource {
       const n = t.linkNameLength(start + i);
       for (let j = 0; j < n; j++) buf[at + j] = bytes[s + j]!;
     },
+  };
+}
+
+/** The table's arrays as encodeDirectory takes them (taken once the walk is done: they are replaced when the table grows). */
+export function directoryTable(t: EntryTable): DirectoryTable {
+  return {
+    names: t.nameBytes, linkChild: t.linkChild, linkStart: t.linkStart, linkLength: t.linkLength, rows: t.rows,
+    geometry: Int32Array.of(ROW, Col.ino, Col.mode),
   };
 }
