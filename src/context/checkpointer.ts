@@ -28,6 +28,12 @@ export class Checkpointer {
   private flushedStart: { ino: number; offset: number } | null = null;
   private lastCheckpointAt = 0;
   private inFiles = false;
+  /**
+   * Set once the backup completes or stops. The tape writer can still report a write that was in
+   * flight; it must not start a checkpoint then, whose record (owner set) would land after the
+   * stop's and leave the context looking busy, or bring back a removed context.
+   */
+  private closed = false;
   /** The object list (ID.files) is written without a sync; the first checkpoint syncs it. */
   private filesDurable = true;
   /** Checkpoints made (for tests and the summary). */
@@ -130,7 +136,7 @@ export class Checkpointer {
   async afterFlush(written: number): Promise<void> {
     this.flushedStart = this.lastStart;
     if (this.testWriteDelayMs > 0 && this.inFiles) await new Promise((r) => setTimeout(r, this.testWriteDelayMs));
-    if (!this.inFiles || !this.ctx.restartable || this.lastStart === null) return;
+    if (this.closed || !this.inFiles || !this.ctx.restartable || this.lastStart === null) return;
     const now = Date.now();
     if (this.inflight || now - this.lastCheckpointAt < this.intervalMs) return;
     this.lastCheckpointAt = now;
@@ -178,6 +184,7 @@ export class Checkpointer {
 
   /** The backup completed: the context and its files go. */
   async complete(): Promise<void> {
+    this.closed = true;
     await this.settle();
     this.offsets?.discard();
     await removeContextFiles(this.stateDir, this.ctx.id);
@@ -188,6 +195,7 @@ export class Checkpointer {
    * false when it was removed.
    */
   async stop(status: ContextStatus, why: string, written: number): Promise<boolean> {
+    this.closed = true;
     await this.settle();
     // A clean stop (a signal) moves the checkpoint up to what was written; after a write error
     // the disk may refuse even that, and the last checkpoint stands.

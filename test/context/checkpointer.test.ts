@@ -76,3 +76,24 @@ it('interval 0: every write is checkpointed at once', async () => {
   assert.equal((await readContext(state, ctx.id)).checkpoint?.ino, 12);
   await cp.complete();
 });
+
+it('a write reported after the stop starts no checkpoint: the stop\'s record stays the last (not busy)', async () => {
+  const ctx = await createContext(state, fields());
+  const sink = countingSink();
+  const cp = new Checkpointer(state, ctx, sink, 0);
+  await cp.beginFiles([]);
+  cp.noteInode(12, 8192);
+  await cp.afterFlush(10240);
+  assert.equal(cp.count, 1);
+  const kept = await cp.stop('interrupted', 'stopped by a signal', 10240);
+  assert.equal(kept, true);
+  // The tape writer had a second write in flight; it lands now.
+  cp.noteInode(13, 10240);
+  await cp.afterFlush(12288);
+  await cp.settle();
+  assert.equal(cp.count, 1, 'no checkpoint after the stop');
+  const saved = await readContext(state, ctx.id);
+  assert.equal(saved.status, 'interrupted');
+  assert.equal(saved.owner, null, 'not busy: a restart can claim it');
+  assert.equal(saved.checkpoint?.ino, 12);
+});
