@@ -29,7 +29,7 @@
 #define DT_LNK 10
 #define DT_SOCK 12
 
-napi_value EncodeDirectory(napi_env env, napi_callback_info info);
+#include "sysx-methods.h"
 
 static unsigned dtype_of_mode(uint32_t mode) {
   switch (mode & S_IFMT) {

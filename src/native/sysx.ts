@@ -1,5 +1,6 @@
 /**
- * Typed wrapper around the `sysx` N-API addon (native/sysx.c): Linux syscalls
+ * Typed wrapper around the `sysx` N-API addon (native/; native/sysx.c registers
+ * each function and names the file that holds it): Linux syscalls
  * a dump/restore engine needs that Node's fs module does not expose.
  *
  * All calls are synchronous. Failures throw an Error shaped like Node's fs

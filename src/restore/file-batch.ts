@@ -15,7 +15,7 @@
  * {@link FileBatcher.settle} and {@link FileBatcher.drain}, on the caller's own flow, so a stop
  * surfaces there as a thrown StopRestore.
  *
- * Record layout (little-endian, 8-byte aligned), read by native/sysx.c (wf_one):
+ * Record layout (little-endian, 8-byte aligned), read by native/write-files.c (wf_one):
  *   0 u32 record length   4 i32 directory fd   8 u32 permission bits   12 u32 options (1 chown, 2 chmod)
  *  16 u32 uid  20 u32 gid  24 i64 atime s  32 i64 mtime s  40 u32 atime ns  44 u32 mtime ns
  *  48 u64 size (the file is truncated to it when the data ends before)  56 u32 name length
@@ -39,7 +39,7 @@ export const NOT_DONE = -1;
 export const OPT_CHOWN = 1;
 export const OPT_CHMOD = 2;
 
-/** Where a record failed (results[1]), as native/sysx.c numbers them. */
+/** Where a record failed (results[1]), as native/write-files.c numbers them. */
 export const STAGES = ['', 'open', 'write', 'ftruncate', 'fchown', 'fchmod', 'futimens', 'close', 'record'] as const;
 
 function pad8(n: number): number {

@@ -1,5 +1,5 @@
 /**
- * The batched writer of small files: the record layout as native/sysx.c reads it (data,
+ * The batched writer of small files: the record layout as native/write-files.c reads it (data,
  * holes, trailing holes, mode, times to the nanosecond), what a record may never do (leave
  * its directory, follow or replace an existing entry), a failing file in the middle of a
  * batch, a full file system (the failing file removed, the rest not attempted), and the
