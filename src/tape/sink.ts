@@ -119,9 +119,14 @@ class FileSink implements TapeSink {
   readonly concurrentWrites = 2;
   /** Start positions of the writes in flight: the image is complete up to the lowest. */
   private readonly writing = new Set<number>();
+  /**
+   * Start of the earliest write that failed (a full disk): nothing from there on is known to be
+   * on the medium, however many later writes land, so no checkpoint may name a point past it.
+   */
+  private failedAt = Infinity;
 
   durableBytes(): number {
-    let low = this.position;
+    let low = Math.min(this.position, this.failedAt);
     for (const at of this.writing) if (at < low) low = at;
     return low;
   }
@@ -134,6 +139,9 @@ class FileSink implements TapeSink {
     this.writing.add(at);
     try {
       await writevAll(this.fd, parts, this.name, at);
+    } catch (e) {
+      if (at < this.failedAt) this.failedAt = at;
+      throw e;
     } finally {
       this.writing.delete(at);
     }

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { haveProgram, run } from '../helpers/tree.js';
 
 import { SnapdumpError } from '../../src/errors.js';
 import { openSink, TapeDeviceSink } from '../../src/tape/sink.js';
@@ -228,5 +229,30 @@ describe('TapeDeviceSink', () => {
     assert.deepEqual(r.closed, []);
     await sink.abort();
     assert.deepEqual(r.closed, [42]);
+  });
+});
+
+describe('a file sink on a full disk', () => {
+  const isRoot = process.getuid?.() === 0;
+  test('durableBytes never passes the start of a failed write, whatever lands after it', { skip: !isRoot || !haveProgram('mount') }, async () => {
+    const mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'snapdump-sink-full-'));
+    assert.equal(run('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt]).status, 0);
+    let sink: ReturnType<typeof openSink> | null = null;
+    try {
+      sink = openSink(path.join(mnt, 'image.dump'), RECORD);
+      await sink.write([patternBytes(16 << 10, 1)]);
+      assert.equal(sink.durableBytes!(), 16 << 10);
+      // Two writes in flight: the first does not fit, the second (small) may land after it.
+      const big = sink.write([patternBytes(128 << 10, 2)]);
+      const small = sink.write([patternBytes(1 << 10, 3)]);
+      small.catch(() => undefined);
+      await assert.rejects(big, isOutputError);
+      await small.catch(() => undefined);
+      assert.equal(sink.durableBytes!(), 16 << 10, 'a checkpoint may name nothing past the failed write');
+    } finally {
+      await sink?.abort(); // closes the file, or the unmount is refused
+      run('umount', [mnt]);
+      fs.rmSync(mnt, { recursive: true, force: true });
+    }
   });
 });
