@@ -3,8 +3,10 @@
  * Node's fs module does not expose (SEEK_DATA/SEEK_HOLE, l*xattr, inode
  * flags, mknod, statx birth time, nanosecond lutimes).
  *
- * Everything is synchronous and stateless: the module keeps no globals, so
- * each worker thread that loads it gets an independent, equivalent instance.
+ * Everything is stateless: the module keeps no globals, so each worker thread
+ * that loads it gets an independent, equivalent instance. Calls are
+ * synchronous except walkDirsAsync and writeFilesAsync, which run on the
+ * libuv thread pool.
  * Errors are thrown shaped like Node's fs errors (code/errno/syscall/path) so
  * callers can handle both the same way.
  *
