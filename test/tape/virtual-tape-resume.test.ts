@@ -3,7 +3,7 @@
  * file holds, also when a power loss left its last entry half written, and resuming at an
  * offset inside a record.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -13,8 +13,12 @@ import { readTapeFileBytes, resumeVirtualTapeSink, tapeFileBytes } from '../../s
 
 const RS = 1024;
 
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vtape-resume-'));
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+let serial = 0;
+
 function tapeWith(records: number): { file: string; image: Buffer } {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vtape-resume-')), 't');
+  const file = path.join(dir, `t${serial++}`);
   fs.writeFileSync(file, '');
   const image = Buffer.from(Array.from({ length: records * RS }, (_, i) => (i * 13) & 0xff));
   const t = VirtualTape.open(file, true);

@@ -3,7 +3,7 @@
  * read, position, count and truncate exactly like N separate records: every operation is done
  * on a tape written with runs and on one written record by record, and both must agree.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -14,6 +14,7 @@ import { readTapeFileBytes, resumeVirtualTapeSink, tapeFileBytes } from '../../s
 import { tapeFileRecords } from '../../src/tape/virtual-tape-files.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vtape-runs-'));
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
 let serial = 0;
 function tmpTape(): string {
   const f = path.join(dir, `t${serial++}`);
