@@ -71,7 +71,7 @@ export interface IncrementalReport {
   format: 'snapdump-bench-incremental/1';
   startedAt: string;
   machine: { cpus: number; cpuModel: string; kernel: string; node: string; tar: string };
-  options: { workdir: string; runs: number; quick: boolean; snapdump: string; build: string; idleWait: number };
+  options: { workdir: string; runs: number; quick: boolean; snapdump: string; build: string; idleWait: number; compare: string | null };
   dataset: { name: string; files: number; directories: number; bytes: number; touched: number };
   level0: { snapdumpSeconds: number; tarSeconds: number };
   results: Array<{ tool: string; command: string; runs: number[]; medianSeconds: number; userSeconds: number; sysSeconds: number; peakRssMB: number; outputBytes: number; speedVsTar: number }>;
@@ -80,7 +80,7 @@ export interface IncrementalReport {
 }
 
 export async function incrementalRun(argv: readonly string[]): Promise<IncrementalReport> {
-  const args = parseArgs(argv, ['dir', 'runs', 'json', 'snapdump', 'idle-wait']);
+  const args = parseArgs(argv, ['dir', 'runs', 'json', 'snapdump', 'idle-wait', 'compare']);
   const idleWait = Number(args.values.get('idle-wait') ?? 120);
   const quick = args.flags.has('quick');
   const runs = Number(args.values.get('runs') ?? 3);
@@ -90,6 +90,10 @@ export async function incrementalRun(argv: readonly string[]): Promise<Increment
   if (!fs.existsSync(TIME_BIN)) throw new Error(`${TIME_BIN} is needed (apt-get install time)`);
   const build = describeBuild(bin);
   log(`snapdump under test: ${build}`);
+  // Another build timed in the same rounds (before/after a change): same tree, same base.
+  const compareBin = args.values.has('compare') ? path.resolve(args.values.get('compare')!) : null;
+  const compareBuild = compareBin ? describeBuild(compareBin) : null;
+  if (compareBuild) log(`compared with: ${compareBuild}`);
   const notes: string[] = [];
   const startedAt = new Date().toISOString();
   const stale: string[] = [];
@@ -127,25 +131,28 @@ export async function incrementalRun(argv: readonly string[]): Promise<Increment
       .filter((l) => l.includes('"kind":"entry"') && !l.includes('"type":"dir"')).length;
     if (listed !== touched) throw new Error(`the level 1 holds ${listed} files, not the ${touched} touched`);
 
-    const acc: Record<'snapdump' | 'tar', Timed[]> = { snapdump: [], tar: [] };
+    type Tool = 'snapdump' | 'compare' | 'tar';
+    const tools: Tool[] = compareBin ? ['snapdump', 'compare', 'tar'] : ['snapdump', 'tar'];
+    const acc: Record<Tool, Timed[]> = { snapdump: [], compare: [], tar: [] };
     for (let i = 0; i < runs; i++) {
-      for (const tool of ['snapdump', 'tar'] as const) {
+      for (const tool of tools) {
         if (await waitForIdle(idleWait) < 0) notes.push(`${tool} run ${i + 1}: machine still busy after ${idleWait} s; ran anyway`);
         if (tool === 'tar') fs.copyFileSync(snar0, snar);
-        const argv = tool === 'snapdump'
-          ? [bin, 'backup', tree, '-f', out, '-l', '1', '--state', state, '--name', 'bench', '--no-update', '--quiet']
-          : ['tar', '--listed-incremental', snar, '-cf', out, '-C', tree, '.'];
+        const argv = tool === 'tar'
+          ? ['tar', '--listed-incremental', snar, '-cf', out, '-C', tree, '.']
+          : [tool === 'compare' ? compareBin! : bin, 'backup', tree, '-f', out, '-l', '1', '--state', state, '--name', 'bench', '--no-update', '--quiet'];
         const t = timed(argv, out, timeFile);
         acc[tool].push(t);
         log(`  run ${i + 1}/${runs} ${tool.padEnd(8)} ${t.seconds.toFixed(3)} s  cpu ${t.user.toFixed(2)} u ${t.sys.toFixed(2)} s  ${t.rssMB.toFixed(0)} MB RSS  ${(t.outputBytes / 1e6).toFixed(1)} MB out`);
       }
     }
     const tarMedian = median(acc.tar.map((t) => t.seconds));
-    const results = (['snapdump', 'tar'] as const).map((tool) => {
+    const results = tools.map((tool) => {
       const ts = acc[tool];
       const med = median(ts.map((t) => t.seconds));
       return {
-        tool, command: tool === 'snapdump' ? `snapdump backup TREE -f OUT -l 1 --no-update` : 'tar --listed-incremental SNAR -cf OUT -C TREE .',
+        tool: tool === 'compare' ? `snapdump (${compareBuild})` : tool,
+        command: tool === 'tar' ? 'tar --listed-incremental SNAR -cf OUT -C TREE .' : `snapdump backup TREE -f OUT -l 1 --no-update`,
         runs: ts.map((t) => t.seconds), medianSeconds: med, userSeconds: median(ts.map((t) => t.user)), sysSeconds: median(ts.map((t) => t.sys)),
         peakRssMB: Math.max(...ts.map((t) => t.rssMB)), outputBytes: ts[0]!.outputBytes, speedVsTar: tarMedian / med,
       };
@@ -154,7 +161,7 @@ export async function incrementalRun(argv: readonly string[]): Promise<Increment
     const report: IncrementalReport = {
       format: 'snapdump-bench-incremental/1', startedAt,
       machine: { cpus: os.availableParallelism(), cpuModel: os.cpus()[0]?.model ?? 'unknown', kernel: os.release(), node: process.version, tar: firstLine('tar', ['--version']) },
-      options: { workdir, runs, quick, snapdump: bin, build, idleWait },
+      options: { workdir, runs, quick, snapdump: bin, build, idleWait, compare: compareBuild },
       dataset: { name: ds.name, files: ds.files, directories: ds.directories, bytes: ds.bytes, touched },
       level0: { snapdumpSeconds: s0.seconds, tarSeconds: t0.seconds },
       results,

@@ -8,7 +8,7 @@
  *   node dist/bench/run.js restore [--small] [--large] [--quick] [--runs N] [--idle-wait S] [--no-dump] [--no-warmup]
  *                                  [--dir D] [--json FILE] [--snapdump BIN]
  *   node dist/bench/run.js profile [--small|--large] [--quick] [--restore] [--top N] [--snapdump BIN]
- *   node dist/bench/run.js incremental [--quick] [--runs N] [--idle-wait S] [--dir D] [--json FILE] [--snapdump BIN]
+ *   node dist/bench/run.js incremental [--quick] [--runs N] [--idle-wait S] [--dir D] [--json FILE] [--snapdump BIN] [--compare BIN]
  *   node dist/bench/run.js ndmp [--small] [--large] [--quick] [--runs N] [--idle-wait S] [--hist] [--record-blocks N]
  *                               [--dir D] [--json FILE] [--snapdump BIN]
  *
@@ -34,7 +34,8 @@ const USAGE = `usage: node dist/bench/run.js [micro|whole|restore|profile|all] [
            top self time [--small|--large] [--quick] [--restore] [--top N] [--snapdump BIN] [--summarize DIR]
   checkpoint  checkpoint overhead: backups with and without checkpoints [--small] [--large] [--quick] [--runs N] [--dir DIR]
   incremental  level 1 after touching 1 % of the small set: snapdump -l 1 vs tar --listed-incremental
-           [--quick] [--runs N] [--idle-wait S] [--dir DIR] [--json FILE] [--snapdump BIN];
+           [--quick] [--runs N] [--idle-wait S] [--dir DIR] [--json FILE] [--snapdump BIN] [--compare BIN];
+           --compare times another build (its bin/snapdump) in the same rounds, on the same tree and base;
            JSON default: bench/results/incremental-latest.json
   ndmp     snapdump backup vs ndmjob -c through snapdump ndmpd (LOCAL, virtual tape), interleaved
            [--small] [--large] [--quick] [--runs N] [--idle-wait S] [--hist] [--record-blocks N] [--dir DIR]
