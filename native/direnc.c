@@ -4,7 +4,7 @@
  * A level 1 of a large tree writes every directory on the path to a change, with its whole
  * listing: all names of the tree, each once. In JavaScript that loop runs once per dump, mostly
  * before V8 has optimised it; here it is a few nanoseconds an entry. The layout is exactly that of
- * encodeDirectoryInto (src/format/directory.ts, which the tests compare): BSD `struct direct`
+ * encodeDirectoryFrom (src/format/directory.ts, which the tests compare): BSD `struct direct`
  * records (u32 ino, u16 reclen, u8 type, u8 namlen, name, NUL, padded to 4), packed into 512-byte
  * chunks, the last record of each chunk stretched to its end.
  */

@@ -127,11 +127,6 @@ export class Checkpointer {
     void this.setPhase('files');
   }
 
-  async beginFiles(list: readonly FileListEntry[]): Promise<void> {
-    await this.writeFileList(list);
-    this.enterFiles();
-  }
-
   /** From the tape writer after each write. */
   async afterFlush(written: number): Promise<void> {
     this.flushedStart = this.lastStart;

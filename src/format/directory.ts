@@ -57,13 +57,6 @@ export function encodeDirectory(entries: readonly DirEntry[]): Buffer {
 
 /** encodeDirectory of entries given as a DirectorySource. */
 export function encodeDirectoryFrom(src: DirectorySource): Buffer {
-  const buf = Buffer.alloc(directoryDataSize(src));
-  encodeDirectoryInto(src, buf, 0);
-  return buf;
-}
-
-/** Bytes of the tape form of `src`: a whole number of 512-byte chunks, at least one. */
-export function directoryDataSize(src: DirectorySource): number {
   const count = src.count;
   let total = 0;
   let used = 0;
@@ -72,20 +65,12 @@ export function directoryDataSize(src: DirectorySource): number {
     if (used + len > DIRBLKSIZ) { total += DIRBLKSIZ; used = 0; }
     used += len;
   }
-  return total + DIRBLKSIZ;
-}
-
-/**
- * Writes the tape form of `src` at `at` into `buf`, whose directoryDataSize(src) bytes from
- * there must be zero (name padding is not written). Lets a caller pack many directories, and
- * their headers, into one buffer.
- */
-export function encodeDirectoryInto(src: DirectorySource, buf: Buffer, at: number): void {
-  const count = src.count;
-  let chunk = at;
-  let pos = at;
+  total += DIRBLKSIZ;
+  const buf = Buffer.alloc(total);
+  let chunk = 0;
+  let pos = 0;
   let lastStart = -1;
-  const setReclen = (to: number, reclen: number) => { buf[to + 4] = reclen & 0xff; buf[to + 5] = reclen >>> 8; };
+  const setReclen = (at: number, reclen: number) => { buf[at + 4] = reclen & 0xff; buf[at + 5] = reclen >>> 8; };
   for (let i = 0; i < count; i++) {
     const nameLength = src.nameLength(i);
     if (nameLength > MAX_NAME_BYTES || nameLength === 0) throw new RangeError(`directory entry name of ${nameLength} bytes`);
@@ -105,7 +90,8 @@ export function encodeDirectoryInto(src: DirectorySource, buf: Buffer, at: numbe
     pos += len;
   }
   if (lastStart >= 0) setReclen(lastStart, chunk + DIRBLKSIZ - lastStart);
-  else setReclen(at, DIRBLKSIZ);
+  else setReclen(0, DIRBLKSIZ);
+  return buf;
 }
 
 /** An entry read back from tape: the name is always raw bytes. */

@@ -5,7 +5,7 @@
  * Produces exactly the bytes of {@link encodeHeader} (tested).
  */
 import { CHECKSUM, TP_BSIZE, TP_NINDIR } from './constants.js';
-import { encodeHeader, HEADER_SPARE_OFFSET, type InodeFields } from './header.js';
+import { encodeHeader, headerWordSum, HEADER_SPARE_OFFSET, type InodeFields } from './header.js';
 import { encodeExactTimes } from './exact-times.js';
 
 export type { InodeFields } from './header.js';
@@ -72,27 +72,8 @@ export class HeaderTemplate {
     }
     if (extraFlags) v.setUint32(O_FLAGS, (this.baseFlags | extraFlags) >>> 0, true);
     if (extattributes) v.setUint32(O_EXTATTR, extattributes >>> 0, true);
-    v.setUint32(O_CHECKSUM, (CHECKSUM - wordSum(buf, off, v)) >>> 0, true);
+    v.setUint32(O_CHECKSUM, (CHECKSUM - headerWordSum(buf, off, true)) >>> 0, true);
     return announced;
   }
 }
 
-
-const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-
-/**
- * The sum of the header's 256 little-endian words. On a little-endian host, with the header
- * 4-byte aligned in memory (packed directory buffers always are), a typed array reads the
- * words several times faster than DataView calls.
- */
-function wordSum(buf: Buffer, off: number, v: DataView): number {
-  let sum = 0;
-  const at = buf.byteOffset + off;
-  if (LITTLE_ENDIAN_HOST && (at & 3) === 0) {
-    const w = new Int32Array(buf.buffer, at, TP_BSIZE / 4);
-    for (let i = 0; i < w.length; i++) sum = (sum + w[i]!) | 0;
-  } else {
-    for (let i = 0; i < TP_BSIZE; i += 4) sum = (sum + v.getUint32(i, true)) | 0;
-  }
-  return sum;
-}

@@ -93,11 +93,21 @@ export const HEADER_TYPE_OFFSET = O_TYPE;
 
 /** Sum of the 256 32-bit words of a header, modulo 2^32. */
 export function headerWordSum(buf: Uint8Array, offset: number, littleEndian: boolean): number {
-  const view = new DataView(buf.buffer, buf.byteOffset + offset, TP_BSIZE);
+  const at = buf.byteOffset + offset;
   let sum = 0;
+  // Every header written or read is summed: a typed array reads the words several times faster
+  // than DataView calls, where the header is 4-byte aligned in memory and in the host's order.
+  if (littleEndian === LITTLE_ENDIAN_HOST && (at & 3) === 0) {
+    const words = new Int32Array(buf.buffer, at, TP_BSIZE / 4);
+    for (let i = 0; i < words.length; i++) sum = (sum + words[i]!) | 0;
+    return sum >>> 0;
+  }
+  const view = new DataView(buf.buffer, at, TP_BSIZE);
   for (let i = 0; i < TP_BSIZE; i += 4) sum = (sum + view.getUint32(i, littleEndian)) >>> 0;
   return sum;
 }
+
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 function writeString(buf: Buffer, offset: number, size: number, text: string): void {
   buf.fill(0, offset, offset + size);

@@ -3,7 +3,7 @@
  * each function and names the file that holds it): Linux syscalls
  * a dump/restore engine needs that Node's fs module does not expose.
  *
- * All calls are synchronous. Failures throw an Error shaped like Node's fs
+ * All calls are synchronous except walkDirsAsync and writeFilesAsync (libuv thread pool). Failures throw an Error shaped like Node's fs
  * errors: `.code` is the errno name ('ENOENT', 'ENODATA', ...), `.errno` is
  * the negative errno, `.syscall` names the call and `.path` is set for
  * path-based calls. Invalid arguments throw TypeError/RangeError with Node's
@@ -437,7 +437,7 @@ export interface DirectoryTable {
 }
 
 /**
- * The tape form of one directory (native/direnc.c; the same bytes as encodeDirectoryInto):
+ * The tape form of one directory (native/direnc.c; the same bytes as encodeDirectoryFrom):
  * ".", "..", then links `first` .. `first + count - 1` of the table. Returns its size in bytes
  * (whole 512-byte chunks); with `out`, also writes it there at `at`.
  */

@@ -97,12 +97,8 @@ export async function syncPath(p: string): Promise<void> {
  * Replaces `file` so that a reader sees either the old or the new content, never a mix, and a
  * crash leaves one of the two: write a temp file in the same directory (rename is only atomic
  * within one file system), fsync it, rename it over the target, fsync the directory.
- * On failure the temp file is removed and an ERR_STATE error names the target.
- */
-/**
- * Replaces `file` atomically (a temporary name, then rename). `durable` (default) also puts the
- * data and the rename on stable storage before returning; without it a crash may leave the old
- * version, never a torn one.
+ * On failure the temp file is removed and an ERR_STATE error names the target. With `durable`
+ * false both fsyncs are left out: a crash may then leave the old version, never a torn one.
  */
 export async function atomicWrite(file: string, data: string | Uint8Array, mode = 0o644, durable = true): Promise<void> {
   const dir = path.dirname(file);

@@ -38,7 +38,8 @@ it('no checkpoint (and no sync) before an interval of the file phase has passed;
   const cp = new Checkpointer(state, ctx, sink, 300, null, (c) => events.push(c));
   await cp.setPhase('directories');
   cp.noteInode(2, 0); // directories are in the offset map, but no restart point
-  await cp.beginFiles([{ ino: 12, srcIno: 12, type: 0o100000 }]);
+  await cp.writeFileList([{ ino: 12, srcIno: 12, type: 0o100000 }]);
+  cp.enterFiles();
   cp.noteInode(12, 8192);
   await cp.afterFlush(10240);
   cp.noteInode(13, 10240);
@@ -68,7 +69,8 @@ it('interval 0: every write is checkpointed at once', async () => {
   const ctx = await createContext(state, fields());
   const sink = countingSink();
   const cp = new Checkpointer(state, ctx, sink, 0);
-  await cp.beginFiles([]);
+  await cp.writeFileList([]);
+  cp.enterFiles();
   cp.noteInode(12, 8192);
   await cp.afterFlush(10240);
   assert.equal(cp.count, 1);
@@ -81,7 +83,8 @@ it('a write reported after the stop starts no checkpoint: the stop\'s record sta
   const ctx = await createContext(state, fields());
   const sink = countingSink();
   const cp = new Checkpointer(state, ctx, sink, 0);
-  await cp.beginFiles([]);
+  await cp.writeFileList([]);
+  cp.enterFiles();
   cp.noteInode(12, 8192);
   await cp.afterFlush(10240);
   assert.equal(cp.count, 1);
