@@ -6,6 +6,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -82,6 +83,18 @@ describe('CLI bundle', () => {
     assert.equal(which().stdout.toString(), 'tsc', 'a tree rebuilt by tsc alone does not run a stale bundle');
     fs.rmSync(entries.bundle);
     assert.equal(which().stdout.toString(), 'tsc', 'a tree built without the bundle');
+  });
+
+  it('bin/snapdump, run as a program, starts Node without NODE_EXTRA_CA_CERTS (no TLS; it costs every start-up)', () => {
+    // Node reads the variable before any script runs, and warns when the file cannot be loaded:
+    // the warning shows whether the shebang kept it from Node.
+    const env = { ...process.env, NODE_EXTRA_CA_CERTS: path.join(work, 'no-such-bundle.pem') };
+    const direct = spawnSync(path.join(repoRoot, 'bin', 'snapdump'), ['--version'], { env, encoding: 'utf8' });
+    assert.equal(direct.status, 0, direct.stderr);
+    assert.match(direct.stdout, /^snapdump /);
+    assert.doesNotMatch(direct.stderr, /extra certs/i);
+    const viaNode = spawnSync(process.execPath, ['-e', '0'], { env, encoding: 'utf8' });
+    assert.match(viaNode.stderr, /Ignoring extra certs/, 'Node itself still reads the variable');
   });
 
   it('the tsc output still runs by itself (a checkout built without the bundle)', () => {
