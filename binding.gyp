@@ -18,6 +18,7 @@
         "native/direnc.c",
         "native/copy.c",
         "native/write-files.c",
+        "native/read-batch.c",
       ],
       "defines": ["_GNU_SOURCE", "_FILE_OFFSET_BITS=64"],
       "cflags_c": ["-std=gnu11", "-Wall", "-Wextra"],

@@ -41,5 +41,7 @@ SYSX_METHOD napi_value SendfileAt(napi_env env, napi_callback_info info);
 /* write-files.c */
 SYSX_METHOD napi_value WriteFiles(napi_env env, napi_callback_info info);
 SYSX_METHOD napi_value WriteFilesAsync(napi_env env, napi_callback_info info);
+/* read-batch.c */
+SYSX_METHOD napi_value ReadFilesAsync(napi_env env, napi_callback_info info);
 
 #endif

@@ -3,7 +3,7 @@
  * each function and names the file that holds it): Linux syscalls
  * a dump/restore engine needs that Node's fs module does not expose.
  *
- * All calls are synchronous except walkDirsAsync and writeFilesAsync (libuv thread pool). Failures throw an Error shaped like Node's fs
+ * All calls are synchronous except walkDirsAsync, writeFilesAsync and readFilesAsync (libuv thread pool). Failures throw an Error shaped like Node's fs
  * errors: `.code` is the errno name ('ENOENT', 'ENODATA', ...), `.errno` is
  * the negative errno, `.syscall` names the call and `.path` is set for
  * path-based calls. Invalid arguments throw TypeError/RangeError with Node's
@@ -63,6 +63,7 @@ interface SysxBinding {
   sendfileAt(fdIn: number, offIn: number, fdOut: number, offOut: number, length: number): number;
   writeFiles(batch: Uint8Array, used: number, results: Int32Array): number;
   writeFilesAsync(batch: Uint8Array, used: number, results: Int32Array, callback: (err: Error | undefined, count: number) => void): void;
+  readFilesAsync(paths: Uint8Array, plan: Float64Array, buffer: Uint8Array, results: Float64Array, callback: (err: Error | undefined) => void): void;
   walkDir(dir: string | Uint8Array, birth: boolean, checkAccess: boolean): WalkedDir;
   walkDirsAsync(dirs: Array<string | Uint8Array>, birth: boolean, checkAccess: boolean, cb: (err: Error | null, result: WalkedDirs) => void): void;
   adviseHugePages(view: ArrayBufferView): number;
@@ -349,6 +350,29 @@ export function writeFiles(batch: Uint8Array, used: number, results: Int32Array)
 export function writeFilesAsync(batch: Uint8Array, used: number, results: Int32Array): Promise<number> {
   return new Promise((resolve, reject) => {
     native().writeFilesAsync(batch, used, results, (err, count) => (err ? reject(err) : resolve(count)));
+  });
+}
+
+/** Values per item of the plan of {@link readFilesAsync}: [dataAt, length]. */
+export const READ_PLAN_FIELDS = 2;
+/** Values per item of the results of {@link readFilesAsync}. */
+export const READ_RESULT_FIELDS = 9;
+/** The columns of a result of {@link readFilesAsync}. */
+export const enum ReadField { status = 0, flags, xattrBytes, bytes, size, mtimeSec, mtimeNsec, ctimeSec, ctimeNsec }
+/** {@link ReadField.status} of an item the plan did not ask for. */
+export const READ_SKIPPED = -1;
+
+/**
+ * On the libuv thread pool, for each item i whose plan length is >= 0 (at most 512 KiB): opens
+ * the i-th NUL-terminated path of `paths` (O_NOFOLLOW), reads its inode flags and the size of its
+ * xattr name list, reads its first `length` bytes into buffer[dataAt...) and zeroes the rest of
+ * the last 1 KiB block, then fstats it. results[i * READ_RESULT_FIELDS + ReadField.status] is
+ * 0 (read), the errno of the call that failed, or READ_SKIPPED. `buffer` and `results` must not
+ * be touched until the promise settles (it rejects only if N-API cancels the work).
+ */
+export function readFilesAsync(paths: Uint8Array, plan: Float64Array, buffer: Uint8Array, results: Float64Array): Promise<void> {
+  return new Promise((resolve, reject) => {
+    native().readFilesAsync(paths, plan, buffer, results, (err) => (err ? reject(err) : resolve()));
   });
 }
 
