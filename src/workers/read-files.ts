@@ -18,7 +18,7 @@ import { COLS, Col, ItemBits, ItemKind, exactTimesOfRow, type ReadNote, type Rea
 // One template per volume; a worker serves one backup at a time, usually.
 let cachedVol: VolumeInfo | null = null;
 let cachedTemplate: HeaderTemplate | null = null;
-function templateFor(vol: VolumeInfo): HeaderTemplate {
+export function templateFor(vol: VolumeInfo): HeaderTemplate {
   if (!cachedTemplate || !cachedVol || cachedVol.date !== vol.date || cachedVol.label !== vol.label || cachedVol.ntrec !== vol.ntrec
     || cachedVol.level !== vol.level || cachedVol.filesys !== vol.filesys || cachedVol.ddate !== vol.ddate || cachedVol.volume !== vol.volume) {
     cachedTemplate = new HeaderTemplate(vol);
@@ -29,7 +29,7 @@ function templateFor(vol: VolumeInfo): HeaderTemplate {
 
 const statBuf = new Float64Array(STAT_FIELDS);
 
-class Output {
+export class Output {
   readonly buf: Buffer;
   readonly own: boolean;
   pos = 0;
@@ -43,7 +43,7 @@ class Output {
   get block(): number { return this.pos / TP_BSIZE; }
 }
 
-interface Item extends InodeFields {
+export interface Item extends InodeFields {
   kind: ItemKind;
   ino: number;
   path: string | Buffer;
@@ -62,7 +62,7 @@ interface Item extends InodeFields {
   target: Buffer | null;
 }
 
-function itemAt(rows: Float64Array, i: number, p: string | Uint8Array): Item {
+export function itemAt(rows: Float64Array, i: number, p: string | Uint8Array): Item {
   const r = i * COLS;
   const bits = rows[r + Col.bits]!;
   return {
@@ -110,7 +110,7 @@ function readFully(fd: number, buf: Buffer, at: number, length: number, position
 type Fill = (entry: number, count: number, at: number, announced: number) => void;
 
 /** Headers every 512 blocks, each followed by the data blocks it announces (written by `fill`). */
-function writeObject(out: Output, tpl: HeaderTemplate, item: Item, nblocks: number, present: Uint8Array | null, firstType: RecordType, fill: Fill): void {
+export function writeObject(out: Output, tpl: HeaderTemplate, item: Item, nblocks: number, present: Uint8Array | null, firstType: RecordType, fill: Fill): void {
   let entry = 0;
   let type = firstType;
   if (type === RecordType.INODE) out.objects.push(item.ino, out.block);
@@ -129,7 +129,7 @@ function writeObject(out: Output, tpl: HeaderTemplate, item: Item, nblocks: numb
   } while (entry < nblocks);
 }
 
-function writeXattrRecords(out: Output, tpl: HeaderTemplate, item: Item): void {
+export function writeXattrRecords(out: Output, tpl: HeaderTemplate, item: Item): void {
   for (const blob of item.blobs) {
     const n = blob.length / TP_BSIZE;
     out.headers.push(out.block);
@@ -140,12 +140,12 @@ function writeXattrRecords(out: Output, tpl: HeaderTemplate, item: Item): void {
   }
 }
 
-function note(notes: ReadNote[], item: Item, code: string, message: string, skipped: boolean): void {
+export function note(notes: ReadNote[], item: Item, code: string, message: string, skipped: boolean): void {
   notes.push({ ino: item.ino, path: display(item.path), code, message, skipped });
 }
 
 /** What must be known before the output can be sized: link targets and EA blobs. */
-function prepare(item: Item, notes: ReadNote[]): number {
+export function prepare(item: Item, notes: ReadNote[]): number {
   if (item.junction) {
     // A mount point's entry: a symbolic link to its own path; the mounted tree is not read.
     item.target = Buffer.from(item.path);
@@ -180,6 +180,13 @@ function prepare(item: Item, notes: ReadNote[]): number {
   }
   for (const b of item.blobs) blocks += 1 + b.length / TP_BSIZE;
   return blocks * TP_BSIZE;
+}
+
+/** After the last item of a file: whether it changed while it was read (its fstat after the read is not the walk's). */
+export function noteIfChanged(notes: ReadNote[], item: Item, short: boolean, size: number, mtimeSec: number, mtimeNsec: number, ctimeSec: number, ctimeNsec: number): void {
+  if (short || size !== item.size || mtimeSec !== item.mtimeSec || mtimeNsec !== item.mtimeNsec || ctimeSec !== item.ctimeSec || ctimeNsec !== item.ctimeNsec) {
+    note(notes, item, 'CHANGED', 'file changed as we read it', true);
+  }
 }
 
 function readFileItem(out: Output, tpl: HeaderTemplate, item: Item, notes: ReadNote[]): number {
@@ -233,10 +240,7 @@ function readFileItem(out: Output, tpl: HeaderTemplate, item: Item, notes: ReadN
     });
     if (item.last) {
       sysx.fstatInto(fd, statBuf);
-      if (short || statBuf[F.size] !== item.size || statBuf[F.mtimeSec] !== item.mtimeSec || statBuf[F.mtimeNsec] !== item.mtimeNsec
-        || statBuf[F.ctimeSec] !== item.ctimeSec || statBuf[F.ctimeNsec] !== item.ctimeNsec) {
-        note(notes, item, 'CHANGED', 'file changed as we read it', true);
-      }
+      noteIfChanged(notes, item, short, statBuf[F.size]!, statBuf[F.mtimeSec]!, statBuf[F.mtimeNsec]!, statBuf[F.ctimeSec]!, statBuf[F.ctimeNsec]!);
     } else if (short) {
       note(notes, item, 'CHANGED', 'file shrank as we read it; the rest is zeros', true);
     }
@@ -244,6 +248,32 @@ function readFileItem(out: Output, tpl: HeaderTemplate, item: Item, notes: ReadN
     fs.closeSync(fd);
   }
   return bytes;
+}
+
+/** Writes a prepared item and its EA records at out.pos; returns the file bytes it read. */
+export function writeItem(out: Output, tpl: HeaderTemplate, item: Item, notes: ReadNote[]): number {
+  let dataBytes = 0;
+  if (item.kind === ItemKind.File) {
+    dataBytes = readFileItem(out, tpl, item, notes);
+  } else if (item.kind === ItemKind.Symlink) {
+    const target = item.target!;
+    item.size = target.length;
+    writeObject(out, tpl, item, Math.max(1, Math.ceil(target.length / TP_BSIZE)), null, RecordType.INODE, (_e, count, at) => {
+      out.buf.fill(0, at, at + count * TP_BSIZE);
+      target.copy(out.buf, at);
+    });
+  } else {
+    writeObject(out, tpl, item, 0, null, RecordType.INODE, () => undefined);
+  }
+  if (item.blobs.length) writeXattrRecords(out, tpl, item);
+  return dataBytes;
+}
+
+export function resultOf(out: Output, dataBytes: number, notes: ReadNote[]): ReadResult {
+  return {
+    buffer: out.own ? out.buf.buffer as ArrayBuffer : null, length: out.pos, headers: Uint32Array.from(out.headers),
+    objects: Uint32Array.from(out.objects), dataBytes, notes,
+  };
 }
 
 export function readFiles(task: ReadTask): ReadResult {
@@ -259,24 +289,6 @@ export function readFiles(task: ReadTask): ReadResult {
   }
   const out = new Output(total, task.slot);
   let dataBytes = 0;
-  for (const item of items) {
-    if (item.kind === ItemKind.File) {
-      dataBytes += readFileItem(out, tpl, item, notes);
-    } else if (item.kind === ItemKind.Symlink) {
-      const target = item.target!;
-      item.size = target.length;
-      writeObject(out, tpl, item, Math.max(1, Math.ceil(target.length / TP_BSIZE)), null, RecordType.INODE, (_e, count, at) => {
-        out.buf.fill(0, at, at + count * TP_BSIZE);
-        target.copy(out.buf, at);
-      });
-    } else {
-      writeObject(out, tpl, item, 0, null, RecordType.INODE, () => undefined);
-    }
-    if (item.blobs.length) writeXattrRecords(out, tpl, item);
-  }
-  const result: ReadResult = {
-    buffer: out.own ? out.buf.buffer as ArrayBuffer : null, length: out.pos, headers: Uint32Array.from(out.headers),
-    objects: Uint32Array.from(out.objects), dataBytes, notes,
-  };
-  return result;
+  for (const item of items) dataBytes += writeItem(out, tpl, item, notes);
+  return resultOf(out, dataBytes, notes);
 }
