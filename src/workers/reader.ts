@@ -36,12 +36,13 @@ export async function poolReader(threads: number): Promise<ReadRunner> {
 }
 
 export async function mainThreadReader(): Promise<ReadRunner> {
-  const { readFiles } = await import('./read-files.js');
+  const { readFilesBatched } = await import('./read-files-batch.js');
+  const concurrency = Number(process.env.SNAPDUMP_MT_CONC ?? 3);
   return {
-    tasks: { concurrency: 1, taskBytes: 256 << 10, taskItems: 64 },
+    tasks: { concurrency, taskBytes: 256 << 10, taskItems: Number(process.env.SNAPDUMP_MT_ITEMS ?? 64) },
     run: async (task, options) => {
       options.signal?.throwIfAborted();
-      return readFiles(task);
+      return readFilesBatched(task);
     },
     destroy: async () => undefined,
   };
