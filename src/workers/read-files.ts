@@ -1,6 +1,6 @@
 /**
- * The file phase's reader (in a pool worker, src/workers/index.ts, or on the main thread for a
- * backup that reads little): reads a batch of objects and returns them fully encoded
+ * The file phase's reader (in a pool worker, src/workers/index.ts; on the main thread, for a
+ * backup that reads little, read-files-batch.ts uses its parts): reads a batch of objects and returns them fully encoded
  * (headers, data blocks, EA records) in one transferable buffer, in tape order. Only c_tapea is
  * left for the tape writer. Synchronous reads: inside a worker they are much faster than
  * promise reads for small files, and they do not block the main thread.

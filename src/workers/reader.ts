@@ -9,8 +9,9 @@ export interface ReadRunner {
   run(task: ReadTask, options: { signal?: AbortSignal }): Promise<ReadResult>;
   /**
    * How the file phase should cut its work for this runner: tasks in flight, file bytes and
-   * objects per task. The main thread reads one task at a time, so small tasks let the same few
-   * buffers be reused (fresh memory costs page faults) without losing any parallelism.
+   * objects per task. The main thread's tasks are small, so that the same few buffers are
+   * reused (fresh memory costs page faults); a few are in flight so that the thread pool reads
+   * the next while the main thread encodes one.
    */
   readonly tasks: { concurrency: number; taskBytes: number; taskItems: number };
   destroy(): Promise<void>;
@@ -37,9 +38,8 @@ export async function poolReader(threads: number): Promise<ReadRunner> {
 
 export async function mainThreadReader(): Promise<ReadRunner> {
   const { readFilesBatched } = await import('./read-files-batch.js');
-  const concurrency = Number(process.env.SNAPDUMP_MT_CONC ?? 3);
   return {
-    tasks: { concurrency, taskBytes: 256 << 10, taskItems: Number(process.env.SNAPDUMP_MT_ITEMS ?? 64) },
+    tasks: { concurrency: 3, taskBytes: 256 << 10, taskItems: 64 },
     run: async (task, options) => {
       options.signal?.throwIfAborted();
       return readFilesBatched(task);
