@@ -1,16 +1,22 @@
 /*
- * readFilesAsync: the system calls of one read task of the backup's main-thread reader, on the
- * libuv thread pool. On the main thread each small file costs six calls (open, the flags ioctl,
- * listxattr, read, fstat, close) that then wait for nothing but themselves; here they overlap
- * the main thread's own work (the directory phase, encoding headers of the previous task), and
- * the main thread only lays out the output and writes the headers
- * (src/workers/read-files-batch.ts).
+ * readFileBatch: the small whole files of one read task of the backup's main-thread reader in
+ * one call: each read into its place in the task's output and its tape header written before
+ * it. Per file, readFiles (src/workers/read-files.ts) makes six fs calls from JavaScript (open,
+ * the flags ioctl, listxattr, read, fstat, close) and encodes the header with a dozen DataView
+ * stores; here the same work costs a few microseconds of system calls, and the main thread only
+ * lays out the output and handles whatever is unusual (src/workers/read-files-batch.ts).
+ *
+ * It runs on the calling thread, on purpose: on the thread pool (napi_async_work, tried and
+ * measured on a 2-core machine) each queued batch woke a pool thread that took the main
+ * thread's core for about as long as the reads themselves, and the level 1 got slower.
  */
 #include "sysx-common.h"
 #include "sysx-methods.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -21,21 +27,114 @@
 #include <linux/fs.h>
 
 /*
- * Per item, `plan` holds RB_PLAN doubles: [dataAt, length]: read the first `length` bytes of the
- * file into buffer[dataAt, ...) and zero the rest of its last 1 KiB block; length < 0: leave the
- * item alone (the JavaScript reader handles it). `results` gets RB_FIELDS doubles per item:
- * [status, flags, xattrBytes, bytesRead, size, mtimeSec, mtimeNsec, ctimeSec, ctimeNsec]:
- * status 0 = read (the rest describes the file: its inode flags, the size of its xattr name list
- * (0: none, -1: unknown), and its fstat after the read, to find a file that changed); > 0 = the
- * errno of the call that failed, which the JavaScript reader repeats to report it as it always
- * has; RB_SKIPPED = not asked.
+ * Per item, `plan` holds RB_PLAN doubles: [at, length]: write the item's header at buffer[at]
+ * and the first `length` bytes of the file after it, the rest of the last 1 KiB block zeroed;
+ * length < 0: leave the item alone (the JavaScript reader handles it). `results` gets RB_FIELDS
+ * doubles per item: [status, flags, xattrBytes, bytesRead, size, mtimeSec, mtimeNsec, ctimeSec,
+ * ctimeNsec]: status 0 = read and encoded (the rest describes the file: its inode flags, the
+ * size of its xattr name list (0: none, -1: unknown), and its fstat after the read, to find a
+ * file that changed); > 0 = the errno of the call that failed (the header is not written), which
+ * the JavaScript reader repeats to report it as it always has; RB_SKIPPED = not asked.
  */
 #define RB_PLAN 2
 #define RB_FIELDS 9
 #define RB_SKIPPED (-1)
-#define RB_BLOCK 1024
-/* One tape header's worth of data: larger files go through the JavaScript reader. */
-#define RB_MAX_LENGTH (512.0 * RB_BLOCK)
+#define TP_BSIZE 1024
+/* One tape header's worth of data (TP_NINDIR blocks): larger files have several headers. */
+#define TP_NINDIR 512
+#define RB_MAX_LENGTH ((double)TP_NINDIR * TP_BSIZE)
+
+/*
+ * The item rows of a read task (src/workers/read-protocol.ts, Col; COLS values per item): the
+ * columns the header needs.
+ */
+#define COLS 26
+enum col {
+  COL_INO = 1, COL_MODE = 5, COL_NLINK, COL_UID, COL_GID, COL_SIZE, COL_BLOCKS, COL_RDEV,
+  COL_ATIME, COL_ATIME_USEC, COL_MTIME, COL_MTIME_USEC, COL_CTIME, COL_CTIME_USEC,
+  COL_MTIME_SEC, COL_MTIME_NSEC, COL_CTIME_SEC, COL_CTIME_NSEC,
+  COL_ATIME_SEC, COL_ATIME_NSEC, COL_BIRTH_SEC, COL_BIRTH_NSEC,
+};
+
+/* Header offsets and the checksum rule (src/format/header-template.ts, header.ts). */
+#define O_INUMBER 20
+#define O_CHECKSUM 28
+#define O_DINODE 32
+#define O_COUNT 160
+#define O_ADDR 164
+#define O_SPARE 904
+#define CHECKSUM 84446u
+/* snapdump's exact times in the spare words (src/format/exact-times.ts). */
+#define EXACT_TIMES_MAGIC 0x31544453u
+#define EXACT_TIMES_WORDS 14
+
+/* ECMAScript ToUint32, which the JavaScript encoder applies to every field (x >>> 0). */
+static uint32_t js_u32(double d) {
+  if (!isfinite(d)) return 0;
+  double m = fmod(trunc(d), 4294967296.0);
+  if (m < 0) m += 4294967296.0;
+  return (uint32_t)m;
+}
+
+static void put32(uint8_t *h, size_t at, uint32_t v) {
+  v = htole32(v);
+  memcpy(h + at, &v, 4);
+}
+
+static void put16(uint8_t *h, size_t at, uint32_t v) {
+  uint16_t w = htole16((uint16_t)(v & 0xffff));
+  memcpy(h + at, &w, 2);
+}
+
+/* Seconds as two words (low, high; signed) and nanoseconds clamped to 0..999999999. */
+static void put_time(uint8_t *h, int word, double sec, double nsec) {
+  double s = isfinite(sec) ? trunc(sec) : NAN;
+  double hi = floor(s / 4294967296.0);
+  put32(h, O_SPARE + 4 * (size_t)word, js_u32(s - hi * 4294967296.0));
+  put32(h, O_SPARE + 4 * (size_t)word + 4, js_u32(hi));
+  double ns = isfinite(nsec) ? fmin(fmax(trunc(nsec), 0), 999999999) : 0;
+  put32(h, O_SPARE + 4 * (size_t)word + 8, (uint32_t)ns);
+}
+
+/* The TS_INODE header of a file of `nblocks` data blocks, all on tape (HeaderTemplate.write). */
+static void rb_header(uint8_t *h, const uint8_t *tpl, const double *row, uint32_t flags, uint32_t nblocks) {
+  memcpy(h, tpl, TP_BSIZE);
+  put32(h, O_INUMBER, js_u32(row[COL_INO]));
+  put16(h, O_DINODE, js_u32(row[COL_MODE]));
+  put16(h, O_DINODE + 2, js_u32(row[COL_NLINK]));
+  put16(h, O_DINODE + 4, js_u32(row[COL_UID]));
+  put16(h, O_DINODE + 6, js_u32(row[COL_GID]));
+  put32(h, O_DINODE + 8, js_u32(row[COL_SIZE]));
+  put32(h, O_DINODE + 12, js_u32(floor(row[COL_SIZE] / 4294967296.0)));
+  put32(h, O_DINODE + 16, js_u32(row[COL_ATIME]));
+  put32(h, O_DINODE + 20, js_u32(row[COL_ATIME_USEC]));
+  put32(h, O_DINODE + 24, js_u32(row[COL_MTIME]));
+  put32(h, O_DINODE + 28, js_u32(row[COL_MTIME_USEC]));
+  put32(h, O_DINODE + 32, js_u32(row[COL_CTIME]));
+  put32(h, O_DINODE + 36, js_u32(row[COL_CTIME_USEC]));
+  put32(h, O_DINODE + 40, js_u32(row[COL_RDEV]));
+  put32(h, O_DINODE + 100, flags);
+  put32(h, O_DINODE + 104, js_u32(row[COL_BLOCKS]));
+  put32(h, O_DINODE + 112, js_u32(row[COL_UID]));
+  put32(h, O_DINODE + 116, js_u32(row[COL_GID]));
+  bool birth = row[COL_BIRTH_NSEC] >= 0;
+  put32(h, O_SPARE, EXACT_TIMES_MAGIC);
+  put32(h, O_SPARE + 4, birth ? 1 : 0);
+  put_time(h, 2, row[COL_ATIME_SEC], row[COL_ATIME_NSEC]);
+  put_time(h, 5, row[COL_MTIME_SEC], row[COL_MTIME_NSEC]);
+  put_time(h, 8, row[COL_CTIME_SEC], row[COL_CTIME_NSEC]);
+  if (birth) put_time(h, 11, row[COL_BIRTH_SEC], row[COL_BIRTH_NSEC]);
+  else memset(h + O_SPARE + 4 * 11, 0, 12);
+  put32(h, O_COUNT, nblocks);
+  memset(h + O_ADDR, 1, nblocks);
+  uint32_t sum = 0;
+  for (size_t i = 0; i < TP_BSIZE; i += 4) {
+    uint32_t w;
+    memcpy(&w, h + i, 4);
+    sum += le32toh(w);
+  }
+  put32(h, O_CHECKSUM, CHECKSUM - sum);
+}
 
 /* Flags as getFlags reports them: file systems without inode flags have none. */
 static int rb_flags(int fd, double *out) {
@@ -71,7 +170,7 @@ static int rb_read(int fd, uint8_t *dst, size_t length, size_t *got) {
   return 0;
 }
 
-static void rb_one(const char *path, uint8_t *dst, size_t length, double *r) {
+static void rb_one(const char *path, uint8_t *at, size_t length, const uint8_t *tpl, const double *row, double *r) {
   memset(r, 0, RB_FIELDS * sizeof(double));
   int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
@@ -79,15 +178,15 @@ static void rb_one(const char *path, uint8_t *dst, size_t length, double *r) {
     return;
   }
   size_t got = 0;
+  size_t padded = (length + TP_BSIZE - 1) / TP_BSIZE * TP_BSIZE;
   struct stat st;
   int err = rb_flags(fd, &r[1]);
   if (err == 0) {
     r[2] = rb_xattr_bytes(fd);
-    err = rb_read(fd, dst, length, &got);
+    err = rb_read(fd, at + TP_BSIZE, length, &got);
   }
   if (err == 0) {
-    size_t padded = (length + RB_BLOCK - 1) / RB_BLOCK * RB_BLOCK;
-    memset(dst + got, 0, padded - got);
+    memset(at + TP_BSIZE + got, 0, padded - got);
     if (fstat(fd, &st) != 0) err = errno;
   }
   /* A read-only descriptor: a failing close loses nothing. */
@@ -96,46 +195,13 @@ static void rb_one(const char *path, uint8_t *dst, size_t length, double *r) {
     r[0] = err;
     return;
   }
+  rb_header(at, tpl, row, (uint32_t)r[1], (uint32_t)(padded / TP_BSIZE));
   r[3] = (double)got;
   r[4] = (double)st.st_size;
   r[5] = (double)st.st_mtim.tv_sec;
   r[6] = (double)st.st_mtim.tv_nsec;
   r[7] = (double)st.st_ctim.tv_sec;
   r[8] = (double)st.st_ctim.tv_nsec;
-}
-
-struct rb_job {
-  napi_async_work work;
-  napi_ref paths_ref, plan_ref, buffer_ref, results_ref, callback_ref;
-  /* Start of each item's NUL-terminated path in the paths buffer. */
-  const char **path_of;
-  const double *plan;
-  uint8_t *buffer;
-  double *results;
-  size_t count;
-};
-
-static void rb_run(struct rb_job *job) {
-  for (size_t i = 0; i < job->count; i++) {
-    const double *p = job->plan + i * RB_PLAN;
-    double *r = job->results + i * RB_FIELDS;
-    if (p[1] < 0) {
-      memset(r, 0, RB_FIELDS * sizeof(double));
-      r[0] = RB_SKIPPED;
-      continue;
-    }
-    rb_one(job->path_of[i], job->buffer + (size_t)p[0], (size_t)p[1], r);
-  }
-}
-
-static void rb_job_free(napi_env env, struct rb_job *job) {
-  napi_ref refs[] = {job->paths_ref, job->plan_ref, job->buffer_ref, job->results_ref, job->callback_ref};
-  for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) {
-    if (refs[i] != NULL) napi_delete_reference(env, refs[i]);
-  }
-  if (job->work != NULL) napi_delete_async_work(env, job->work);
-  free(job->path_of);
-  free(job);
 }
 
 static bool rb_typed(napi_env env, napi_value v, napi_typedarray_type want, const char *name,
@@ -151,113 +217,80 @@ static bool rb_typed(napi_env env, napi_value v, napi_typedarray_type want, cons
 }
 
 /*
- * Checks the arguments so that the pool thread cannot write outside the buffer nor read past
- * the paths: every asked item's block-rounded data lies inside `buffer`, and `paths` holds a
- * NUL-terminated path per item.
+ * readFileBatch(paths, plan, buffer, results, template, rows): `paths` holds a NUL-terminated
+ * path per item, `template` the 1 KiB TS_INODE header every file header starts from (the
+ * volume's fields, checksum word 0), `rows` the task's item rows. Every asked item's header
+ * and block-rounded data must lie inside `buffer` (checked before anything is read).
  */
-static bool rb_args(napi_env env, napi_value *argv, struct rb_job *job) {
-  void *paths, *plan, *buffer, *results;
-  size_t paths_len, plan_len, buffer_len, results_len;
-  if (!rb_typed(env, argv[0], napi_uint8_array, "paths", "a Uint8Array", &paths, &paths_len) ||
-      !rb_typed(env, argv[1], napi_float64_array, "plan", "a Float64Array", &plan, &plan_len) ||
-      !rb_typed(env, argv[2], napi_uint8_array, "buffer", "a Uint8Array", &buffer, &buffer_len) ||
-      !rb_typed(env, argv[3], napi_float64_array, "results", "a Float64Array", &results, &results_len)) {
-    return false;
+napi_value ReadFileBatch(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  void *paths, *plan_v, *buffer_v, *results_v, *tpl_v, *rows_v;
+  size_t paths_len, plan_len, buffer_len, results_len, tpl_len, rows_len;
+  if (!get_args(env, info, 6, argv) ||
+      !rb_typed(env, argv[0], napi_uint8_array, "paths", "a Uint8Array", &paths, &paths_len) ||
+      !rb_typed(env, argv[1], napi_float64_array, "plan", "a Float64Array", &plan_v, &plan_len) ||
+      !rb_typed(env, argv[2], napi_uint8_array, "buffer", "a Uint8Array", &buffer_v, &buffer_len) ||
+      !rb_typed(env, argv[3], napi_float64_array, "results", "a Float64Array", &results_v, &results_len) ||
+      !rb_typed(env, argv[4], napi_uint8_array, "template", "a Uint8Array", &tpl_v, &tpl_len) ||
+      !rb_typed(env, argv[5], napi_float64_array, "rows", "a Float64Array", &rows_v, &rows_len)) {
+    return NULL;
   }
+  const double *plan = plan_v, *rows = rows_v;
+  double *results = results_v;
+  uint8_t *buffer = buffer_v;
   if (plan_len % RB_PLAN != 0) {
-    throw_arg_range(env, "plan", "RB_PLAN values per item");
-    return false;
+    throw_arg_range(env, "plan", "2 values per item");
+    return NULL;
   }
   size_t count = plan_len / RB_PLAN;
   if (results_len < count * RB_FIELDS) {
-    throw_arg_range(env, "results", ">= RB_FIELDS values per item");
-    return false;
+    throw_arg_range(env, "results", ">= 9 values per item");
+    return NULL;
   }
-  job->plan = plan;
-  job->buffer = buffer;
-  job->results = results;
-  job->count = count;
-  job->path_of = calloc(count ? count : 1, sizeof(char *));
-  if (job->path_of == NULL) {
-    throw_errno(env, ENOMEM, "calloc", NULL);
-    return false;
+  if (tpl_len != TP_BSIZE) {
+    throw_arg_range(env, "template", "1024 bytes");
+    return NULL;
+  }
+  if (rows_len < count * COLS) {
+    throw_arg_range(env, "rows", ">= 26 values per item");
+    return NULL;
+  }
+  const char **path_of = malloc((count ? count : 1) * sizeof(char *));
+  if (path_of == NULL) {
+    throw_errno(env, ENOMEM, "malloc", NULL);
+    return NULL;
   }
   const char *s = paths, *end = s + paths_len;
   for (size_t i = 0; i < count; i++) {
     const char *nul = s < end ? memchr(s, 0, (size_t)(end - s)) : NULL;
     if (nul == NULL) {
+      free(path_of);
       throw_arg_range(env, "paths", "a NUL-terminated path per item");
-      return false;
+      return NULL;
     }
-    job->path_of[i] = s;
+    path_of[i] = s;
     s = nul + 1;
-    double at = job->plan[i * RB_PLAN], length = job->plan[i * RB_PLAN + 1];
+    double at = plan[i * RB_PLAN], length = plan[i * RB_PLAN + 1];
     if (length < 0) continue;
     /* Ranges first: casting a double out of size_t's range is undefined. NaN fails them all. */
     if (!(at >= 0 && at <= (double)buffer_len && length >= 0 && length <= RB_MAX_LENGTH) ||
         at != (double)(size_t)at || length != (double)(size_t)length ||
-        (size_t)at + ((size_t)length + RB_BLOCK - 1) / RB_BLOCK * RB_BLOCK > buffer_len) {
+        (size_t)at + TP_BSIZE + ((size_t)length + TP_BSIZE - 1) / TP_BSIZE * TP_BSIZE > buffer_len) {
+      free(path_of);
       throw_arg_range(env, "plan", "items of at most 512 KiB inside buffer");
-      return false;
+      return NULL;
     }
   }
-  return true;
-}
-
-static void rb_execute(napi_env env, void *data) {
-  (void)env;
-  rb_run(data);
-}
-
-static void rb_complete(napi_env env, napi_status status, void *data) {
-  struct rb_job *job = data;
-  napi_value cb, undefined, argv[1];
-  if (napi_get_reference_value(env, job->callback_ref, &cb) == napi_ok &&
-      napi_get_undefined(env, &undefined) == napi_ok) {
-    if (status == napi_ok) {
-      argv[0] = undefined;
-    } else {
-      napi_value msg;
-      napi_create_string_utf8(env, "sysx: readFilesAsync was cancelled", NAPI_AUTO_LENGTH, &msg);
-      napi_create_error(env, NULL, msg, &argv[0]);
+  for (size_t i = 0; i < count; i++) {
+    const double *p = plan + i * RB_PLAN;
+    double *r = results + i * RB_FIELDS;
+    if (p[1] < 0) {
+      memset(r, 0, RB_FIELDS * sizeof(double));
+      r[0] = RB_SKIPPED;
+      continue;
     }
-    napi_call_function(env, undefined, cb, 1, argv, NULL);
+    rb_one(path_of[i], buffer + (size_t)p[0], (size_t)p[1], tpl_v, rows + i * COLS, r);
   }
-  rb_job_free(env, job);
-}
-
-/*
- * readFilesAsync(paths, plan, buffer, results, callback(err)): every argument stays referenced,
- * and must not be touched by JavaScript, until the callback.
- */
-napi_value ReadFilesAsync(napi_env env, napi_callback_info info) {
-  napi_value argv[5], name;
-  napi_valuetype type;
-  struct rb_job *job = calloc(1, sizeof(*job));
-  if (job == NULL) {
-    throw_errno(env, ENOMEM, "calloc", NULL);
-    return NULL;
-  }
-  if (!get_args(env, info, 5, argv) || !rb_args(env, argv, job)) {
-    rb_job_free(env, job);
-    return NULL;
-  }
-  if (napi_typeof(env, argv[4], &type) != napi_ok || type != napi_function) {
-    rb_job_free(env, job);
-    throw_arg_type(env, "callback", "a function");
-    return NULL;
-  }
-  if (napi_create_reference(env, argv[0], 1, &job->paths_ref) != napi_ok ||
-      napi_create_reference(env, argv[1], 1, &job->plan_ref) != napi_ok ||
-      napi_create_reference(env, argv[2], 1, &job->buffer_ref) != napi_ok ||
-      napi_create_reference(env, argv[3], 1, &job->results_ref) != napi_ok ||
-      napi_create_reference(env, argv[4], 1, &job->callback_ref) != napi_ok ||
-      napi_create_string_utf8(env, "sysx.readFiles", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, rb_execute, rb_complete, job, &job->work) != napi_ok ||
-      napi_queue_async_work(env, job->work) != napi_ok) {
-    rb_job_free(env, job);
-    throw_napi_failure(env, "readFilesAsync");
-    return NULL;
-  }
+  free(path_of);
   return NULL;
 }

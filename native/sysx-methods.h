@@ -42,6 +42,6 @@ SYSX_METHOD napi_value SendfileAt(napi_env env, napi_callback_info info);
 SYSX_METHOD napi_value WriteFiles(napi_env env, napi_callback_info info);
 SYSX_METHOD napi_value WriteFilesAsync(napi_env env, napi_callback_info info);
 /* read-batch.c */
-SYSX_METHOD napi_value ReadFilesAsync(napi_env env, napi_callback_info info);
+SYSX_METHOD napi_value ReadFileBatch(napi_env env, napi_callback_info info);
 
 #endif

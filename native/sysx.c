@@ -5,8 +5,8 @@
  *
  * Everything is stateless: the module keeps no globals, so each worker thread
  * that loads it gets an independent, equivalent instance. Calls are
- * synchronous except walkDirsAsync, writeFilesAsync and readFilesAsync, which
- * run on the libuv thread pool.
+ * synchronous except walkDirsAsync and writeFilesAsync, which run on the
+ * libuv thread pool.
  * Errors are thrown shaped like Node's fs errors (code/errno/syscall/path) so
  * callers can handle both the same way.
  *
@@ -26,7 +26,7 @@
  *   direnc.c          encodeDirectory
  *   copy.c            copyFileRange, sendfileAt
  *   write-files.c     writeFiles, writeFilesAsync
- *   read-batch.c      readFilesAsync
+ *   read-batch.c      readFileBatch
  */
 
 #include "sysx-common.h"
@@ -62,7 +62,7 @@ NAPI_MODULE_INIT() {
       METHOD("sendfileAt", SendfileAt),
       METHOD("writeFiles", WriteFiles),
       METHOD("writeFilesAsync", WriteFilesAsync),
-      METHOD("readFilesAsync", ReadFilesAsync),
+      METHOD("readFileBatch", ReadFileBatch),
   };
   if (napi_define_properties(env, exports, sizeof(methods) / sizeof(methods[0]),
                              methods) != napi_ok) {

@@ -25,6 +25,13 @@ export class HeaderTemplate {
     this.template.writeUInt32LE(0, O_CHECKSUM);
   }
 
+  /** A copy of the template with c_type = `type` (checksum word 0), for native/read-batch.c. */
+  withType(type: number): Buffer {
+    const t = Buffer.from(this.template);
+    t.writeUInt32LE(type, O_TYPE);
+    return t;
+  }
+
   /**
    * Writes one header at `off`. Block map entries come from `present` (1 = data block on tape)
    * starting at `presentStart`, or are all present when `present` is null. Returns how many

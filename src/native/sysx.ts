@@ -3,7 +3,7 @@
  * each function and names the file that holds it): Linux syscalls
  * a dump/restore engine needs that Node's fs module does not expose.
  *
- * All calls are synchronous except walkDirsAsync, writeFilesAsync and readFilesAsync (libuv thread pool). Failures throw an Error shaped like Node's fs
+ * All calls are synchronous except walkDirsAsync and writeFilesAsync (libuv thread pool). Failures throw an Error shaped like Node's fs
  * errors: `.code` is the errno name ('ENOENT', 'ENODATA', ...), `.errno` is
  * the negative errno, `.syscall` names the call and `.path` is set for
  * path-based calls. Invalid arguments throw TypeError/RangeError with Node's
@@ -63,7 +63,7 @@ interface SysxBinding {
   sendfileAt(fdIn: number, offIn: number, fdOut: number, offOut: number, length: number): number;
   writeFiles(batch: Uint8Array, used: number, results: Int32Array): number;
   writeFilesAsync(batch: Uint8Array, used: number, results: Int32Array, callback: (err: Error | undefined, count: number) => void): void;
-  readFilesAsync(paths: Uint8Array, plan: Float64Array, buffer: Uint8Array, results: Float64Array, callback: (err: Error | undefined) => void): void;
+  readFileBatch(paths: Uint8Array, plan: Float64Array, buffer: Uint8Array, results: Float64Array, template: Uint8Array, rows: Float64Array): void;
   walkDir(dir: string | Uint8Array, birth: boolean, checkAccess: boolean): WalkedDir;
   walkDirsAsync(dirs: Array<string | Uint8Array>, birth: boolean, checkAccess: boolean, cb: (err: Error | null, result: WalkedDirs) => void): void;
   adviseHugePages(view: ArrayBufferView): number;
@@ -353,27 +353,27 @@ export function writeFilesAsync(batch: Uint8Array, used: number, results: Int32A
   });
 }
 
-/** Values per item of the plan of {@link readFilesAsync}: [dataAt, length]. */
+/** Values per item of the plan of {@link readFileBatch}: [at, length]. */
 export const READ_PLAN_FIELDS = 2;
-/** Values per item of the results of {@link readFilesAsync}. */
+/** Values per item of the results of {@link readFileBatch}. */
 export const READ_RESULT_FIELDS = 9;
-/** The columns of a result of {@link readFilesAsync}. */
+/** The columns of a result of {@link readFileBatch}. */
 export const enum ReadField { status = 0, flags, xattrBytes, bytes, size, mtimeSec, mtimeNsec, ctimeSec, ctimeNsec }
 /** {@link ReadField.status} of an item the plan did not ask for. */
 export const READ_SKIPPED = -1;
 
 /**
- * On the libuv thread pool, for each item i whose plan length is >= 0 (at most 512 KiB): opens
- * the i-th NUL-terminated path of `paths` (O_NOFOLLOW), reads its inode flags and the size of its
- * xattr name list, reads its first `length` bytes into buffer[dataAt...) and zeroes the rest of
- * the last 1 KiB block, then fstats it. results[i * READ_RESULT_FIELDS + ReadField.status] is
- * 0 (read), the errno of the call that failed, or READ_SKIPPED. `buffer` and `results` must not
- * be touched until the promise settles (it rejects only if N-API cancels the work).
+ * Reads and encodes small whole files into a read task's output: for each item i whose plan
+ * length is >= 0 (at most 512 KiB), opens the i-th NUL-terminated path of `paths` (O_NOFOLLOW),
+ * reads its inode flags and the size of its xattr name list, reads its first `length` bytes into
+ * buffer[at + 1024...) with the rest of the last 1 KiB block zeroed, fstats it, and writes its
+ * TS_INODE header at buffer[at] from `template` (1 KiB, checksum word 0) and rows[i * COLS...]
+ * (src/workers/read-protocol.ts), as HeaderTemplate.write would with all blocks present.
+ * results[i * READ_RESULT_FIELDS + ReadField.status] is 0 (done), the errno of the call that
+ * failed (nothing written but maybe part of the data), or READ_SKIPPED.
  */
-export function readFilesAsync(paths: Uint8Array, plan: Float64Array, buffer: Uint8Array, results: Float64Array): Promise<void> {
-  return new Promise((resolve, reject) => {
-    native().readFilesAsync(paths, plan, buffer, results, (err) => (err ? reject(err) : resolve()));
-  });
+export function readFileBatch(paths: Uint8Array, plan: Float64Array, buffer: Uint8Array, results: Float64Array, template: Uint8Array, rows: Float64Array): void {
+  native().readFileBatch(paths, plan, buffer, results, template, rows);
 }
 
 /** One directory as {@link walkDir} returns it. */

@@ -182,13 +182,6 @@ export function prepare(item: Item, notes: ReadNote[]): number {
   return blocks * TP_BSIZE;
 }
 
-/** After the last item of a file: whether it changed while it was read (its fstat after the read is not the walk's). */
-export function noteIfChanged(notes: ReadNote[], item: Item, short: boolean, size: number, mtimeSec: number, mtimeNsec: number, ctimeSec: number, ctimeNsec: number): void {
-  if (short || size !== item.size || mtimeSec !== item.mtimeSec || mtimeNsec !== item.mtimeNsec || ctimeSec !== item.ctimeSec || ctimeNsec !== item.ctimeNsec) {
-    note(notes, item, 'CHANGED', 'file changed as we read it', true);
-  }
-}
-
 function readFileItem(out: Output, tpl: HeaderTemplate, item: Item, notes: ReadNote[]): number {
   const nblocks = Math.ceil(item.length / TP_BSIZE);
   const firstType = item.first ? RecordType.INODE : RecordType.ADDR;
@@ -240,7 +233,10 @@ function readFileItem(out: Output, tpl: HeaderTemplate, item: Item, notes: ReadN
     });
     if (item.last) {
       sysx.fstatInto(fd, statBuf);
-      noteIfChanged(notes, item, short, statBuf[F.size]!, statBuf[F.mtimeSec]!, statBuf[F.mtimeNsec]!, statBuf[F.ctimeSec]!, statBuf[F.ctimeNsec]!);
+      if (short || statBuf[F.size] !== item.size || statBuf[F.mtimeSec] !== item.mtimeSec || statBuf[F.mtimeNsec] !== item.mtimeNsec
+        || statBuf[F.ctimeSec] !== item.ctimeSec || statBuf[F.ctimeNsec] !== item.ctimeNsec) {
+        note(notes, item, 'CHANGED', 'file changed as we read it', true);
+      }
     } else if (short) {
       note(notes, item, 'CHANGED', 'file shrank as we read it; the rest is zeros', true);
     }

@@ -9,9 +9,8 @@ export interface ReadRunner {
   run(task: ReadTask, options: { signal?: AbortSignal }): Promise<ReadResult>;
   /**
    * How the file phase should cut its work for this runner: tasks in flight, file bytes and
-   * objects per task. The main thread's tasks are small, so that the same few buffers are
-   * reused (fresh memory costs page faults); a few are in flight so that the thread pool reads
-   * the next while the main thread encodes one.
+   * objects per task. The main thread reads one task at a time, so small tasks let the same few
+   * buffers be reused (fresh memory costs page faults) without losing any parallelism.
    */
   readonly tasks: { concurrency: number; taskBytes: number; taskItems: number };
   destroy(): Promise<void>;
@@ -39,7 +38,7 @@ export async function poolReader(threads: number): Promise<ReadRunner> {
 export async function mainThreadReader(): Promise<ReadRunner> {
   const { readFilesBatched } = await import('./read-files-batch.js');
   return {
-    tasks: { concurrency: 3, taskBytes: 256 << 10, taskItems: 64 },
+    tasks: { concurrency: 1, taskBytes: 256 << 10, taskItems: 64 },
     run: async (task, options) => {
       options.signal?.throwIfAborted();
       return readFilesBatched(task);

@@ -45,14 +45,14 @@ export interface Compared {
  * Reads `task` with readFiles, then with readFilesBatched (each in a fresh slot filled with
  * garbage, so a byte either one leaves unwritten shows), and asserts the same results.
  */
-export async function compareReaders(p: PlannedTasks, task: ReadTask): Promise<Compared> {
+export function compareReaders(p: PlannedTasks, task: ReadTask): Compared {
   const slotA = new SharedArrayBuffer(slotSizeFor(p.taskBytes, p.taskItems));
   const slotB = new SharedArrayBuffer(slotSizeFor(p.taskBytes, p.taskItems));
   new Uint8Array(slotA).fill(0xa5);
   new Uint8Array(slotB).fill(0x5a);
   let a: ReadResult | undefined, b: ReadResult | undefined, errA: unknown, errB: unknown;
   try { a = readFiles({ ...task, slot: slotA }); } catch (e) { errA = e; }
-  try { b = await readFilesBatched({ ...task, slot: slotB }); } catch (e) { errB = e; }
+  try { b = readFilesBatched({ ...task, slot: slotB }); } catch (e) { errB = e; }
   if (errA || errB) {
     assert.ok(errA && errB, `one reader failed, the other not: ${String(errA ?? errB)}`);
     assert.equal((errB as NodeJS.ErrnoException).code, (errA as NodeJS.ErrnoException).code);
