@@ -14,6 +14,7 @@
         "native/nodes-and-times.c",
         "native/stat.c",
         "native/walk.c",
+        "native/walk-tree.c",
         "native/huge-pages.c",
         "native/direnc.c",
         "native/copy.c",

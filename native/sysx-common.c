@@ -28,6 +28,7 @@ static const struct errno_name {
     {EPERM, "EPERM", "operation not permitted"},
     {ENOENT, "ENOENT", "no such file or directory"},
     {EINTR, "EINTR", "interrupted system call"},
+    {ECANCELED, "ECANCELED", "operation canceled"},
     {EIO, "EIO", "i/o error"},
     {ENXIO, "ENXIO", "no such device or address"},
     {E2BIG, "E2BIG", "argument list too long"},

@@ -30,7 +30,9 @@ SYSX_METHOD napi_value FstatInto(napi_env env, napi_callback_info info);
 SYSX_METHOD napi_value LstatAt(napi_env env, napi_callback_info info);
 /* walk.c */
 SYSX_METHOD napi_value WalkDir(napi_env env, napi_callback_info info);
-SYSX_METHOD napi_value WalkDirsAsync(napi_env env, napi_callback_info info);
+/* walk-tree.c */
+SYSX_METHOD napi_value WalkTreeAsync(napi_env env, napi_callback_info info);
+SYSX_METHOD napi_value TableLayout(napi_env env, napi_callback_info info);
 /* huge-pages.c */
 SYSX_METHOD napi_value AdviseHugePages(napi_env env, napi_callback_info info);
 /* direnc.c */

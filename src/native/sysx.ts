@@ -3,7 +3,7 @@
  * each function and names the file that holds it): Linux syscalls
  * a dump/restore engine needs that Node's fs module does not expose.
  *
- * All calls are synchronous except walkDirsAsync and writeFilesAsync (libuv thread pool). Failures throw an Error shaped like Node's fs
+ * All calls are synchronous except walkTreeAsync and writeFilesAsync (libuv thread pool). Failures throw an Error shaped like Node's fs
  * errors: `.code` is the errno name ('ENOENT', 'ENODATA', ...), `.errno` is
  * the negative errno, `.syscall` names the call and `.path` is set for
  * path-based calls. Invalid arguments throw TypeError/RangeError with Node's
@@ -64,7 +64,8 @@ interface SysxBinding {
   writeFiles(batch: Uint8Array, used: number, results: Int32Array): number;
   writeFilesAsync(batch: Uint8Array, used: number, results: Int32Array, callback: (err: Error | undefined, count: number) => void): void;
   walkDir(dir: string | Uint8Array, birth: boolean, checkAccess: boolean): WalkedDir;
-  walkDirsAsync(dirs: Array<string | Uint8Array>, birth: boolean, checkAccess: boolean, cb: (err: Error | null, result: WalkedDirs) => void): void;
+  walkTreeAsync(options: WalkTreeOptions, cb: (err: SysxError | null, result: WalkedTree) => void): void;
+  tableLayout(): Record<string, number>;
   adviseHugePages(view: ArrayBufferView): number;
   encodeDirectory(out: Buffer | null, at: number, names: Buffer, linkChild: Int32Array, linkStart: Int32Array,
     linkLength: Int16Array, rows: Float64Array, geometry: Int32Array, first: number, count: number, dirIno: number, parentIno: number): number;
@@ -387,32 +388,83 @@ export function walkDir(dir: string | Uint8Array, birth: boolean, checkAccess: b
 }
 
 
-/** Several directories as {@link walkDirsAsync} returns them: their listings concatenated. */
-export interface WalkedDirs {
-  /** Entries per directory, in the order asked; -1 for a directory that could not be listed. */
-  counts: Int32Array;
-  /** By directory: the error walkDir would throw for it, for those not listed. */
-  failures: Array<SysxError | undefined>;
-  /** As {@link WalkedDir}, for all listed directories in order; starts and raw index the whole. */
-  names: Buffer;
+/** A walk pattern (src/select/exclude.ts ExcludePattern): shape 0 any, 1 exact, 2 prefix, 3 suffix, 4 contains. */
+export interface WalkPattern { path: boolean; shape: number; text: string }
+
+export interface WalkTreeOptions {
+  root: string;
+  /** The root's row of the entry table (filled by the caller); it becomes row 0. */
+  rootRow: Float64Array;
+  birth: boolean;
+  checkAccess: boolean;
+  /** Threads listing directories (one of the libuv pool's, the others its own). */
+  threads: number;
+  rootDev: number;
+  /** Rows to reserve (memory is mapped, so reserved rows cost nothing until written). */
+  capacity: number;
+  /** Objects left out: (dev, ino) pairs. */
+  exclude: Float64Array;
+  /** Mount point paths below the root (not walked). */
+  mounts: string[];
+  patterns: WalkPattern[];
+  /** Bytes of "root/" (1 for "/"): what path patterns do not see of a path. */
+  rootPrefix: number;
+  /**
+   * [entries so far (written by the walk), cancel (set to non-zero to stop it), hold (a test's:
+   * 1 makes the walk wait after the root's listing, setting it to 2, until it is 0 again)];
+   * over an ArrayBuffer of its own (a small typed array's memory may move).
+   */
+  progress: Int32Array;
+}
+
+/** Issue codes of {@link WalkedTree.issues}. */
+export const enum WalkIssue { Stat = 1, NameTooLong, Unreadable, Name255, UnreadableDir }
+export const WALK_ISSUE_FIELDS = 6;
+/** Bits of {@link WalkedTree.dirBits}. */
+export const enum WalkDirBits { FlagsRead = 1, NoXattrs = 2, Mount = 4, Raw = 8 }
+
+/** The entry table of a whole walk (src/stages/entry-table.ts layout) and what it found. */
+export interface WalkedTree {
+  count: number;
   rows: Float64Array;
-  errors: Int32Array;
-  starts: Int32Array;
-  raw: Int32Array;
-  /** By directory: {@link WalkedDir.flags} and {@link WalkedDir.xattrBytes}; -1 for those not listed. */
-  dirFlags: Float64Array;
-  dirXattrs: Int32Array;
+  firstLink: Int32Array;
+  linkChild: Int32Array;
+  linkStart: Int32Array;
+  linkLength: Int16Array;
+  names: Buffer;
+  /** Every directory of the table (walked ones and mount points): id, WalkDirBits, path. */
+  dirIds: Int32Array;
+  dirBits: Uint8Array;
+  dirPaths: Array<string | Buffer>;
+  /** By issue index: the error of an UnreadableDir issue. */
+  dirErrors: Array<SysxError | undefined>;
+  /** Ids of objects on another device than the root. */
+  foreign: Int32Array;
+  /** Ids whose rows the caller must fill (fillRow's checked path) from slowRows (walk rows). */
+  slow: Int32Array;
+  slowRows: Float64Array;
+  /** WALK_ISSUE_FIELDS per issue: code, errno, parent id, name start and length in issueNames, raw. */
+  issues: Int32Array;
+  issueNames: Buffer;
+  /** Entries left out by a pattern. */
+  excluded: number;
+  /** Whether some object has several names. */
+  hardLinks: boolean;
 }
 
 /**
- * {@link walkDir} of every directory of `dirs`, on the libuv thread pool (several calls run on
- * several cores, without the start-up cost of worker threads), the listings concatenated: one
- * result object, not one per directory.
+ * The backup's whole walk in native code (native/walk-tree.c): threads list and stat every
+ * directory below `root` and build the entry table, with no JavaScript per entry.
  */
-export function walkDirsAsync(dirs: Array<string | Uint8Array>, birth: boolean, checkAccess: boolean): Promise<WalkedDirs> {
+export function walkTreeAsync(options: WalkTreeOptions): Promise<WalkedTree> {
   return new Promise((resolve, reject) => {
-    native().walkDirsAsync(dirs, birth, checkAccess, (err, result) => (err ? reject(err) : resolve(result)));
+    native().walkTreeAsync(options, (err, result) => (err ? reject(err) : resolve(result)));
   });
+}
+
+/** The entry table columns native/walk-tree.c writes (for the test that checks them). */
+export function tableLayout(): Record<string, number> {
+  return native().tableLayout();
 }
 
 /**
