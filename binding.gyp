@@ -15,6 +15,7 @@
         "native/stat.c",
         "native/walk.c",
         "native/walk-tree.c",
+        "native/table-scan.c",
         "native/huge-pages.c",
         "native/direnc.c",
         "native/copy.c",

@@ -301,3 +301,12 @@ bool arg_sec(napi_env env, napi_value v, const char *name, time_t *out) {
   *out = (time_t)n;
   return true;
 }
+
+bool typed_arg(napi_env env, napi_value v, napi_typedarray_type type, void **data, size_t *length) {
+  napi_typedarray_type got;
+  napi_value ab;
+  size_t offset;
+  bool is = false;
+  return napi_is_typedarray(env, v, &is) == napi_ok && is &&
+         napi_get_typedarray_info(env, v, &got, length, data, &ab, &offset) == napi_ok && got == type;
+}

@@ -22,7 +22,8 @@
  *   nodes-and-times.c mknod, lutimesNs
  *   stat.c            statxBirth, lstatInto, fstatInto, lstatAt (stat-row.h: the row)
  *   walk.c            walkDir
- *   walk-tree.c       walkTreeAsync, tableLayout
+ *   walk-tree.c       walkTreeAsync, tableLayout (table-layout.h: the entry table's row)
+ *   table-scan.c      identityNumbers, selectChanged, inodeMaps
  *   huge-pages.c      adviseHugePages
  *   direnc.c          encodeDirectory
  *   copy.c            copyFileRange, sendfileAt
@@ -57,6 +58,9 @@ NAPI_MODULE_INIT() {
       METHOD("walkDir", WalkDir),
       METHOD("walkTreeAsync", WalkTreeAsync),
       METHOD("tableLayout", TableLayout),
+      METHOD("identityNumbers", IdentityNumbers),
+      METHOD("selectChanged", SelectChanged),
+      METHOD("inodeMaps", InodeMaps),
       METHOD("adviseHugePages", AdviseHugePages),
       METHOD("encodeDirectory", EncodeDirectory),
       METHOD("copyFileRange", CopyFileRange),

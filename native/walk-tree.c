@@ -15,6 +15,7 @@
 #include "sysx-common.h"
 #include "sysx-methods.h"
 #include "walk.h"
+#include "table-layout.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -26,17 +27,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The entry table's columns (src/workers/read-protocol.ts Col, src/stages/entry-table.ts XCol);
- * tableLayout() hands them to test/native/walk-tree.test.ts, which compares. */
-enum {
-  C_KIND = 0, C_INO, C_OFFSET, C_LENGTH, C_BITS, C_MODE, C_NLINK, C_UID, C_GID, C_SIZE, C_BLOCKS, C_RDEV,
-  C_ATIME, C_ATIME_USEC, C_MTIME, C_MTIME_USEC, C_CTIME, C_CTIME_USEC,
-  C_MTIME_SEC, C_MTIME_NSEC, C_CTIME_SEC, C_CTIME_NSEC, C_ATIME_SEC, C_ATIME_NSEC, C_BIRTH_SEC, C_BIRTH_NSEC,
-  X_SRC_INO, X_PARENT, X_CHILD_START, X_CHILD_COUNT, X_DUMP_FLAGS,
-  ROW
-};
-enum { KIND_FILE = 0, KIND_SYMLINK = 1, KIND_OTHER = 2 };
-enum { BITS_SPARSE = 4 };
 /* Stat fields of a walk row (StatField). */
 enum { S_DEV = 0, S_INO, S_MODE, S_NLINK, S_UID, S_GID, S_RDEV, S_SIZE, S_BLOCKS,
        S_ATIME_SEC, S_ATIME_NSEC, S_MTIME_SEC, S_MTIME_NSEC, S_CTIME_SEC, S_CTIME_NSEC };
@@ -599,20 +589,11 @@ static bool get_prop(napi_env env, napi_value obj, const char *key, napi_value *
   return napi_get_named_property(env, obj, key, out) == napi_ok;
 }
 
-static bool get_typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *length) {
-  napi_typedarray_type type;
-  napi_value ab;
-  size_t offset;
-  bool is;
-  return napi_is_typedarray(env, v, &is) == napi_ok && is &&
-         napi_get_typedarray_info(env, v, &type, length, data, &ab, &offset) == napi_ok && type == want;
-}
-
 /* Bytes of a string (UTF-8) or Uint8Array, NUL-terminated, malloc'd. */
 static char *get_bytes(napi_env env, napi_value v, size_t *len) {
   void *data;
   size_t n;
-  if (get_typed(env, v, napi_uint8_array, &data, &n)) {
+  if (typed_arg(env, v, napi_uint8_array, &data, &n)) {
     char *s = malloc(n + 1);
     if (s == NULL) return NULL;
     memcpy(s, data, n);
@@ -656,12 +637,12 @@ static bool tree_options(napi_env env, napi_value o, struct tree_job *job) {
   job->root_prefix = prefix < 0 ? 0 : (size_t)prefix;
   job->threads = threads < 1 ? 1 : threads > 16 ? 16 : (int)threads;
   job->capacity = capacity < 1024 ? 1024 : (size_t)capacity;
-  if (!get_prop(env, o, "rootRow", &v) || !get_typed(env, v, napi_float64_array, &data, &n) || n != ROW) {
+  if (!get_prop(env, o, "rootRow", &v) || !typed_arg(env, v, napi_float64_array, &data, &n) || n != ROW) {
     throw_arg_type(env, "rootRow", "a Float64Array of one table row");
     return false;
   }
   memcpy(job->root_row, data, sizeof(job->root_row));
-  if (!get_prop(env, o, "exclude", &v) || !get_typed(env, v, napi_float64_array, &data, &n) || n % 2) {
+  if (!get_prop(env, o, "exclude", &v) || !typed_arg(env, v, napi_float64_array, &data, &n) || n % 2) {
     throw_arg_type(env, "exclude", "a Float64Array of (dev, ino) pairs");
     return false;
   }
@@ -669,7 +650,7 @@ static bool tree_options(napi_env env, napi_value o, struct tree_job *job) {
   job->exclude = malloc(n ? n * sizeof(double) : 1);
   if (job->exclude == NULL) return false;
   if (n) memcpy(job->exclude, data, n * sizeof(double));
-  if (!get_prop(env, o, "progress", &v) || !get_typed(env, v, napi_int32_array, &data, &n) || n < 3 ||
+  if (!get_prop(env, o, "progress", &v) || !typed_arg(env, v, napi_int32_array, &data, &n) || n < 3 ||
       napi_create_reference(env, v, 1, &job->progress_ref) != napi_ok) {
     throw_arg_type(env, "progress", "an Int32Array of 3");
     return false;

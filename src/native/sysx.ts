@@ -66,6 +66,9 @@ interface SysxBinding {
   walkDir(dir: string | Uint8Array, birth: boolean, checkAccess: boolean): WalkedDir;
   walkTreeAsync(options: WalkTreeOptions, cb: (err: SysxError | null, result: WalkedTree) => void): void;
   tableLayout(): Record<string, number>;
+  identityNumbers(rows: Float64Array, limit: number): number;
+  selectChanged(rows: Float64Array, since: number, ctimeSince: number, selected: Uint8Array): void;
+  inodeMaps(rows: Float64Array, selected: Uint8Array | null, inUse: Uint8Array, dumped: Uint8Array, directories: Int32Array, others: Int32Array): Float64Array;
   adviseHugePages(view: ArrayBufferView): number;
   encodeDirectory(out: Buffer | null, at: number, names: Buffer, linkChild: Int32Array, linkStart: Int32Array,
     linkLength: Int16Array, rows: Float64Array, geometry: Int32Array, first: number, count: number, dirIno: number, parentIno: number): number;
@@ -465,6 +468,40 @@ export function walkTreeAsync(options: WalkTreeOptions): Promise<WalkedTree> {
 /** The entry table columns native/walk-tree.c writes (for the test that checks them). */
 export function tableLayout(): Record<string, number> {
   return native().tableLayout();
+}
+
+/*
+ * Passes over every row of the entry table (native/table-scan.c); `rows` holds whole rows only
+ * (a table's rows.subarray(0, count * ROW)).
+ */
+
+/**
+ * The identity numbering (src/stages/inode-numbers.ts): the root becomes 2, every other object
+ * its source number, if all are in 3 .. limit - 1 and none equals the root's. Returns maxino,
+ * or 0 when the rule does not apply.
+ */
+export function identityNumbers(rows: Float64Array, limit: number): number {
+  return native().identityNumbers(rows, limit);
+}
+
+/**
+ * Marks in `selected` (a byte per row) every object changed since `since` (mtime) or
+ * `ctimeSince` (ctime; Infinity: not considered), every directory on the path to one, and the root.
+ */
+export function selectChanged(rows: Float64Array, since: number, ctimeSince: number, selected: Uint8Array): void {
+  native().selectChanged(rows, since, ctimeSince, selected);
+}
+
+/**
+ * Sets the in-use bit of every object's dump number and the dumped bit of every selected one
+ * (all when `selected` is null) in the two maps (bit n - 1 for number n), and writes the ids of
+ * the selected directories and other objects, each in ascending dump number, to the start of
+ * `directories` and `others` (a slot per row each). Returns how many of each, and the bytes of
+ * the selected files.
+ */
+export function inodeMaps(rows: Float64Array, selected: Uint8Array | null, inUse: Uint8Array, dumped: Uint8Array, directories: Int32Array, others: Int32Array): { directories: number; others: number; bytes: number } {
+  const r = native().inodeMaps(rows, selected, inUse, dumped, directories, others);
+  return { directories: r[0]!, others: r[1]!, bytes: r[2]! };
 }
 
 /**

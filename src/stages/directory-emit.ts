@@ -19,8 +19,8 @@ const MAX_DIRECTORY_BYTES = 0x0fffffff;
 export function* volumeHead(plan: DumpPlan, vol: VolumeInfo): Generator<TapeChunk> {
   const mapBytes = mapSizeFor(vol.maxino);
   yield volumeLabel(vol);
-  yield mapRecord(vol, RecordType.CLRI, plan.inUse.toBuffer(mapBytes), 0);
-  yield mapRecord(vol, RecordType.BITS, plan.dumped.toBuffer(mapBytes), plan.table.get(plan.root, Col.ino));
+  yield mapRecord(vol, RecordType.CLRI, plan.inUse.recordData(mapBytes), 0);
+  yield mapRecord(vol, RecordType.BITS, plan.dumped.recordData(mapBytes), plan.table.get(plan.root, Col.ino));
 }
 
 /**

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SnapdumpError } from '../errors.js';
 import { InodeMap } from '../format/bitmap.js';
-import { S_IFDIR, S_IFLNK, kindOfMode, type FileKind } from '../format/constants.js';
+import { S_IFLNK, kindOfMode, type FileKind } from '../format/constants.js';
 import type { InodeFields } from '../format/header-template.js';
 import { inodeFromStat, type FieldWarning } from '../format/inode-fields.js';
 import { Col, ItemBits, ItemKind, exactTimesOfRow } from '../workers/read-protocol.js';
@@ -362,38 +362,27 @@ function planDump(t: EntryTable, numbering: Numbering, since: number, ignoreCtim
   if (selected) for (const id of mountIds) for (let a = id; !selected[a]; a = t.get(a, XCol.parent)) selected[a] = 1;
   const inUse = new InodeMap(maxino);
   const dumped = new InodeMap(maxino);
-  const dirIds: number[] = [];
-  const otherIds: number[] = [];
-  let bytes = 0;
-  const r = t.rows;
-  for (let id = 0, o = 0; id < t.count; id++, o += ROW) {
-    const ino = r[o + Col.ino]!;
-    // The in-use map lists everything present, so a restore can delete what is gone.
-    inUse.set(ino);
-    if (selected && !selected[id]) continue;
-    dumped.set(ino);
-    if ((r[o + Col.mode]! & 0o170000) === S_IFDIR) {
-      dirIds.push(id);
-      // A mount point recorded as a directory: the mounted root's flags and EAs are not its own.
-      if (mountDirs.has(id)) continue;
-      // Directory flags and EAs are read here; the workers read those of everything else.
-      const p = t.dirPaths.get(id)!;
-      if (!probed.flags.has(id)) t.set(id, XCol.dumpFlags, readInodeFlags(p, true));
-      if (probed.noXattrs.has(id)) continue;
-      const x = readXattrs(p);
-      if (x.attrs.length) t.xattrs.set(id, x.attrs);
-      for (const err of x.errors) notices.push({ code: 'XATTR', path: displayPath(p), message: err, skipped: true });
-    } else {
-      otherIds.push(id);
-      if (r[o + Col.kind] === ItemKind.File) bytes += r[o + Col.size]!;
-    }
+  const rows = t.rows.subarray(0, t.count * ROW);
+  const directories = new Int32Array(t.count);
+  const others = new Int32Array(t.count);
+  // The in-use map lists everything present, so a restore can delete what is gone.
+  const n = sysx.inodeMaps(rows, selected, inUse.storage, dumped.storage, directories, others);
+  const dirIds = directories.subarray(0, n.directories);
+  for (const id of dirIds) {
+    // A mount point recorded as a directory: the mounted root's flags and EAs are not its own.
+    if (mountDirs.has(id)) continue;
+    // Directory flags and EAs are read here; the workers read those of everything else.
+    const p = t.dirPaths.get(id)!;
+    if (!probed.flags.has(id)) t.set(id, XCol.dumpFlags, readInodeFlags(p, true));
+    if (probed.noXattrs.has(id)) continue;
+    const x = readXattrs(p);
+    if (x.attrs.length) t.xattrs.set(id, x.attrs);
+    for (const err of x.errors) notices.push({ code: 'XATTR', path: displayPath(p), message: err, skipped: true });
   }
-  const byIno = (a: number, b: number) => t.get(a, Col.ino) - t.get(b, Col.ino);
-  const directories = Int32Array.from(dirIds).sort(byIno);
-  const others = Int32Array.from(otherIds).sort(byIno);
+  const bytes = n.bytes;
   return {
-    table: t, root: 0, directories, others, inUse, dumped, maxino, notices, numbering,
-    totals: { files: others.length, directories: directories.length, bytes, excluded },
+    table: t, root: 0, directories: dirIds, others: others.subarray(0, n.others), inUse, dumped, maxino, notices, numbering,
+    totals: { files: n.others, directories: n.directories, bytes, excluded },
   };
 }
 
@@ -420,6 +409,8 @@ function numberMountPoints(t: EntryTable, ids: readonly number[], maxino: number
 function selectChanged(t: EntryTable, since: number, ignoreCtime: boolean, hardLinks: boolean): Uint8Array {
   const selected = new Uint8Array(t.count);
   const r = t.rows;
+  sysx.selectChanged(r.subarray(0, t.count * ROW), since, ignoreCtime ? Infinity : since, selected);
+  if (!hardLinks) return selected;
   // Mark it and its ancestors; stop at an ancestor already marked (its own are too).
   const mark = (id: number) => {
     for (let a = id; !selected[a]; a = r[a * ROW + XCol.parent]!) {
@@ -427,14 +418,6 @@ function selectChanged(t: EntryTable, since: number, ignoreCtime: boolean, hardL
       if (a === 0) break;
     }
   };
-  const ctimeSince = ignoreCtime ? Infinity : since;
-  for (let id = 0, o = 0; id < t.count; id++, o += ROW) {
-    if (r[o + Col.mtimeSec]! >= since || r[o + Col.ctimeSec]! >= ctimeSince) mark(id);
-  }
-  if (!hardLinks) {
-    selected[0] = 1;
-    return selected;
-  }
   for (let dir = 0; dir < t.count; dir++) {
     const start = t.get(dir, XCol.childStart);
     const end = start + t.get(dir, XCol.childCount);
@@ -443,6 +426,5 @@ function selectChanged(t: EntryTable, since: number, ignoreCtime: boolean, hardL
       if (selected[child] && !selected[dir] && t.get(child, Col.nlink) > 1 && !t.isDir(child)) mark(dir);
     }
   }
-  selected[0] = 1;
   return selected;
 }
