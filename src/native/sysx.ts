@@ -528,7 +528,8 @@ export interface DirectoryTable {
 /**
  * The tape form of one directory (native/direnc.c; the same bytes as encodeDirectoryFrom):
  * ".", "..", then links `first` .. `first + count - 1` of the table. Returns its size in bytes
- * (whole 512-byte chunks); with `out`, also writes it there at `at`.
+ * (whole 512-byte chunks); with `out`, also writes it there at `at` if it fits (nothing
+ * otherwise: compare the size with the room).
  */
 export function encodeDirectory(out: Buffer | null, at: number, t: DirectoryTable, first: number, count: number, dirIno: number, parentIno: number): number {
   return native().encodeDirectory(out, at, t.names, t.linkChild, t.linkStart, t.linkLength, t.rows, t.geometry, first, count, dirIno, parentIno);
