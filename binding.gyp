@@ -14,6 +14,8 @@
         "native/nodes-and-times.c",
         "native/stat.c",
         "native/walk.c",
+        "native/walk-tree.c",
+        "native/table-scan.c",
         "native/huge-pages.c",
         "native/direnc.c",
         "native/copy.c",

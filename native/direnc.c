@@ -123,7 +123,10 @@ static int entry_at(const struct dir_source *s, int64_t i, const uint8_t **name,
  * encodeDirectory(out: Buffer | null, at, names: Buffer, linkChild: Int32Array, linkStart:
  * Int32Array, linkLength: Int16Array, rows: Float64Array, geometry: Int32Array [stride, colIno,
  * colMode], first, count, dirIno, parentIno) -> bytes of the directory's tape form. With `out`,
- * also writes it at out[at...] (zeros included); without, only measures it.
+ * also writes it at out[at...] (zeros included) when it fits there, and writes nothing when it
+ * does not (the caller, comparing the size with its room, then knows which); without, only
+ * measures it. One call per directory, not a measuring call and a writing one: the backup packs
+ * thousands of directories into buffers that almost always have room.
  */
 napi_value EncodeDirectory(napi_env env, napi_callback_info info) {
   napi_value argv[12], result;
@@ -203,11 +206,7 @@ napi_value EncodeDirectory(napi_env env, napi_callback_info info) {
   }
   total += DIRBLKSIZ;
 
-  if (out != NULL) {
-    if ((size_t)at > out_len || total > out_len - (size_t)at) {
-      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "encodeDirectory: out is too small");
-      return NULL;
-    }
+  if (out != NULL && (size_t)at <= out_len && total <= out_len - (size_t)at) {
     uint8_t *buf = out + at;
     memset(buf, 0, total);
     size_t chunk = 0, pos = 0;

@@ -28,6 +28,7 @@ static const struct errno_name {
     {EPERM, "EPERM", "operation not permitted"},
     {ENOENT, "ENOENT", "no such file or directory"},
     {EINTR, "EINTR", "interrupted system call"},
+    {ECANCELED, "ECANCELED", "operation canceled"},
     {EIO, "EIO", "i/o error"},
     {ENXIO, "ENXIO", "no such device or address"},
     {E2BIG, "E2BIG", "argument list too long"},
@@ -299,4 +300,13 @@ bool arg_sec(napi_env env, napi_value v, const char *name, time_t *out) {
   }
   *out = (time_t)n;
   return true;
+}
+
+bool typed_arg(napi_env env, napi_value v, napi_typedarray_type type, void **data, size_t *length) {
+  napi_typedarray_type got;
+  napi_value ab;
+  size_t offset;
+  bool is = false;
+  return napi_is_typedarray(env, v, &is) == napi_ok && is &&
+         napi_get_typedarray_info(env, v, &got, length, data, &ab, &offset) == napi_ok && got == type;
 }

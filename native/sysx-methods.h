@@ -30,7 +30,13 @@ SYSX_METHOD napi_value FstatInto(napi_env env, napi_callback_info info);
 SYSX_METHOD napi_value LstatAt(napi_env env, napi_callback_info info);
 /* walk.c */
 SYSX_METHOD napi_value WalkDir(napi_env env, napi_callback_info info);
-SYSX_METHOD napi_value WalkDirsAsync(napi_env env, napi_callback_info info);
+/* walk-tree.c */
+SYSX_METHOD napi_value WalkTreeAsync(napi_env env, napi_callback_info info);
+SYSX_METHOD napi_value TableLayout(napi_env env, napi_callback_info info);
+/* table-scan.c */
+SYSX_METHOD napi_value IdentityNumbers(napi_env env, napi_callback_info info);
+SYSX_METHOD napi_value SelectChanged(napi_env env, napi_callback_info info);
+SYSX_METHOD napi_value InodeMaps(napi_env env, napi_callback_info info);
 /* huge-pages.c */
 SYSX_METHOD napi_value AdviseHugePages(napi_env env, napi_callback_info info);
 /* direnc.c */

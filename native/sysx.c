@@ -5,7 +5,7 @@
  *
  * Everything is stateless: the module keeps no globals, so each worker thread
  * that loads it gets an independent, equivalent instance. Calls are
- * synchronous except walkDirsAsync and writeFilesAsync, which run on the
+ * synchronous except walkTreeAsync and writeFilesAsync, which run on the
  * libuv thread pool.
  * Errors are thrown shaped like Node's fs errors (code/errno/syscall/path) so
  * callers can handle both the same way.
@@ -21,7 +21,9 @@
  *   inode-flags.c     getFlags, setFlags
  *   nodes-and-times.c mknod, lutimesNs
  *   stat.c            statxBirth, lstatInto, fstatInto, lstatAt (stat-row.h: the row)
- *   walk.c            walkDir, walkDirsAsync
+ *   walk.c            walkDir
+ *   walk-tree.c       walkTreeAsync, tableLayout (table-layout.h: the entry table's row)
+ *   table-scan.c      identityNumbers, selectChanged, inodeMaps
  *   huge-pages.c      adviseHugePages
  *   direnc.c          encodeDirectory
  *   copy.c            copyFileRange, sendfileAt
@@ -55,7 +57,11 @@ NAPI_MODULE_INIT() {
       METHOD("fstatInto", FstatInto),
       METHOD("lstatAt", LstatAt),
       METHOD("walkDir", WalkDir),
-      METHOD("walkDirsAsync", WalkDirsAsync),
+      METHOD("walkTreeAsync", WalkTreeAsync),
+      METHOD("tableLayout", TableLayout),
+      METHOD("identityNumbers", IdentityNumbers),
+      METHOD("selectChanged", SelectChanged),
+      METHOD("inodeMaps", InodeMaps),
       METHOD("adviseHugePages", AdviseHugePages),
       METHOD("encodeDirectory", EncodeDirectory),
       METHOD("copyFileRange", CopyFileRange),

@@ -1,10 +1,11 @@
 /*
- * One directory of the backup walk in one call (walkDir), and many on the libuv thread pool
- * (walkDirsAsync).
+ * One directory of the backup walk: listed, sorted and stat'ed (walk_collect, the unit of the
+ * whole walk in walk-tree.c), and as one call (walkDir).
  */
 #include "sysx-common.h"
 #include "stat-row.h"
 #include "sysx-methods.h"
+#include "walk.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -19,8 +20,6 @@
 #include <unistd.h>
 #include <linux/fs.h>
 
-/* Columns of a walk row (src/workers/walk-dirs.ts): the STAT_FIELDS, readable, birth sec/nsec. */
-#define WALK_COLS (STAT_FIELDS + 3)
 
 /* Strict UTF-8 (no overlong forms, no surrogates, <= U+10FFFF) and no U+FFFD: the names a
  * JavaScript string holds exactly (listNames' rule). */
@@ -92,20 +91,7 @@ static void fill_statx_row(double *o, const struct statx *x, bool birth) {
  * symbolic link (O_NOFOLLOW): a directory swapped for a link since it was listed must not lead
  * the walk elsewhere.
  */
-/* What one directory's walk collected: n entries; fail = errno when it could not be read. */
-struct walk_out {
-  int fail;
-  double flags;        /* the directory's inode flags, -1: unknown */
-  int32_t xattr_bytes; /* size of its xattr name list, -1: unknown */
-  size_t n, used, nraw;
-  char *names;     /* sorted, NUL-terminated, `used` bytes */
-  double *rows;    /* n * WALK_COLS */
-  int32_t *errs;   /* n */
-  int32_t *raw;    /* nraw */
-  int32_t *starts; /* n: where each name begins in `names` */
-};
-
-static void walk_out_free(struct walk_out *w) {
+void walk_out_free(struct walk_out *w) {
   free(w->names);
   free(w->rows);
   free(w->errs);
@@ -130,8 +116,7 @@ static int32_t walk_dir_xattr_bytes(int fd) {
   return errno == ENOTSUP ? 0 : -1;
 }
 
-/* Lists and stats directory `dir` into `w` (no N-API: runs on any thread). */
-static void walk_collect(const char *dir, bool birth, bool check_access, struct walk_out *w) {
+void walk_collect(const char *dir, bool birth, bool check_access, struct walk_out *w) {
   memset(w, 0, sizeof(*w));
   w->flags = -1;
   w->xattr_bytes = -1;
@@ -299,222 +284,3 @@ napi_value WalkDir(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/*
- * walkDirsAsync(dirs, birth, checkAccess, callback(err, results)): walkDir of every directory
- * of `dirs` (strings or Uint8Arrays) on the libuv thread pool, so the walk's system calls run
- * on several cores without worker threads (whose start-up costs more than a small walk).
- * The listings come back concatenated (wd_result).
- */
-struct wd_job {
-  napi_async_work work;
-  napi_ref callback_ref;
-  bool birth, check_access;
-  size_t ndirs;
-  char **dirs;
-  int *fails;            /* per directory: 0, or the errno that kept it from being listed */
-  int32_t *counts;       /* per directory: entries, or -1 */
-  double *dir_flags;     /* per directory: its inode flags, -1: unknown */
-  int32_t *dir_xattrs;   /* per directory: size of its xattr name list, -1: unknown */
-  struct walk_out all;   /* every listing concatenated; starts and raw index the whole */
-};
-
-static void wd_job_free(napi_env env, struct wd_job *job) {
-  for (size_t i = 0; job->dirs && i < job->ndirs; i++) free(job->dirs[i]);
-  free(job->dirs);
-  free(job->fails);
-  free(job->counts);
-  free(job->dir_flags);
-  free(job->dir_xattrs);
-  walk_out_free(&job->all);
-  if (job->callback_ref) napi_delete_reference(env, job->callback_ref);
-  if (job->work) napi_delete_async_work(env, job->work);
-  free(job);
-}
-
-/* Lists every directory, then concatenates the listings, all on the pool thread: the main
- * thread only wraps the buffers (no copy). */
-static void wd_execute(napi_env env, void *data) {
-  (void)env;
-  struct wd_job *job = data;
-  struct walk_out *outs = calloc(job->ndirs ? job->ndirs : 1, sizeof(struct walk_out));
-  if (outs == NULL) {
-    for (size_t i = 0; i < job->ndirs; i++) {
-      job->fails[i] = ENOMEM;
-      job->counts[i] = -1;
-      job->dir_flags[i] = -1;
-      job->dir_xattrs[i] = -1;
-    }
-    return;
-  }
-  size_t n = 0, used = 0, nraw = 0;
-  for (size_t i = 0; i < job->ndirs; i++) {
-    walk_collect(job->dirs[i], job->birth, job->check_access, &outs[i]);
-    if (outs[i].fail) continue;
-    n += outs[i].n;
-    used += outs[i].used;
-    nraw += outs[i].nraw;
-  }
-  struct walk_out *all = &job->all;
-  all->names = malloc(used ? used : 1);
-  all->rows = malloc((n ? n : 1) * WALK_COLS * sizeof(double));
-  all->errs = malloc((n ? n : 1) * sizeof(int32_t));
-  all->starts = malloc((n ? n : 1) * sizeof(int32_t));
-  all->raw = malloc((nraw ? nraw : 1) * sizeof(int32_t));
-  bool ok = all->names && all->rows && all->errs && all->starts && all->raw;
-  for (size_t i = 0; i < job->ndirs; i++) {
-    struct walk_out *w = &outs[i];
-    if (w->fail || !ok) {
-      job->fails[i] = w->fail ? w->fail : ENOMEM;
-      job->counts[i] = -1;
-      job->dir_flags[i] = -1;
-      job->dir_xattrs[i] = -1;
-    } else {
-      job->counts[i] = (int32_t)w->n;
-      job->dir_flags[i] = w->flags;
-      job->dir_xattrs[i] = w->xattr_bytes;
-      if (w->used) memcpy(all->names + all->used, w->names, w->used);
-      if (w->n) {
-        memcpy(all->rows + all->n * WALK_COLS, w->rows, w->n * WALK_COLS * sizeof(double));
-        memcpy(all->errs + all->n, w->errs, w->n * sizeof(int32_t));
-      }
-      for (size_t k = 0; k < w->nraw; k++) all->raw[all->nraw++] = (int32_t)(all->n + (size_t)w->raw[k]);
-      for (size_t k = 0; k < w->n; k++) all->starts[all->n + k] = (int32_t)(all->used + (size_t)w->starts[k]);
-      all->n += w->n;
-      all->used += w->used;
-    }
-    walk_out_free(w);
-  }
-  free(outs);
-}
-
-static void wd_free_data(napi_env env, void *data, void *hint) {
-  (void)env;
-  (void)hint;
-  free(data);
-}
-
-/* A typed array over `*data` (count elements of `size` bytes), which it takes over (*data = NULL). */
-static bool wd_wrap(napi_env env, napi_typedarray_type type, size_t count, size_t size, void *pdata, napi_value *out) {
-  void **data = pdata;
-  napi_value ab;
-  if (napi_create_external_arraybuffer(env, *data, count * size, wd_free_data, NULL, &ab) != napi_ok) return false;
-  *data = NULL;
-  return napi_create_typedarray(env, type, count, ab, 0, out) == napi_ok;
-}
-
-/*
- * The JS result of a job: every listing concatenated (one allocation per field, not per
- * directory): { counts: Int32Array (entries per directory, -1: not listed), failures: array of
- * the Error of each directory not listed (undefined for the others), names, rows, errors (as
- * walkDir's, all directories in order), starts (of each name in `names`), raw (entry indexes),
- * dirFlags: Float64Array and dirXattrs: Int32Array (walkDir's flags and xattrBytes of each
- * directory, -1 for those not listed) }.
- */
-static napi_value wd_result(napi_env env, struct wd_job *job) {
-  struct walk_out *all = &job->all;
-  napi_value result, counts_v, failures_v, names_v, rows_v, errs_v, starts_v, raw_v, dir_flags_v, dir_xattrs_v;
-  if (napi_create_array_with_length(env, job->ndirs, &failures_v) != napi_ok) return NULL;
-  for (size_t i = 0; i < job->ndirs; i++) {
-    if (!job->fails[i]) continue;
-    napi_value e = errno_error(env, job->fails[i], "scandir", job->dirs[i]);
-    if (e == NULL || napi_set_element(env, failures_v, (uint32_t)i, e) != napi_ok) return NULL;
-  }
-  size_t used = all->used, n = all->n, nraw = all->nraw;
-  if (napi_create_external_buffer(env, used, all->names, wd_free_data, NULL, &names_v) != napi_ok) return NULL;
-  all->names = NULL;
-  if (!wd_wrap(env, napi_int32_array, job->ndirs, sizeof(int32_t), &job->counts, &counts_v) ||
-      !wd_wrap(env, napi_float64_array, job->ndirs, sizeof(double), &job->dir_flags, &dir_flags_v) ||
-      !wd_wrap(env, napi_int32_array, job->ndirs, sizeof(int32_t), &job->dir_xattrs, &dir_xattrs_v) ||
-      !wd_wrap(env, napi_float64_array, n * WALK_COLS, sizeof(double), &all->rows, &rows_v) ||
-      !wd_wrap(env, napi_int32_array, n, sizeof(int32_t), &all->errs, &errs_v) ||
-      !wd_wrap(env, napi_int32_array, n, sizeof(int32_t), &all->starts, &starts_v) ||
-      !wd_wrap(env, napi_int32_array, nraw, sizeof(int32_t), &all->raw, &raw_v)) return NULL;
-  if (napi_create_object(env, &result) != napi_ok ||
-      napi_set_named_property(env, result, "counts", counts_v) != napi_ok ||
-      napi_set_named_property(env, result, "failures", failures_v) != napi_ok ||
-      napi_set_named_property(env, result, "names", names_v) != napi_ok ||
-      napi_set_named_property(env, result, "rows", rows_v) != napi_ok ||
-      napi_set_named_property(env, result, "errors", errs_v) != napi_ok ||
-      napi_set_named_property(env, result, "starts", starts_v) != napi_ok ||
-      napi_set_named_property(env, result, "raw", raw_v) != napi_ok ||
-      napi_set_named_property(env, result, "dirFlags", dir_flags_v) != napi_ok ||
-      napi_set_named_property(env, result, "dirXattrs", dir_xattrs_v) != napi_ok) return NULL;
-  return result;
-}
-
-static void wd_complete(napi_env env, napi_status status, void *data) {
-  struct wd_job *job = data;
-  napi_value cb, undefined, argv[2];
-  if (napi_get_reference_value(env, job->callback_ref, &cb) == napi_ok &&
-      napi_get_undefined(env, &undefined) == napi_ok) {
-    argv[1] = status == napi_ok ? wd_result(env, job) : NULL;
-    if (argv[1] != NULL) {
-      argv[0] = undefined;
-    } else {
-      bool pending = false;
-      napi_value msg, ignored;
-      napi_is_exception_pending(env, &pending);
-      if (pending) napi_get_and_clear_last_exception(env, &ignored);
-      napi_create_string_utf8(env, status == napi_ok ? "sysx: walkDirsAsync result failed" : "sysx: walkDirsAsync was cancelled", NAPI_AUTO_LENGTH, &msg);
-      napi_create_error(env, NULL, msg, &argv[0]);
-      argv[1] = undefined;
-    }
-    napi_call_function(env, undefined, cb, 2, argv, NULL);
-  }
-  wd_job_free(env, job);
-}
-
-napi_value WalkDirsAsync(napi_env env, napi_callback_info info) {
-  napi_value argv[4], name;
-  napi_valuetype type;
-  bool is_array = false;
-  uint32_t n = 0;
-  if (!get_args(env, info, 4, argv)) return NULL;
-  if (napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array ||
-      napi_get_array_length(env, argv[0], &n) != napi_ok) {
-    throw_arg_type(env, "dirs", "an Array");
-    return NULL;
-  }
-  if (napi_typeof(env, argv[3], &type) != napi_ok || type != napi_function) {
-    throw_arg_type(env, "callback", "a function");
-    return NULL;
-  }
-  struct wd_job *job = calloc(1, sizeof(*job));
-  if (job == NULL) {
-    throw_errno(env, ENOMEM, "calloc", NULL);
-    return NULL;
-  }
-  job->dirs = calloc(n ? n : 1, sizeof(char *));
-  job->fails = calloc(n ? n : 1, sizeof(int));
-  job->counts = calloc(n ? n : 1, sizeof(int32_t));
-  job->dir_flags = calloc(n ? n : 1, sizeof(double));
-  job->dir_xattrs = calloc(n ? n : 1, sizeof(int32_t));
-  if (job->dirs == NULL || job->fails == NULL || job->counts == NULL || job->dir_flags == NULL || job->dir_xattrs == NULL) {
-    wd_job_free(env, job);
-    throw_errno(env, ENOMEM, "calloc", NULL);
-    return NULL;
-  }
-  job->ndirs = n;
-  if (napi_get_value_bool(env, argv[1], &job->birth) != napi_ok ||
-      napi_get_value_bool(env, argv[2], &job->check_access) != napi_ok) {
-    wd_job_free(env, job);
-    throw_arg_type(env, "birth/checkAccess", "booleans");
-    return NULL;
-  }
-  for (uint32_t i = 0; i < n; i++) {
-    napi_value v;
-    if (napi_get_element(env, argv[0], i, &v) != napi_ok || (job->dirs[i] = arg_string(env, v, "dirs[i]")) == NULL) {
-      wd_job_free(env, job);
-      return NULL;
-    }
-  }
-  if (napi_create_reference(env, argv[3], 1, &job->callback_ref) != napi_ok ||
-      napi_create_string_utf8(env, "sysx.walkDirs", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, wd_execute, wd_complete, job, &job->work) != napi_ok ||
-      napi_queue_async_work(env, job->work) != napi_ok) {
-    wd_job_free(env, job);
-    throw_napi_failure(env, "walkDirsAsync");
-    return NULL;
-  }
-  return NULL;
-}

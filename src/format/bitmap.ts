@@ -8,8 +8,9 @@ export class InodeMap {
   private bytes: Uint8Array;
   private highest = 0;
 
+  /** Room for inodes below `initialInodes` without growing: whole tape blocks, as the tape's map record. */
   constructor(initialInodes = 8192) {
-    this.bytes = new Uint8Array(Math.ceil(initialInodes / 8));
+    this.bytes = new Uint8Array(mapSizeFor(initialInodes));
   }
 
   static fromBytes(bytes: Uint8Array): InodeMap {
@@ -51,6 +52,24 @@ export class InodeMap {
       if (b === 0) continue;
       for (let bit = 0; bit < 8; bit++) if (b & (1 << bit)) yield byte * 8 + bit + 1;
     }
+  }
+
+  /**
+   * The bytes behind the map, for native code that sets bits in bulk (sysx.inodeMaps); the
+   * highest inode is then unknown here, so {@link max} is only kept by {@link set}.
+   */
+  get storage(): Uint8Array {
+    return this.bytes;
+  }
+
+  /**
+   * The map as a tape record's data, `mapBytes` bytes: the map's own memory when it is exactly
+   * that long (a map of several megabytes is not copied; it must not change while the record
+   * is written), else a copy.
+   */
+  recordData(mapBytes: number): Buffer {
+    if (this.bytes.length === mapBytes) return Buffer.from(this.bytes.buffer, this.bytes.byteOffset, mapBytes);
+    return this.toBuffer(mapBytes);
   }
 
   /** The map as `mapBytes` bytes (a whole number of tape blocks, see {@link mapSizeFor}). */

@@ -3,7 +3,7 @@
  * each function and names the file that holds it): Linux syscalls
  * a dump/restore engine needs that Node's fs module does not expose.
  *
- * All calls are synchronous except walkDirsAsync and writeFilesAsync (libuv thread pool). Failures throw an Error shaped like Node's fs
+ * All calls are synchronous except walkTreeAsync and writeFilesAsync (libuv thread pool). Failures throw an Error shaped like Node's fs
  * errors: `.code` is the errno name ('ENOENT', 'ENODATA', ...), `.errno` is
  * the negative errno, `.syscall` names the call and `.path` is set for
  * path-based calls. Invalid arguments throw TypeError/RangeError with Node's
@@ -65,7 +65,11 @@ interface SysxBinding {
   writeFilesAsync(batch: Uint8Array, used: number, results: Int32Array, callback: (err: Error | undefined, count: number) => void): void;
   readFileBatch(paths: Uint8Array, plan: Float64Array, buffer: Uint8Array, results: Float64Array, template: Uint8Array, rows: Float64Array): void;
   walkDir(dir: string | Uint8Array, birth: boolean, checkAccess: boolean): WalkedDir;
-  walkDirsAsync(dirs: Array<string | Uint8Array>, birth: boolean, checkAccess: boolean, cb: (err: Error | null, result: WalkedDirs) => void): void;
+  walkTreeAsync(options: WalkTreeOptions, cb: (err: SysxError | null, result: WalkedTree) => void): void;
+  tableLayout(): Record<string, number>;
+  identityNumbers(rows: Float64Array, limit: number): number;
+  selectChanged(rows: Float64Array, since: number, ctimeSince: number, selected: Uint8Array): void;
+  inodeMaps(rows: Float64Array, selected: Uint8Array | null, inUse: Uint8Array, dumped: Uint8Array, directories: Int32Array, others: Int32Array): Float64Array;
   adviseHugePages(view: ArrayBufferView): number;
   encodeDirectory(out: Buffer | null, at: number, names: Buffer, linkChild: Int32Array, linkStart: Int32Array,
     linkLength: Int16Array, rows: Float64Array, geometry: Int32Array, first: number, count: number, dirIno: number, parentIno: number): number;
@@ -411,32 +415,117 @@ export function walkDir(dir: string | Uint8Array, birth: boolean, checkAccess: b
 }
 
 
-/** Several directories as {@link walkDirsAsync} returns them: their listings concatenated. */
-export interface WalkedDirs {
-  /** Entries per directory, in the order asked; -1 for a directory that could not be listed. */
-  counts: Int32Array;
-  /** By directory: the error walkDir would throw for it, for those not listed. */
-  failures: Array<SysxError | undefined>;
-  /** As {@link WalkedDir}, for all listed directories in order; starts and raw index the whole. */
-  names: Buffer;
+/** A walk pattern (src/select/exclude.ts ExcludePattern): shape 0 any, 1 exact, 2 prefix, 3 suffix, 4 contains. */
+export interface WalkPattern { path: boolean; shape: number; text: string }
+
+export interface WalkTreeOptions {
+  root: string;
+  /** The root's row of the entry table (filled by the caller); it becomes row 0. */
+  rootRow: Float64Array;
+  birth: boolean;
+  checkAccess: boolean;
+  /** Threads listing directories (one of the libuv pool's, the others its own). */
+  threads: number;
+  rootDev: number;
+  /** Rows to reserve (memory is mapped, so reserved rows cost nothing until written). */
+  capacity: number;
+  /** Objects left out: (dev, ino) pairs. */
+  exclude: Float64Array;
+  /** Mount point paths below the root (not walked). */
+  mounts: string[];
+  patterns: WalkPattern[];
+  /** Bytes of "root/" (1 for "/"): what path patterns do not see of a path. */
+  rootPrefix: number;
+  /**
+   * [entries so far (written by the walk), cancel (set to non-zero to stop it), hold (a test's:
+   * 1 makes the walk wait after the root's listing, setting it to 2, until it is 0 again)];
+   * over an ArrayBuffer of its own (a small typed array's memory may move).
+   */
+  progress: Int32Array;
+}
+
+/** Issue codes of {@link WalkedTree.issues}. */
+export const enum WalkIssue { Stat = 1, NameTooLong, Unreadable, Name255, UnreadableDir }
+export const WALK_ISSUE_FIELDS = 6;
+/** Bits of {@link WalkedTree.dirBits}. */
+export const enum WalkDirBits { FlagsRead = 1, NoXattrs = 2, Mount = 4, Raw = 8 }
+
+/** The entry table of a whole walk (src/stages/entry-table.ts layout) and what it found. */
+export interface WalkedTree {
+  count: number;
   rows: Float64Array;
-  errors: Int32Array;
-  starts: Int32Array;
-  raw: Int32Array;
-  /** By directory: {@link WalkedDir.flags} and {@link WalkedDir.xattrBytes}; -1 for those not listed. */
-  dirFlags: Float64Array;
-  dirXattrs: Int32Array;
+  firstLink: Int32Array;
+  linkChild: Int32Array;
+  linkStart: Int32Array;
+  linkLength: Int16Array;
+  names: Buffer;
+  /** Every directory of the table (walked ones and mount points): id, WalkDirBits, path. */
+  dirIds: Int32Array;
+  dirBits: Uint8Array;
+  dirPaths: Array<string | Buffer>;
+  /** By issue index: the error of an UnreadableDir issue. */
+  dirErrors: Array<SysxError | undefined>;
+  /** Ids of objects on another device than the root. */
+  foreign: Int32Array;
+  /** Ids whose rows the caller must fill (fillRow's checked path) from slowRows (walk rows). */
+  slow: Int32Array;
+  slowRows: Float64Array;
+  /** WALK_ISSUE_FIELDS per issue: code, errno, parent id, name start and length in issueNames, raw. */
+  issues: Int32Array;
+  issueNames: Buffer;
+  /** Entries left out by a pattern. */
+  excluded: number;
+  /** Whether some object has several names. */
+  hardLinks: boolean;
 }
 
 /**
- * {@link walkDir} of every directory of `dirs`, on the libuv thread pool (several calls run on
- * several cores, without the start-up cost of worker threads), the listings concatenated: one
- * result object, not one per directory.
+ * The backup's whole walk in native code (native/walk-tree.c): threads list and stat every
+ * directory below `root` and build the entry table, with no JavaScript per entry.
  */
-export function walkDirsAsync(dirs: Array<string | Uint8Array>, birth: boolean, checkAccess: boolean): Promise<WalkedDirs> {
+export function walkTreeAsync(options: WalkTreeOptions): Promise<WalkedTree> {
   return new Promise((resolve, reject) => {
-    native().walkDirsAsync(dirs, birth, checkAccess, (err, result) => (err ? reject(err) : resolve(result)));
+    native().walkTreeAsync(options, (err, result) => (err ? reject(err) : resolve(result)));
   });
+}
+
+/** The entry table columns native/walk-tree.c writes (for the test that checks them). */
+export function tableLayout(): Record<string, number> {
+  return native().tableLayout();
+}
+
+/*
+ * Passes over every row of the entry table (native/table-scan.c); `rows` holds whole rows only
+ * (a table's rows.subarray(0, count * ROW)).
+ */
+
+/**
+ * The identity numbering (src/stages/inode-numbers.ts): the root becomes 2, every other object
+ * its source number, if all are in 3 .. limit - 1 and none equals the root's. Returns maxino,
+ * or 0 when the rule does not apply.
+ */
+export function identityNumbers(rows: Float64Array, limit: number): number {
+  return native().identityNumbers(rows, limit);
+}
+
+/**
+ * Marks in `selected` (a byte per row) every object changed since `since` (mtime) or
+ * `ctimeSince` (ctime; Infinity: not considered), every directory on the path to one, and the root.
+ */
+export function selectChanged(rows: Float64Array, since: number, ctimeSince: number, selected: Uint8Array): void {
+  native().selectChanged(rows, since, ctimeSince, selected);
+}
+
+/**
+ * Sets the in-use bit of every object's dump number and the dumped bit of every selected one
+ * (all when `selected` is null) in the two maps (bit n - 1 for number n), and writes the ids of
+ * the selected directories and other objects, each in ascending dump number, to the start of
+ * `directories` and `others` (a slot per row each). Returns how many of each, and the bytes of
+ * the selected files.
+ */
+export function inodeMaps(rows: Float64Array, selected: Uint8Array | null, inUse: Uint8Array, dumped: Uint8Array, directories: Int32Array, others: Int32Array): { directories: number; others: number; bytes: number } {
+  const r = native().inodeMaps(rows, selected, inUse, dumped, directories, others);
+  return { directories: r[0]!, others: r[1]!, bytes: r[2]! };
 }
 
 /**
@@ -463,7 +552,8 @@ export interface DirectoryTable {
 /**
  * The tape form of one directory (native/direnc.c; the same bytes as encodeDirectoryFrom):
  * ".", "..", then links `first` .. `first + count - 1` of the table. Returns its size in bytes
- * (whole 512-byte chunks); with `out`, also writes it there at `at`.
+ * (whole 512-byte chunks); with `out`, also writes it there at `at` if it fits (nothing
+ * otherwise: compare the size with the room).
  */
 export function encodeDirectory(out: Buffer | null, at: number, t: DirectoryTable, first: number, count: number, dirIno: number, parentIno: number): number {
   return native().encodeDirectory(out, at, t.names, t.linkChild, t.linkStart, t.linkLength, t.rows, t.geometry, first, count, dirIno, parentIno);

@@ -19,8 +19,8 @@ const MAX_DIRECTORY_BYTES = 0x0fffffff;
 export function* volumeHead(plan: DumpPlan, vol: VolumeInfo): Generator<TapeChunk> {
   const mapBytes = mapSizeFor(vol.maxino);
   yield volumeLabel(vol);
-  yield mapRecord(vol, RecordType.CLRI, plan.inUse.toBuffer(mapBytes), 0);
-  yield mapRecord(vol, RecordType.BITS, plan.dumped.toBuffer(mapBytes), plan.table.get(plan.root, Col.ino));
+  yield mapRecord(vol, RecordType.CLRI, plan.inUse.recordData(mapBytes), 0);
+  yield mapRecord(vol, RecordType.BITS, plan.dumped.recordData(mapBytes), plan.table.get(plan.root, Col.ino));
 }
 
 /**
@@ -44,18 +44,25 @@ export function* directoryEmit(plan: DumpPlan, vol: VolumeInfo, onNotice: (n: No
     const first = t.get(dir, XCol.childStart);
     const count = t.get(dir, XCol.childCount);
     const parentIno = t.get(dir === 0 ? dir : t.get(dir, XCol.parent), Col.ino);
-    const size = encodeDirectory(null, 0, table, first, count, ino, parentIno);
+    // Encoded straight into the pack behind room for its header when it fits (it nearly always
+    // does); the size tells whether it did.
+    const at = pack.open();
+    let size = encodeDirectory(pack.buf, at + TP_BSIZE, table, first, count, ino, parentIno);
     if (size > MAX_DIRECTORY_BYTES) {
       onNotice({ code: 'DIR_TOO_LARGE', path: displayPath(t.path(dir)), message: 'directory listing of 256 MiB or more: Linux restore misreads it', skipped: false });
     }
-    const inode = { ...inodeFields(t, dir), size };
+    const inode = inodeFields(t, dir);
+    inode.size = size;
     // Directory data is a whole number of 512-byte chunks; padded to the last 1 KiB block.
     const blocks = Math.ceil(size / TP_BSIZE);
     if (blocks <= TP_NINDIR) {
-      if (!pack.fits(1 + blocks)) yield pack.take()!;
+      if (!pack.fits(1 + blocks)) {
+        yield pack.take()!;
+        const fresh = pack.open();
+        size = encodeDirectory(pack.buf, fresh + TP_BSIZE, table, first, count, ino, parentIno);
+      }
       const at = pack.reserve(1 + blocks, ino);
       tpl.write(pack.buf!, at, RecordType.INODE, ino, inode, blocks, null, 0);
-      encodeDirectory(pack.buf!, at + TP_BSIZE, table, first, count, ino, parentIno);
       pack.buf!.fill(0, at + TP_BSIZE + size, at + (1 + blocks) * TP_BSIZE);
     } else {
       const data = Buffer.alloc(blocks * TP_BSIZE);
@@ -86,6 +93,16 @@ class ChunkPacker {
   private objects: Array<[number, number]> = [];
   private readonly free: Buffer[] = [];
 
+  /** Where the next object would start in buf (a buffer is taken if there is none). */
+  open(): number {
+    if (this.buf === null) {
+      this.buf = this.free.pop() ?? Buffer.allocUnsafe(PACK_BYTES);
+      this.used = 0;
+      this.segStart = 0;
+    }
+    return this.used;
+  }
+
   /** Whether an object of `blocks` blocks fits into the current buffer (or there is none yet). */
   fits(blocks: number): boolean {
     return this.buf === null || this.used + blocks * TP_BSIZE <= PACK_BYTES;
@@ -93,12 +110,7 @@ class ChunkPacker {
 
   /** Room for one object of `blocks` blocks, its header first; returns its byte offset in buf. */
   reserve(blocks: number, ino: number): number {
-    if (this.buf === null) {
-      this.buf = this.free.pop() ?? Buffer.allocUnsafe(PACK_BYTES);
-      this.used = 0;
-      this.segStart = 0;
-    }
-    const at = this.used;
+    const at = this.open();
     const block = this.bytes() / TP_BSIZE;
     this.headers.push(block);
     this.objects.push([ino, block]);

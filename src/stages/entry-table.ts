@@ -8,7 +8,7 @@
  */
 import { COLS, Col } from '../workers/read-protocol.js';
 import type { Xattr } from '../format/xattr.js';
-import { adviseHugePages } from '../native/sysx.js';
+import { adviseHugePages, type WalkedTree } from '../native/sysx.js';
 
 /**
  * Extra columns after the worker's (srcIno is column COLS; test/stages checks it). Literal
@@ -47,6 +47,21 @@ export class EntryTable {
     this.linkStart = new Int32Array(capacity);
     this.linkLength = new Int16Array(capacity);
     this.nameBytes = Buffer.allocUnsafe(capacity * 16);
+  }
+
+  /** The table a native walk built (sysx.walkTreeAsync), its arrays taken as they are. */
+  static adopt(w: Pick<WalkedTree, 'count' | 'rows' | 'firstLink' | 'linkChild' | 'linkStart' | 'linkLength' | 'names'>): EntryTable {
+    const t = new EntryTable(0);
+    t.count = w.count;
+    t.rows = w.rows;
+    t.firstLink = w.firstLink;
+    t.linkChild = w.linkChild;
+    t.linkStart = w.linkStart;
+    t.linkLength = w.linkLength;
+    t.linkCount = w.linkChild.length;
+    t.nameBytes = w.names;
+    t.nameUsed = w.names.length;
+    return t;
   }
 
   /** Appends a row (to be filled by the caller) and returns its id. */

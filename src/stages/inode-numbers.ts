@@ -13,6 +13,7 @@ import { SnapdumpError } from '../errors.js';
 import { ROOTINO } from '../format/constants.js';
 import { Col } from '../workers/read-protocol.js';
 import { ROW, XCol, type EntryTable, type Name } from './entry-table.js';
+import * as sysx from '../native/sysx.js';
 import { assignNumbers, keyOfIno, keyOfPath, type InodeMapData, type InodeMapHandle, type MapObject } from '../state/inode-map.js';
 
 /** Source inode numbers at or above this are not kept (the maps would reach 16 MiB). */
@@ -45,20 +46,12 @@ export interface Numbering {
 
 /**
  * Numbers the objects by the identity rule, checking on the way that it applies: one pass over
- * the table, which is tens of megabytes (every pass costs). Returns maxino, or 0 when some
- * source number does not fit (the numbers written so far are then overwritten by another mode).
+ * the table (native: the table is tens of megabytes, and the pass runs once). Returns maxino, or
+ * 0 when some source number does not fit (the numbers written so far are then overwritten by
+ * another mode).
  */
 function identityNumbers(t: EntryTable): number {
-  const r = t.rows;
-  const rootSrc = r[XCol.srcIno]!;
-  let highest = ROOTINO;
-  for (let o = ROW, end = t.count * ROW; o < end; o += ROW) {
-    const src = r[o + XCol.srcIno]!;
-    if (src <= ROOTINO || src >= IDENTITY_LIMIT || src === rootSrc) return 0;
-    r[o + Col.ino] = src;
-    if (src > highest) highest = src;
-  }
-  return highest + 1;
+  return sysx.identityNumbers(t.rows.subarray(0, t.count * ROW), IDENTITY_LIMIT);
 }
 
 function relativePath(t: EntryTable, id: number, root: Name): Buffer {

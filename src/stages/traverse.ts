@@ -7,8 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SnapdumpError } from '../errors.js';
 import { InodeMap } from '../format/bitmap.js';
-import { S_IFDIR, S_IFLNK, kindOfMode, type FileKind } from '../format/constants.js';
-import { MAX_NAME_BYTES } from '../format/directory.js';
+import { S_IFLNK, kindOfMode, type FileKind } from '../format/constants.js';
 import type { InodeFields } from '../format/header-template.js';
 import { inodeFromStat, type FieldWarning } from '../format/inode-fields.js';
 import { Col, ItemBits, ItemKind, exactTimesOfRow } from '../workers/read-protocol.js';
@@ -18,9 +17,8 @@ import { StatField as F } from '../native/sysx.js';
 import { readXattrs, readInodeFlags } from './xattr-emit.js';
 import type { ExcludeMatcher } from '../select/exclude.js';
 import { mountPointsBelow } from '../select/mounts.js';
-import { WALK_COLS, W_BIRTH_NSEC, W_BIRTH_SEC, W_READABLE, birthInto, errnoName } from './walk-rows.js';
+import { WALK_COLS, W_BIRTH_NSEC, W_BIRTH_SEC, birthInto, errnoName } from './walk-rows.js';
 import { numberInodes, type Numbering, type NumberingOptions } from './inode-numbers.js';
-import { ObjectSet } from './object-set.js';
 
 export interface Notice {
   code: string;
@@ -56,7 +54,7 @@ export type JunctionMode = 'symlink' | 'dir';
 
 export interface TraverseOptions {
   source: string;
-  /** Walk tasks in flight (each lists a few directories on the libuv thread pool). */
+  /** Threads listing directories (native/walk-tree.c). */
   concurrency: number;
   /**
    * Incremental selection: only objects whose ctime or mtime (mtime only with ignoreCtime) is at
@@ -75,6 +73,8 @@ export interface TraverseOptions {
   junctions?: JunctionMode;
   signal?: AbortSignal;
   onProgress?: (entries: number) => void;
+  /** Tests: called once the root's listing is in the table, before anything below it is listed. */
+  afterRootListed?: () => void;
   /** The persistent inode map (src/stages/inode-numbers.ts); without it: identity, else dense at level 0. */
   numbering?: Pick<NumberingOptions, 'date' | 'forceMap' | 'mapExists' | 'openMap'>;
 }
@@ -87,13 +87,11 @@ const MAX_U32 = 0xffffffff;
 const inU32 = (sec: number) => sec >= 0 && sec <= MAX_U32;
 
 /**
- * Fills the row of `id` from an lstat result. Returns the object's kind. The common case (no
- * device, every time in the format's range) is written straight from the stat row, without the
- * objects of inodeFromStat: the walk of a 100,000-file incremental spends its time here.
+ * Fills the table row at `o` of `r` from a walk row. Returns the object's kind. The walk
+ * (native/walk-tree.c) fills the common case itself (no device, every time in the format's
+ * range) the way the first branch here does, and leaves the others to the second.
  */
-function fillRow(t: EntryTable, id: number, src: Float64Array, at: number, warnings: FieldWarning[]): FileKind {
-  const r = t.rows;
-  const o = id * ROW;
+function fillRow(r: Float64Array, o: number, src: Float64Array, at: number, warnings: FieldWarning[]): FileKind {
   const mode = src[at + F.mode]!;
   const type = mode & 0o170000;
   if (type !== 0o020000 && type !== 0o060000 && inU32(src[at + F.atimeSec]!) && inU32(src[at + F.mtimeSec]!) && inU32(src[at + F.ctimeSec]!)) {
@@ -201,7 +199,6 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
     throw new SnapdumpError('ERR_SOURCE', `cannot back up ${opts.source}: not a directory`, { path: opts.source });
   }
   const rootDev = st[F.dev]!;
-  const exclude = new ObjectSet(opts.exclude);
   const notices: Notice[] = [];
   const warnings: FieldWarning[] = [];
   const flushWarnings = (p: Name) => {
@@ -212,22 +209,43 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
   // Mount points are not crossed, so the root's file system says whether birth times exist.
   const hasBirth = st[W_BIRTH_NSEC]! >= 0;
 
-  const t = new EntryTable(tableCapacity(rootPath));
-  const root = t.add();
-  fillRow(t, root, st, 0, warnings);
+  const rootRow = new Float64Array(ROW);
+  fillRow(rootRow, 0, st, 0, warnings);
   flushWarnings(rootPath);
-  t.dirPaths.set(root, rootPath);
-  // Objects with several links, by source inode, so every name maps to one dump inode.
-  const linked = new Map<number, number>();
-  // Objects on another device (mount points): their st_ino may equal one of the source's.
-  const foreign = new Set<number>();
   const patterns = opts.excludePatterns && !opts.excludePatterns.empty ? opts.excludePatterns : null;
-  let excluded = 0;
   const rootPrefix = rootPath === '/' ? '/' : rootPath + '/';
-  const rootPrefixBytes = Buffer.byteLength(rootPrefix);
-  const relativePath = (p: Name): Name => (typeof p === 'string' ? p.slice(rootPrefix.length) : p.subarray(rootPrefixBytes));
-  const mounts = mountPointsBelow(rootPath);
   const junctionMode: JunctionMode = opts.junctions ?? 'symlink';
+  const exclude = new Float64Array((opts.exclude ?? []).flatMap((o) => [o.dev, o.ino]));
+  // The walk runs in native code on its own threads and reports progress through this array
+  // (off-heap, so its memory stays where the threads write it); setting [1] stops it.
+  const progress = new Int32Array(new ArrayBuffer(12));
+  const stop = () => { progress[1] = 1; };
+  opts.signal?.addEventListener('abort', stop, { once: true });
+  if (opts.afterRootListed) progress[2] = 1;
+  const ticker = opts.onProgress || opts.afterRootListed ? setInterval(() => {
+    opts.onProgress?.(progress[0]!);
+    if (progress[2] === 2) { opts.afterRootListed!(); progress[2] = 0; }
+  }, opts.afterRootListed ? 1 : 100) : null;
+  let w: sysx.WalkedTree;
+  try {
+    w = await sysx.walkTreeAsync({
+      root: rootPath, rootRow, birth: hasBirth, checkAccess, threads: opts.concurrency, rootDev,
+      capacity: tableCapacity(rootPath), exclude, mounts: [...mountPointsBelow(rootPath)],
+      patterns: (patterns?.patterns ?? []).map((p) => ({ path: p.path, shape: PATTERN_SHAPES.indexOf(p.shape), text: p.text })),
+      rootPrefix: Buffer.byteLength(rootPrefix), progress,
+    });
+  } catch (e) {
+    opts.signal?.throwIfAborted();
+    throw new SnapdumpError('ERR_SOURCE', `cannot back up ${opts.source}: ${(e as Error).message}`, { path: opts.source }, { cause: e });
+  } finally {
+    if (ticker) clearInterval(ticker);
+    opts.signal?.removeEventListener('abort', stop);
+  }
+  opts.signal?.throwIfAborted();
+  const t = EntryTable.adopt(w);
+  t.dirPaths.set(0, rootPath);
+  opts.onProgress?.(t.count);
+
   /** Mount points found; their numbers are not the source's (see numberMountPoints). */
   const mountIds: number[] = [];
   const probed: DirProbes = { flags: new Set(), noXattrs: new Set() };
@@ -252,114 +270,25 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
     t.set(id, Col.bits, ItemBits.Junction);
     notices.push({ code: 'MOUNT_POINT', path: displayPath(p), message: 'mount point not crossed; recorded as a symbolic link to its path (junction)', skipped: false });
   };
-
-  /**
-   * Adds the listing of directory `dir` (in the table, its path in dirPaths): entries `first` ..
-   * `end` of `w`, whose names were copied to the arena at `base`.
-   */
-  const integrate = (dir: number, w: sysx.WalkedDirs, i: number, first: number, end: number, base: number, raw: Set<number> | null, pending: number[]) => {
-    const dirPath = t.dirPaths.get(dir)!;
-    t.set(dir, XCol.childStart, t.linkCount);
-    const flags = w.dirFlags[i]!;
-    if (flags >= 0) { t.set(dir, XCol.dumpFlags, flags); probed.flags.add(dir); }
-    if (w.dirXattrs[i] === 0) probed.noXattrs.add(dir);
-    const starts = w.starts;
-    const row = w.rows;
-    // Names are decoded only when needed (a pattern, a notice, a directory's path): most entries never need theirs.
-    let start = 0, len = 0, isRaw = false;
-    let name: Name | null = null;
-    const nameOf = (): Name => (name ??= isRaw ? Buffer.from(t.nameBytes.subarray(start, start + len)) : t.nameBytes.toString('utf8', start, start + len));
-    const pathOf = (): Name => joinPath(dirPath, nameOf());
-    for (let k = first; k < end; k++) {
-      start = base + starts[k]!;
-      len = (k + 1 < starts.length ? starts[k + 1]! : w.names.length) - starts[k]! - 1;
-      isRaw = raw !== null && raw.has(k);
-      name = null;
-      // Excluded entries are not even reported when they cannot be read.
-      if (patterns && patterns.match(nameOf(), patterns.needsPaths ? relativePath(pathOf()) : undefined)) { excluded++; continue; }
-      const err = w.errors[k]!;
-      if (err !== 0) {
-        const code = errnoName(err);
-        const gone = code === 'ENOENT';
-        const p = displayPath(pathOf());
-        notices.push({ code: gone ? 'VANISHED' : 'UNREADABLE', path: p, message: gone ? 'file removed before we read it; skipped' : `cannot stat: ${code}: lstat '${p}'; skipped`, skipped: true });
-        continue;
-      }
-      if (len > MAX_NAME_BYTES) {
-        notices.push({ code: 'NAME_TOO_LONG', path: displayPath(pathOf()), message: 'name longer than 255 bytes; skipped', skipped: true });
-        continue;
-      }
-      const o = k * WALK_COLS;
-      if (!exclude.empty && exclude.has(row[o + F.dev]!, row[o + F.ino]!)) continue;
-      const type = row[o + F.mode]! & 0o170000;
-      const isDir = type === S_IFDIR;
-      const multiLinked = !isDir && row[o + F.nlink]! > 1;
-      if (multiLinked) {
-        const known = linked.get(row[o + F.ino]!);
-        if (known !== undefined) { t.addLink(known, start, len, isRaw); continue; }
-      }
-      if (row[o + W_READABLE] === 0) {
-        notices.push({ code: 'UNREADABLE', path: displayPath(pathOf()), message: 'cannot read: permission denied; skipped', skipped: true });
-        continue;
-      }
-      if (len === MAX_NAME_BYTES) {
-        notices.push({ code: 'NAME_255', path: displayPath(pathOf()), message: 'a 255-byte name is dumped correctly, but Linux restore 0.4b47 cannot restore it', skipped: false });
-      }
-      const id = t.add();
-      fillRow(t, id, row, o, warnings);
-      if (warnings.length) flushWarnings(pathOf());
-      t.set(id, XCol.parent, dir);
-      if (multiLinked) linked.set(row[o + F.ino]!, id);
-      if (row[o + F.dev] !== rootDev) foreign.add(id);
-      t.addLink(id, start, len, isRaw);
-      if (isDir) {
-        const p = pathOf();
-        if (row[o + F.dev] !== rootDev || (mounts.size > 0 && typeof p === 'string' && mounts.has(p))) {
-          recordMountPoint(id, p);
-        } else {
-          t.dirPaths.set(id, p);
-          pending.push(id);
-        }
-      }
-    }
-    t.set(dir, XCol.childCount, t.linkCount - t.get(dir, XCol.childStart));
-  };
-
-  // Directories are listed (readdir + statx of each entry, in C) on the libuv thread pool, a few
-  // per call and several calls at once; the main thread adds each listing to the table.
-  const pending: number[] = [root];
-  const inflight = new Map<number, Promise<{ key: number; dirs: number[]; result: sysx.WalkedDirs }>>();
-  let nextKey = 0;
-  while (pending.length > 0 || inflight.size > 0) {
-    while (pending.length > 0 && inflight.size < opts.concurrency) {
-      // Spread the known directories over the calls in flight, a few per call.
-      const take = Math.min(64, Math.max(1, Math.ceil(pending.length / opts.concurrency)));
-      const dirs = pending.splice(pending.length - take, take);
-      const key = nextKey++;
-      const listing = sysx.walkDirsAsync(dirs.map((d) => t.dirPaths.get(d)!), hasBirth, checkAccess).then((result) => ({ key, dirs, result }));
-      // A call still in flight when the walk stops (an abort, an error) must not fail unhandled.
-      listing.catch(() => undefined);
-      inflight.set(key, listing);
-    }
-    const { key, dirs, result } = await Promise.race(inflight.values());
-    inflight.delete(key);
-    const base = t.addNameBytes(result.names);
-    const raw = result.raw.length ? new Set(result.raw) : null;
-    let first = 0;
-    dirs.forEach((dir, i) => {
-      const count = result.counts[i]!;
-      if (count < 0) {
-        t.set(dir, XCol.childStart, t.linkCount);
-        notices.push({ code: 'UNREADABLE_DIR', path: displayPath(t.dirPaths.get(dir)!), message: `cannot read directory: ${result.failures[i]!.message}; dumped empty`, skipped: true });
-        return;
-      }
-      integrate(dir, result, i, first, first + count, base, raw, pending);
-      first += count;
-    });
-    opts.onProgress?.(t.count);
-    opts.signal?.throwIfAborted();
+  for (let i = 0; i < w.dirIds.length; i++) {
+    const id = w.dirIds[i]!;
+    const bits = w.dirBits[i]!;
+    if (bits & sysx.WalkDirBits.FlagsRead) probed.flags.add(id);
+    if (bits & sysx.WalkDirBits.NoXattrs) probed.noXattrs.add(id);
+    if (id === 0) continue;
+    if (bits & sysx.WalkDirBits.Mount) recordMountPoint(id, w.dirPaths[i]!);
+    else t.dirPaths.set(id, w.dirPaths[i]!);
   }
-  opts.onProgress?.(t.count);
+  // Rows the walk left to the checked path (device numbers, times beyond 32 bits).
+  for (let i = 0; i < w.slow.length; i++) {
+    const o = w.slow[i]! * ROW;
+    const links = t.rows.slice(o + XCol.parent, o + XCol.dumpFlags + 1);
+    fillRow(t.rows, o, w.slowRows, i * WALK_COLS, warnings);
+    t.rows.set(links, o + XCol.parent);
+    if (warnings.length) flushWarnings(t.path(w.slow[i]!));
+  }
+  reportIssues(w, t, notices);
+  const foreign = new Set(w.foreign);
 
   const mountDirs = new Set(junctionMode === 'dir' ? mountIds : []);
   const since = opts.since ?? 0;
@@ -372,10 +301,44 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
   // The map (and dense numbering) numbered mount points already; the identity rule cannot.
   if (numbering.mode === 'identity') numbering.maxino = numberMountPoints(t, mountIds, numbering.maxino);
   try {
-    return planDump(t, numbering, since, opts.ignoreCtime ?? false, linked.size > 0, notices, mountIds, mountDirs, probed, excluded);
+    return planDump(t, numbering, since, opts.ignoreCtime ?? false, w.hardLinks, notices, mountIds, mountDirs, probed, w.excluded);
   } catch (e) {
     await numbering.map?.handle.release();
     throw e;
+  }
+}
+
+/** Shapes of src/select/exclude.ts in the order native/walk-tree.c numbers them. */
+const PATTERN_SHAPES = ['any', 'exact', 'prefix', 'suffix', 'contains'] as const;
+
+/** Notices for the entries the walk left out or flagged (native/walk-tree.c issues). */
+function reportIssues(w: sysx.WalkedTree, t: EntryTable, notices: Notice[]): void {
+  const f = sysx.WALK_ISSUE_FIELDS;
+  for (let i = 0; i < w.issues.length / f; i++) {
+    const [code, errno, parent, start, length, raw] = w.issues.subarray(i * f, i * f + f) as unknown as number[];
+    const dirPath = t.dirPaths.get(parent!)!;
+    if (code === sysx.WalkIssue.UnreadableDir) {
+      notices.push({ code: 'UNREADABLE_DIR', path: displayPath(dirPath), message: `cannot read directory: ${w.dirErrors[i]!.message}; dumped empty`, skipped: true });
+      continue;
+    }
+    const name = raw ? Buffer.from(w.issueNames.subarray(start!, start! + length!)) : w.issueNames.toString('utf8', start!, start! + length!);
+    const p = displayPath(joinPath(dirPath, name));
+    switch (code) {
+      case sysx.WalkIssue.Stat: {
+        const gone = errnoName(errno!) === 'ENOENT';
+        notices.push({ code: gone ? 'VANISHED' : 'UNREADABLE', path: p, message: gone ? 'file removed before we read it; skipped' : `cannot stat: ${errnoName(errno!)}: lstat '${p}'; skipped`, skipped: true });
+        break;
+      }
+      case sysx.WalkIssue.NameTooLong:
+        notices.push({ code: 'NAME_TOO_LONG', path: p, message: 'name longer than 255 bytes; skipped', skipped: true });
+        break;
+      case sysx.WalkIssue.Unreadable:
+        notices.push({ code: 'UNREADABLE', path: p, message: 'cannot read: permission denied; skipped', skipped: true });
+        break;
+      case sysx.WalkIssue.Name255:
+        notices.push({ code: 'NAME_255', path: p, message: 'a 255-byte name is dumped correctly, but Linux restore 0.4b47 cannot restore it', skipped: false });
+        break;
+    }
   }
 }
 
@@ -399,38 +362,27 @@ function planDump(t: EntryTable, numbering: Numbering, since: number, ignoreCtim
   if (selected) for (const id of mountIds) for (let a = id; !selected[a]; a = t.get(a, XCol.parent)) selected[a] = 1;
   const inUse = new InodeMap(maxino);
   const dumped = new InodeMap(maxino);
-  const dirIds: number[] = [];
-  const otherIds: number[] = [];
-  let bytes = 0;
-  const r = t.rows;
-  for (let id = 0, o = 0; id < t.count; id++, o += ROW) {
-    const ino = r[o + Col.ino]!;
-    // The in-use map lists everything present, so a restore can delete what is gone.
-    inUse.set(ino);
-    if (selected && !selected[id]) continue;
-    dumped.set(ino);
-    if ((r[o + Col.mode]! & 0o170000) === S_IFDIR) {
-      dirIds.push(id);
-      // A mount point recorded as a directory: the mounted root's flags and EAs are not its own.
-      if (mountDirs.has(id)) continue;
-      // Directory flags and EAs are read here; the workers read those of everything else.
-      const p = t.dirPaths.get(id)!;
-      if (!probed.flags.has(id)) t.set(id, XCol.dumpFlags, readInodeFlags(p, true));
-      if (probed.noXattrs.has(id)) continue;
-      const x = readXattrs(p);
-      if (x.attrs.length) t.xattrs.set(id, x.attrs);
-      for (const err of x.errors) notices.push({ code: 'XATTR', path: displayPath(p), message: err, skipped: true });
-    } else {
-      otherIds.push(id);
-      if (r[o + Col.kind] === ItemKind.File) bytes += r[o + Col.size]!;
-    }
+  const rows = t.rows.subarray(0, t.count * ROW);
+  const directories = new Int32Array(t.count);
+  const others = new Int32Array(t.count);
+  // The in-use map lists everything present, so a restore can delete what is gone.
+  const n = sysx.inodeMaps(rows, selected, inUse.storage, dumped.storage, directories, others);
+  const dirIds = directories.subarray(0, n.directories);
+  for (const id of dirIds) {
+    // A mount point recorded as a directory: the mounted root's flags and EAs are not its own.
+    if (mountDirs.has(id)) continue;
+    // Directory flags and EAs are read here; the workers read those of everything else.
+    const p = t.dirPaths.get(id)!;
+    if (!probed.flags.has(id)) t.set(id, XCol.dumpFlags, readInodeFlags(p, true));
+    if (probed.noXattrs.has(id)) continue;
+    const x = readXattrs(p);
+    if (x.attrs.length) t.xattrs.set(id, x.attrs);
+    for (const err of x.errors) notices.push({ code: 'XATTR', path: displayPath(p), message: err, skipped: true });
   }
-  const byIno = (a: number, b: number) => t.get(a, Col.ino) - t.get(b, Col.ino);
-  const directories = Int32Array.from(dirIds).sort(byIno);
-  const others = Int32Array.from(otherIds).sort(byIno);
+  const bytes = n.bytes;
   return {
-    table: t, root: 0, directories, others, inUse, dumped, maxino, notices, numbering,
-    totals: { files: others.length, directories: directories.length, bytes, excluded },
+    table: t, root: 0, directories: dirIds, others: others.subarray(0, n.others), inUse, dumped, maxino, notices, numbering,
+    totals: { files: n.others, directories: n.directories, bytes, excluded },
   };
 }
 
@@ -457,6 +409,8 @@ function numberMountPoints(t: EntryTable, ids: readonly number[], maxino: number
 function selectChanged(t: EntryTable, since: number, ignoreCtime: boolean, hardLinks: boolean): Uint8Array {
   const selected = new Uint8Array(t.count);
   const r = t.rows;
+  sysx.selectChanged(r.subarray(0, t.count * ROW), since, ignoreCtime ? Infinity : since, selected);
+  if (!hardLinks) return selected;
   // Mark it and its ancestors; stop at an ancestor already marked (its own are too).
   const mark = (id: number) => {
     for (let a = id; !selected[a]; a = r[a * ROW + XCol.parent]!) {
@@ -464,14 +418,6 @@ function selectChanged(t: EntryTable, since: number, ignoreCtime: boolean, hardL
       if (a === 0) break;
     }
   };
-  const ctimeSince = ignoreCtime ? Infinity : since;
-  for (let id = 0, o = 0; id < t.count; id++, o += ROW) {
-    if (r[o + Col.mtimeSec]! >= since || r[o + Col.ctimeSec]! >= ctimeSince) mark(id);
-  }
-  if (!hardLinks) {
-    selected[0] = 1;
-    return selected;
-  }
   for (let dir = 0; dir < t.count; dir++) {
     const start = t.get(dir, XCol.childStart);
     const end = start + t.get(dir, XCol.childCount);
@@ -480,6 +426,5 @@ function selectChanged(t: EntryTable, since: number, ignoreCtime: boolean, hardL
       if (selected[child] && !selected[dir] && t.get(child, Col.nlink) > 1 && !t.isDir(child)) mark(dir);
     }
   }
-  selected[0] = 1;
   return selected;
 }

@@ -1,5 +1,5 @@
 /**
- * The rows of the walk (sysx.walkDir / walkDirsAsync): per entry the lstat fields, whether a
+ * The rows of the walk (sysx.walkDir, and native/walk-tree.c's slow rows): per entry the lstat fields, whether a
  * regular file is readable, then the birth time (statx; nanoseconds -1 where the file system has
  * none).
  */

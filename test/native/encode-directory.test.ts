@@ -57,11 +57,21 @@ it('encodes like the TypeScript codec: any names (1..255 bytes, raw or not), num
   }), { numRuns: 150 });
 });
 
+it('writes nothing where the directory does not fit, and still returns its size', () => {
+  const { t, root } = build({ names: [Buffer.from('a'), Buffer.from('b')], raw: [false, false], inos: [5, 6], modes: [0o100644, 0o100644], dirIno: 2 });
+  const table = directoryTable(t);
+  const first = t.get(root, XCol.childStart);
+  const out = Buffer.alloc(600, 0xee);
+  assert.equal(encodeDirectory(out, 89, table, first, 2, 2, 2), 512);
+  assert.ok(out.every((b) => b === 0xee), 'one byte short: untouched');
+  assert.equal(encodeDirectory(out, 88, table, first, 2, 2, 2), 512);
+  assert.notEqual(out[88], 0xee, 'exactly room enough: written');
+});
+
 it('refuses bad input with a RangeError', () => {
   const { t, root } = build({ names: [Buffer.from('a'), Buffer.from('b')], raw: [false, false], inos: [5, 6], modes: [0o100644, 0o100644], dirIno: 2 });
   const table = directoryTable(t);
   const first = t.get(root, XCol.childStart);
-  assert.throws(() => encodeDirectory(Buffer.alloc(100), 0, table, first, 2, 2, 2), RangeError, 'out too small');
   assert.throws(() => encodeDirectory(null, 0, table, first, t.linkChild.length, 2, 2), RangeError, 'links past the table');
   assert.throws(() => encodeDirectory(null, 0, { ...table, geometry: Int32Array.of(31, 40, 2) }, first, 2, 2, 2), RangeError, 'a column outside the row');
   t.linkLength[first] = 256;

@@ -73,27 +73,6 @@ it('reports a regular file it cannot read (checkAccess, not as root)', { skip: p
   assert.equal(sysx.walkDir(d, false, false).rows[STAT_FIELDS], 1);
 });
 
-it('walkDirsAsync lists several directories on the thread pool, concatenated, with an error for each one it cannot read', async () => {
-  const a = path.join(dir, 'a');
-  const empty = path.join(dir, 'empty-async');
-  fs.mkdirSync(empty);
-  const r = await sysx.walkDirsAsync([a, Buffer.from(path.join(dir, 'nope')), empty, a], true, false);
-  const one = sysx.walkDir(a, true, false);
-  const n = one.errors.length;
-  assert.deepEqual([...r.counts], [n, -1, 0, n]);
-  assert.deepEqual([r.failures[0], r.failures[2], r.failures[3]], [undefined, undefined, undefined]);
-  assert.equal(r.failures[1]!.code, 'ENOENT');
-  assert.match(r.failures[1]!.message, /scandir '.*nope'/);
-  assert.deepEqual(r.names, Buffer.concat([one.names, one.names]));
-  assert.deepEqual(r.rows, Float64Array.from([...one.rows, ...one.rows]));
-  assert.deepEqual(r.errors, Int32Array.from([...one.errors, ...one.errors]));
-  assert.deepEqual(r.starts, Int32Array.from([...one.starts, ...[...one.starts].map((s) => s + one.names.length)]));
-  assert.deepEqual(r.raw, Int32Array.from([...one.raw, ...[...one.raw].map((i) => i + n)]));
-  const none = await sysx.walkDirsAsync([], false, false);
-  assert.deepEqual([none.counts.length, none.names.length, none.rows.length], [0, 0, 0]);
-  await assert.rejects(sysx.walkDirsAsync(['a\0b'], false, false), { code: 'ERR_INVALID_ARG_VALUE' });
-});
-
 /** chattr, or the reason the file system under the tests cannot take it. */
 function chattr(flags: string, p: string): string | null {
   try {
@@ -127,26 +106,12 @@ it("returns the directory's own inode flags and the size of its xattr name list"
   assert.equal(e.xattrBytes, Buffer.byteLength('user.x\0user.longer-name\0'));
 });
 
-it('walkDirsAsync returns flags and xattr sizes by directory, -1 for those not listed', async (t) => {
-  const flagged = path.join(dir, 'flagged-async');
-  const withEa = path.join(dir, 'with-ea-async');
-  for (const d of [flagged, withEa]) fs.mkdirSync(d);
-  const why = chattr('+d', flagged);
-  if (why) return t.skip(why);
-  sysx.setXattr(withEa, 'user.x', Buffer.from('1'));
-  const r = await sysx.walkDirsAsync([flagged, path.join(dir, 'nope'), withEa], false, false);
-  assert.deepEqual([...r.dirFlags], [readInodeFlags(flagged, true), -1, readInodeFlags(withEa, true)]);
-  assert.deepEqual([...r.dirXattrs], [0, -1, Buffer.byteLength('user.x\0')]);
-});
-
-it('does not follow a directory that is a symbolic link', async () => {
+it('does not follow a directory that is a symbolic link', () => {
   const real = path.join(dir, 'real-dir');
   const link = path.join(dir, 'link-dir');
   fs.mkdirSync(real);
   fs.writeFileSync(path.join(real, 'inside'), '');
   fs.symlinkSync(real, link);
   assert.throws(() => sysx.walkDir(link, false, false), (e: NodeJS.ErrnoException) => e.code === 'ELOOP' || e.code === 'ENOTDIR');
-  const r = await sysx.walkDirsAsync([link, real], false, false);
-  assert.deepEqual([...r.counts], [-1, 1]);
-  assert.match(r.failures[0]!.code!, /^(ELOOP|ENOTDIR)$/);
+  assert.equal(sysx.walkDir(real, false, false).errors.length, 1);
 });

@@ -29,12 +29,11 @@ it('a directory swapped for a symbolic link after it was listed is not followed:
   fs.mkdirSync(outside);
   fs.writeFileSync(path.join(outside, 'secret'), 's');
   let swapped = false;
-  // One listing in flight: the root is listed and integrated (sub is then known as a directory)
-  // before sub's own listing starts, so the swap falls exactly between the two.
+  // The root is listed (sub is then known as a directory) before sub's own listing starts, so
+  // the swap falls exactly between the two.
   const plan = await traverse({
-    source: root, concurrency: 1,
-    onProgress: () => {
-      if (swapped) return;
+    source: root, concurrency: 2,
+    afterRootListed: () => {
       swapped = true;
       fs.rmSync(path.join(root, 'sub'), { recursive: true });
       fs.symlinkSync(outside, path.join(root, 'sub'));
