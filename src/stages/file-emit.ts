@@ -38,7 +38,7 @@ const HEADER_SPAN = TP_NINDIR * TP_BSIZE; // file bytes one header describes
 /** File bytes per task when the kernel copies the data (the task only makes headers). */
 const COPY_CHUNK = 32 * HEADER_SPAN;
 
-export interface PlannedItem { id: number; offset: number; length: number; bits: number }
+interface PlannedItem { id: number; offset: number; length: number; bits: number }
 
 export function toTask(vol: VolumeInfo, t: EntryTable, items: PlannedItem[], slot: SharedArrayBuffer): ReadTask {
   const rows = new Float64Array(items.length * COLS);

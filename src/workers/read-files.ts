@@ -1,9 +1,9 @@
 /**
  * The file phase's reader (in a pool worker, src/workers/index.ts; on the main thread, for a
- * backup that reads little, read-files-batch.ts uses its parts): reads a batch of objects and returns them fully encoded
- * (headers, data blocks, EA records) in one transferable buffer, in tape order. Only c_tapea is
- * left for the tape writer. Synchronous reads: inside a worker they are much faster than
- * promise reads for small files, and they do not block the main thread.
+ * backup that reads little, through read-files-batch.ts): reads a batch of objects and returns
+ * them fully encoded (headers, data blocks, EA records) in one transferable buffer, in tape
+ * order. Only c_tapea is left for the tape writer. Synchronous reads: inside a worker they are
+ * much faster than promise reads for small files, and they do not block the main thread.
  */
 import * as fs from 'node:fs';
 import * as sysx from '../native/sysx.js';
@@ -110,7 +110,7 @@ function readFully(fd: number, buf: Buffer, at: number, length: number, position
 type Fill = (entry: number, count: number, at: number, announced: number) => void;
 
 /** Headers every 512 blocks, each followed by the data blocks it announces (written by `fill`). */
-export function writeObject(out: Output, tpl: HeaderTemplate, item: Item, nblocks: number, present: Uint8Array | null, firstType: RecordType, fill: Fill): void {
+function writeObject(out: Output, tpl: HeaderTemplate, item: Item, nblocks: number, present: Uint8Array | null, firstType: RecordType, fill: Fill): void {
   let entry = 0;
   let type = firstType;
   if (type === RecordType.INODE) out.objects.push(item.ino, out.block);
