@@ -20,6 +20,7 @@
         "native/direnc.c",
         "native/copy.c",
         "native/write-files.c",
+        "native/inode-header.c",
         "native/read-batch.c",
       ],
       "defines": ["_GNU_SOURCE", "_FILE_OFFSET_BITS=64"],

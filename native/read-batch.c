@@ -12,6 +12,7 @@
  */
 #include "sysx-common.h"
 #include "sysx-methods.h"
+#include "inode-header.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -39,102 +40,7 @@
 #define RB_PLAN 2
 #define RB_FIELDS 9
 #define RB_SKIPPED (-1)
-#define TP_BSIZE 1024
-/* One tape header's worth of data (TP_NINDIR blocks): larger files have several headers. */
-#define TP_NINDIR 512
 #define RB_MAX_LENGTH ((double)TP_NINDIR * TP_BSIZE)
-
-/*
- * The item rows of a read task (src/workers/read-protocol.ts, Col; COLS values per item): the
- * columns the header needs.
- */
-#define COLS 26
-enum col {
-  COL_INO = 1, COL_MODE = 5, COL_NLINK, COL_UID, COL_GID, COL_SIZE, COL_BLOCKS, COL_RDEV,
-  COL_ATIME, COL_ATIME_USEC, COL_MTIME, COL_MTIME_USEC, COL_CTIME, COL_CTIME_USEC,
-  COL_MTIME_SEC, COL_MTIME_NSEC, COL_CTIME_SEC, COL_CTIME_NSEC,
-  COL_ATIME_SEC, COL_ATIME_NSEC, COL_BIRTH_SEC, COL_BIRTH_NSEC,
-};
-
-/* Header offsets and the checksum rule (src/format/header-template.ts, header.ts). */
-#define O_INUMBER 20
-#define O_CHECKSUM 28
-#define O_DINODE 32
-#define O_COUNT 160
-#define O_ADDR 164
-#define O_SPARE 904
-#define CHECKSUM 84446u
-/* snapdump's exact times in the spare words (src/format/exact-times.ts). */
-#define EXACT_TIMES_MAGIC 0x31544453u
-#define EXACT_TIMES_WORDS 14
-
-/* ECMAScript ToUint32, which the JavaScript encoder applies to every field (x >>> 0). */
-static uint32_t js_u32(double d) {
-  if (!isfinite(d)) return 0;
-  double m = fmod(trunc(d), 4294967296.0);
-  if (m < 0) m += 4294967296.0;
-  return (uint32_t)m;
-}
-
-static void put32(uint8_t *h, size_t at, uint32_t v) {
-  v = htole32(v);
-  memcpy(h + at, &v, 4);
-}
-
-static void put16(uint8_t *h, size_t at, uint32_t v) {
-  uint16_t w = htole16((uint16_t)(v & 0xffff));
-  memcpy(h + at, &w, 2);
-}
-
-/* Seconds as two words (low, high; signed) and nanoseconds clamped to 0..999999999. */
-static void put_time(uint8_t *h, int word, double sec, double nsec) {
-  double s = isfinite(sec) ? trunc(sec) : NAN;
-  double hi = floor(s / 4294967296.0);
-  put32(h, O_SPARE + 4 * (size_t)word, js_u32(s - hi * 4294967296.0));
-  put32(h, O_SPARE + 4 * (size_t)word + 4, js_u32(hi));
-  double ns = isfinite(nsec) ? fmin(fmax(trunc(nsec), 0), 999999999) : 0;
-  put32(h, O_SPARE + 4 * (size_t)word + 8, (uint32_t)ns);
-}
-
-/* The TS_INODE header of a file of `nblocks` data blocks, all on tape (HeaderTemplate.write). */
-static void rb_header(uint8_t *h, const uint8_t *tpl, const double *row, uint32_t flags, uint32_t nblocks) {
-  memcpy(h, tpl, TP_BSIZE);
-  put32(h, O_INUMBER, js_u32(row[COL_INO]));
-  put16(h, O_DINODE, js_u32(row[COL_MODE]));
-  put16(h, O_DINODE + 2, js_u32(row[COL_NLINK]));
-  put16(h, O_DINODE + 4, js_u32(row[COL_UID]));
-  put16(h, O_DINODE + 6, js_u32(row[COL_GID]));
-  put32(h, O_DINODE + 8, js_u32(row[COL_SIZE]));
-  put32(h, O_DINODE + 12, js_u32(floor(row[COL_SIZE] / 4294967296.0)));
-  put32(h, O_DINODE + 16, js_u32(row[COL_ATIME]));
-  put32(h, O_DINODE + 20, js_u32(row[COL_ATIME_USEC]));
-  put32(h, O_DINODE + 24, js_u32(row[COL_MTIME]));
-  put32(h, O_DINODE + 28, js_u32(row[COL_MTIME_USEC]));
-  put32(h, O_DINODE + 32, js_u32(row[COL_CTIME]));
-  put32(h, O_DINODE + 36, js_u32(row[COL_CTIME_USEC]));
-  put32(h, O_DINODE + 40, js_u32(row[COL_RDEV]));
-  put32(h, O_DINODE + 100, flags);
-  put32(h, O_DINODE + 104, js_u32(row[COL_BLOCKS]));
-  put32(h, O_DINODE + 112, js_u32(row[COL_UID]));
-  put32(h, O_DINODE + 116, js_u32(row[COL_GID]));
-  bool birth = row[COL_BIRTH_NSEC] >= 0;
-  put32(h, O_SPARE, EXACT_TIMES_MAGIC);
-  put32(h, O_SPARE + 4, birth ? 1 : 0);
-  put_time(h, 2, row[COL_ATIME_SEC], row[COL_ATIME_NSEC]);
-  put_time(h, 5, row[COL_MTIME_SEC], row[COL_MTIME_NSEC]);
-  put_time(h, 8, row[COL_CTIME_SEC], row[COL_CTIME_NSEC]);
-  if (birth) put_time(h, 11, row[COL_BIRTH_SEC], row[COL_BIRTH_NSEC]);
-  else memset(h + O_SPARE + 4 * 11, 0, 12);
-  put32(h, O_COUNT, nblocks);
-  memset(h + O_ADDR, 1, nblocks);
-  uint32_t sum = 0;
-  for (size_t i = 0; i < TP_BSIZE; i += 4) {
-    uint32_t w;
-    memcpy(&w, h + i, 4);
-    sum += le32toh(w);
-  }
-  put32(h, O_CHECKSUM, CHECKSUM - sum);
-}
 
 /* Flags as getFlags reports them: file systems without inode flags have none. */
 static int rb_flags(int fd, double *out) {
@@ -195,7 +101,7 @@ static void rb_one(const char *path, uint8_t *at, size_t length, const uint8_t *
     r[0] = err;
     return;
   }
-  rb_header(at, tpl, row, (uint32_t)r[1], (uint32_t)(padded / TP_BSIZE));
+  inode_header(at, tpl, row, row[C_SIZE], (uint32_t)r[1], (uint32_t)(padded / TP_BSIZE));
   r[3] = (double)got;
   r[4] = (double)st.st_size;
   r[5] = (double)st.st_mtim.tv_sec;

@@ -41,6 +41,7 @@ SYSX_METHOD napi_value InodeMaps(napi_env env, napi_callback_info info);
 SYSX_METHOD napi_value AdviseHugePages(napi_env env, napi_callback_info info);
 /* direnc.c */
 SYSX_METHOD napi_value EncodeDirectory(napi_env env, napi_callback_info info);
+SYSX_METHOD napi_value DirectoryRecords(napi_env env, napi_callback_info info);
 /* copy.c */
 SYSX_METHOD napi_value CopyFileRange(napi_env env, napi_callback_info info);
 SYSX_METHOD napi_value SendfileAt(napi_env env, napi_callback_info info);

@@ -25,10 +25,11 @@
  *   walk-tree.c       walkTreeAsync, tableLayout (table-layout.h: the entry table's row)
  *   table-scan.c      identityNumbers, selectChanged, inodeMaps
  *   huge-pages.c      adviseHugePages
- *   direnc.c          encodeDirectory
+ *   direnc.c          encodeDirectory, directoryRecords
  *   copy.c            copyFileRange, sendfileAt
  *   write-files.c     writeFiles, writeFilesAsync
  *   read-batch.c      readFileBatch
+ *   inode-header.c    the TS_INODE header written in C (read-batch.c, direnc.c)
  */
 
 #include "sysx-common.h"
@@ -64,6 +65,7 @@ NAPI_MODULE_INIT() {
       METHOD("inodeMaps", InodeMaps),
       METHOD("adviseHugePages", AdviseHugePages),
       METHOD("encodeDirectory", EncodeDirectory),
+      METHOD("directoryRecords", DirectoryRecords),
       METHOD("copyFileRange", CopyFileRange),
       METHOD("sendfileAt", SendfileAt),
       METHOD("writeFiles", WriteFiles),

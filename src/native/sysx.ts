@@ -71,6 +71,8 @@ interface SysxBinding {
   selectChanged(rows: Float64Array, since: number, ctimeSince: number, selected: Uint8Array): void;
   inodeMaps(rows: Float64Array, selected: Uint8Array | null, inUse: Uint8Array, dumped: Uint8Array, directories: Int32Array, others: Int32Array): Float64Array;
   adviseHugePages(view: ArrayBufferView): number;
+  directoryRecords(names: Buffer, linkChild: Int32Array, linkStart: Int32Array, linkLength: Int16Array, rows: Float64Array,
+    dirs: Int32Array, from: number, special: Uint8Array, template: Buffer, out: Buffer, at: number, blockBase: number, marks: Float64Array): Float64Array;
   encodeDirectory(out: Buffer | null, at: number, names: Buffer, linkChild: Int32Array, linkStart: Int32Array,
     linkLength: Int16Array, rows: Float64Array, geometry: Int32Array, first: number, count: number, dirIno: number, parentIno: number): number;
   lutimesNs(
@@ -547,6 +549,19 @@ export interface DirectoryTable {
   rows: Float64Array;
   /** [row stride, ino column, mode column] */
   geometry: Int32Array;
+}
+
+/**
+ * The records of directories dirs[from], dirs[from + 1], ... (native/direnc.c): each its TS_INODE
+ * header (`template`: a HeaderTemplate's with c_type TS_INODE) and its listing padded to whole
+ * blocks, one after the other into `out` from `at` (a whole block). Stops before the first that
+ * is `special` (a byte per dirs index), needs more than one header, or does not fit `out`.
+ * Returns the index it stopped at (dirs.length: done), where the next record would start, and
+ * how many it wrote; marks gets (inode, blockBase + offset / 1024) for each.
+ */
+export function directoryRecords(t: DirectoryTable, dirs: Int32Array, from: number, special: Uint8Array, template: Buffer, out: Buffer, at: number, blockBase: number, marks: Float64Array): { next: number; at: number; written: number } {
+  const r = native().directoryRecords(t.names, t.linkChild, t.linkStart, t.linkLength, t.rows, dirs, from, special, template, out, at, blockBase, marks);
+  return { next: r[0]!, at: r[1]!, written: r[2]! };
 }
 
 /**

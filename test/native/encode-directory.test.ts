@@ -1,13 +1,15 @@
 /**
  * The native directory encoder (native/direnc.c) writes exactly the bytes of the TypeScript
  * codec (encodeDirectoryFrom over directorySource) for any table, and refuses bad input with a
- * RangeError instead of reading outside the table.
+ * RangeError instead of reading outside the table. directoryRecords (runs of whole directory
+ * records) is compared byte for byte through directoryEmit in test/stages/directory-emit.test.ts;
+ * here, where it stops.
  */
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { encodeDirectoryFrom } from '../../src/format/directory.js';
-import { encodeDirectory } from '../../src/native/sysx.js';
+import { directoryRecords, encodeDirectory } from '../../src/native/sysx.js';
 import { directorySource, directoryTable } from '../../src/stages/directory-emit.js';
 import { EntryTable, XCol } from '../../src/stages/entry-table.js';
 import { Col } from '../../src/workers/read-protocol.js';
@@ -79,4 +81,38 @@ it('refuses bad input with a RangeError', () => {
   t.linkLength[first] = 1;
   t.linkStart[first] = t.nameBytes.length;
   assert.throws(() => encodeDirectory(null, 0, table, first, 2, 2, 2), RangeError, 'a name outside the arena');
+});
+
+it('directoryRecords writes runs of directories and stops where the caller must write one itself', () => {
+  // Four directories below the root, each with a listing of one chunk (512 bytes, one block).
+  const t = new EntryTable(16);
+  const root = t.add();
+  t.set(root, Col.mode, 0o040755); t.set(root, Col.ino, 2); t.set(root, Col.birthNsec, -1);
+  t.set(root, XCol.childStart, 0);
+  const dirs = [root];
+  for (let d = 0; d < 4; d++) {
+    const id = t.add();
+    t.set(id, Col.mode, 0o040755); t.set(id, Col.ino, 10 + d); t.set(id, Col.birthNsec, -1); t.set(id, XCol.parent, root);
+    t.addLink(id, t.addNameBytes(Buffer.from(`d${d}`)), 2, false);
+    dirs.push(id);
+  }
+  t.set(root, XCol.childCount, 4);
+  for (const d of dirs.slice(1)) { t.set(d, XCol.childStart, t.linkCount); t.set(d, XCol.childCount, 0); }
+  const table = directoryTable(t);
+  const ids = Int32Array.from(dirs);
+  const template = Buffer.alloc(1024, 0);
+  const marks = new Float64Array(2 * ids.length);
+  const out = Buffer.alloc(8 * 1024, 0xee);
+  // Directory 2 is special: the run stops before it.
+  const special = Uint8Array.from([0, 0, 1, 0, 0]);
+  let r = directoryRecords(table, ids, 0, special, template, out, 1024, 7, marks);
+  assert.deepEqual(r, { next: 2, at: 1024 + 2 * 2048, written: 2 });
+  assert.deepEqual([...marks.subarray(0, 4)], [2, 7 + 1, 10, 7 + 3], '(inode, block) of each, from blockBase');
+  assert.ok(out.subarray(0, 1024).every((b) => b === 0xee), 'nothing before at');
+  assert.equal(out.readUInt32LE(1024 + 20), 2, 'the root header names its inode');
+  assert.equal(out.readUInt32LE(1024 + 1024), 2, 'then its listing: "." is inode 2');
+  // From 3 on, room for one more directory only.
+  r = directoryRecords(table, ids, 3, special, template, out, 6 * 1024, 0, marks);
+  assert.deepEqual(r, { next: 4, at: 8 * 1024, written: 1 });
+  assert.throws(() => directoryRecords(table, ids, 0, special, Buffer.alloc(10), out, 0, 0, marks), RangeError);
 });
