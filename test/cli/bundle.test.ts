@@ -110,6 +110,7 @@ describe('CLI bundle', () => {
     assert.equal(r.status, 0, r.stderr.split('\n').filter((l) => l.startsWith('snapdump')).join('\n'));
     // The worker script resolves from the pool's chunk to the tsc output (import.meta.url rewrite).
     assert.ok(r.modules.includes(path.join(distSrc, 'workers', 'index.js')), 'the read workers ran dist/src/workers/index.js');
+    assert.ok(r.modules.includes(path.join(distSrc, 'workers', 'read-files-batch.js')), 'the workers read small files through the native batch');
     const chunks = r.modules.filter(within(bundleDir));
     assert.ok(chunks.some((f) => path.basename(f).startsWith('backup-command-')));
     const sources = chunks.flatMap(sourcesOf);
