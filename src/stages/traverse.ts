@@ -270,16 +270,18 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
     t.set(id, Col.bits, ItemBits.Junction);
     notices.push({ code: 'MOUNT_POINT', path: displayPath(p), message: 'mount point not crossed; recorded as a symbolic link to its path (junction)', skipped: false });
   };
+  const mountPoints: Array<[number, Name]> = [];
   for (let i = 0; i < w.dirIds.length; i++) {
     const id = w.dirIds[i]!;
     const bits = w.dirBits[i]!;
     if (bits & sysx.WalkDirBits.FlagsRead) probed.flags.add(id);
     if (bits & sysx.WalkDirBits.NoXattrs) probed.noXattrs.add(id);
     if (id === 0) continue;
-    if (bits & sysx.WalkDirBits.Mount) recordMountPoint(id, w.dirPaths[i]!);
+    if (bits & sysx.WalkDirBits.Mount) mountPoints.push([id, w.dirPaths[i]!]);
     else t.dirPaths.set(id, w.dirPaths[i]!);
   }
-  // Rows the walk left to the checked path (device numbers, times beyond 32 bits).
+  // Rows the walk left to the checked path (device numbers, times beyond 32 bits), before a
+  // mount point's row becomes a junction's.
   for (let i = 0; i < w.slow.length; i++) {
     const o = w.slow[i]! * ROW;
     const links = t.rows.slice(o + XCol.parent, o + XCol.dumpFlags + 1);
@@ -287,6 +289,7 @@ export async function traverse(opts: TraverseOptions): Promise<DumpPlan> {
     t.rows.set(links, o + XCol.parent);
     if (warnings.length) flushWarnings(t.path(w.slow[i]!));
   }
+  for (const [id, p] of mountPoints) recordMountPoint(id, p);
   reportIssues(w, t, notices);
   const foreign = new Set(w.foreign);
 

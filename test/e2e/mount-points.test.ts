@@ -40,6 +40,10 @@ describe('mount points below the source', { skip: !isRoot && 'needs root to moun
     mounted.push(p('sub/mnt'));
     fs.writeFileSync(p('sub/mnt/in-tmpfs.txt'), 'on the tmpfs\n');
     sysx.setXattr(p('sub/mnt'), 'user.mounted-root', Buffer.from('belongs to the tmpfs'));
+    // A time past 32 bits: the walk leaves the row to the TypeScript range checks, which must not
+    // undo the junction the mount point becomes.
+    const y2200 = new Date('2200-01-01T00:00:00Z');
+    fs.utimesSync(p('sub/mnt'), y2200, y2200);
     const b = run('mount', ['--bind', elsewhere, p('bind')]);
     assert.equal(b.status, 0, b.stderr);
     mounted.push(p('bind'));
