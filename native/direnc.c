@@ -50,34 +50,6 @@ static size_t entry_length(size_t name_length) {
   return (8 + name_length + 1 + 3) & ~(size_t)3;
 }
 
-/* A typed array argument of the given type: its data and element count (false: exception pending). */
-static bool named_typed_arg(napi_env env, napi_value v, napi_typedarray_type want, const char *name,
-                      void **data, size_t *length) {
-  bool is_typed = false;
-  napi_typedarray_type type;
-  if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed ||
-      napi_get_typedarray_info(env, v, &type, length, data, NULL, NULL) != napi_ok || type != want) {
-    char msg[96];
-    snprintf(msg, sizeof(msg), "The \"%s\" argument has the wrong type", name);
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
-    return false;
-  }
-  return true;
-}
-
-static bool int_arg(napi_env env, napi_value v, const char *name, int64_t min, int64_t max, int64_t *out) {
-  double d;
-  if (napi_get_value_double(env, v, &d) != napi_ok || !(d >= (double)min && d <= (double)max) ||
-      (double)(int64_t)d != d) {
-    char msg[96];
-    snprintf(msg, sizeof(msg), "The \"%s\" argument is not an integer in range", name);
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
-    return false;
-  }
-  *out = (int64_t)d;
-  return true;
-}
-
 /* What one directory's listing is made of. */
 struct dir_source {
   const uint8_t *names;
@@ -215,20 +187,20 @@ napi_value EncodeDirectory(napi_env env, napi_callback_info info) {
   size_t out_len = 0;
   if (out_type != napi_null) {
     void *data;
-    if (!named_typed_arg(env, argv[0], napi_uint8_array, "out", &data, &out_len)) return NULL;
+    if (!arg_typed(env, argv[0], napi_uint8_array, "out", &data, &out_len)) return NULL;
     out = data;
   }
-  if (!int_arg(env, argv[1], "at", 0, INT64_MAX / 2, &at) ||
-      !named_typed_arg(env, argv[2], napi_uint8_array, "names", &names, &names_len) ||
-      !named_typed_arg(env, argv[3], napi_int32_array, "linkChild", &child, &child_len) ||
-      !named_typed_arg(env, argv[4], napi_int32_array, "linkStart", &start, &start_len) ||
-      !named_typed_arg(env, argv[5], napi_int16_array, "linkLength", &length, &length_len) ||
-      !named_typed_arg(env, argv[6], napi_float64_array, "rows", &rows, &s.rows_len) ||
-      !named_typed_arg(env, argv[7], napi_int32_array, "geometry", &geometry, &geometry_len) ||
-      !int_arg(env, argv[8], "first", 0, INT32_MAX, &first) ||
-      !int_arg(env, argv[9], "count", 0, INT32_MAX, &count) ||
-      !int_arg(env, argv[10], "dirIno", 0, UINT32_MAX, &dir_ino) ||
-      !int_arg(env, argv[11], "parentIno", 0, UINT32_MAX, &parent_ino)) {
+  if (!arg_integer(env, argv[1], "at", 0, INT64_MAX / 2, "an integer in range", &at) ||
+      !arg_typed(env, argv[2], napi_uint8_array, "names", &names, &names_len) ||
+      !arg_typed(env, argv[3], napi_int32_array, "linkChild", &child, &child_len) ||
+      !arg_typed(env, argv[4], napi_int32_array, "linkStart", &start, &start_len) ||
+      !arg_typed(env, argv[5], napi_int16_array, "linkLength", &length, &length_len) ||
+      !arg_typed(env, argv[6], napi_float64_array, "rows", &rows, &s.rows_len) ||
+      !arg_typed(env, argv[7], napi_int32_array, "geometry", &geometry, &geometry_len) ||
+      !arg_integer(env, argv[8], "first", 0, INT32_MAX, "an integer in range", &first) ||
+      !arg_integer(env, argv[9], "count", 0, INT32_MAX, "an integer in range", &count) ||
+      !arg_integer(env, argv[10], "dirIno", 0, UINT32_MAX, "an integer in range", &dir_ino) ||
+      !arg_integer(env, argv[11], "parentIno", 0, UINT32_MAX, "an integer in range", &parent_ino)) {
     return NULL;
   }
   const int32_t *g = geometry;
@@ -283,19 +255,19 @@ napi_value DirectoryRecords(napi_env env, napi_callback_info info) {
   void *names, *child, *start, *length, *rows, *dirs_v, *special_v, *tpl, *out_v, *marks_v;
   size_t names_len, child_len, start_len, length_len, rows_len, ndirs, nspecial, tpl_len, out_len, nmarks;
   int64_t from, at, block_base;
-  if (!named_typed_arg(env, argv[0], napi_uint8_array, "names", &names, &names_len) ||
-      !named_typed_arg(env, argv[1], napi_int32_array, "linkChild", &child, &child_len) ||
-      !named_typed_arg(env, argv[2], napi_int32_array, "linkStart", &start, &start_len) ||
-      !named_typed_arg(env, argv[3], napi_int16_array, "linkLength", &length, &length_len) ||
-      !named_typed_arg(env, argv[4], napi_float64_array, "rows", &rows, &rows_len) ||
-      !named_typed_arg(env, argv[5], napi_int32_array, "dirs", &dirs_v, &ndirs) ||
-      !int_arg(env, argv[6], "from", 0, INT32_MAX, &from) ||
-      !named_typed_arg(env, argv[7], napi_uint8_array, "special", &special_v, &nspecial) ||
-      !named_typed_arg(env, argv[8], napi_uint8_array, "template", &tpl, &tpl_len) ||
-      !named_typed_arg(env, argv[9], napi_uint8_array, "out", &out_v, &out_len) ||
-      !int_arg(env, argv[10], "at", 0, INT64_MAX / 2, &at) ||
-      !int_arg(env, argv[11], "blockBase", 0, INT32_MAX, &block_base) ||
-      !named_typed_arg(env, argv[12], napi_float64_array, "marks", &marks_v, &nmarks)) {
+  if (!arg_typed(env, argv[0], napi_uint8_array, "names", &names, &names_len) ||
+      !arg_typed(env, argv[1], napi_int32_array, "linkChild", &child, &child_len) ||
+      !arg_typed(env, argv[2], napi_int32_array, "linkStart", &start, &start_len) ||
+      !arg_typed(env, argv[3], napi_int16_array, "linkLength", &length, &length_len) ||
+      !arg_typed(env, argv[4], napi_float64_array, "rows", &rows, &rows_len) ||
+      !arg_typed(env, argv[5], napi_int32_array, "dirs", &dirs_v, &ndirs) ||
+      !arg_integer(env, argv[6], "from", 0, INT32_MAX, "an integer in range", &from) ||
+      !arg_typed(env, argv[7], napi_uint8_array, "special", &special_v, &nspecial) ||
+      !arg_typed(env, argv[8], napi_uint8_array, "template", &tpl, &tpl_len) ||
+      !arg_typed(env, argv[9], napi_uint8_array, "out", &out_v, &out_len) ||
+      !arg_integer(env, argv[10], "at", 0, INT64_MAX / 2, "an integer in range", &at) ||
+      !arg_integer(env, argv[11], "blockBase", 0, INT32_MAX, "an integer in range", &block_base) ||
+      !arg_typed(env, argv[12], napi_float64_array, "marks", &marks_v, &nmarks)) {
     return NULL;
   }
   if (tpl_len != TP_BSIZE || nspecial < ndirs || nmarks < 2 * ndirs || at % TP_BSIZE != 0 || rows_len % ROW != 0) {

@@ -110,18 +110,6 @@ static void rb_one(const char *path, uint8_t *at, size_t length, const uint8_t *
   r[8] = (double)st.st_ctim.tv_nsec;
 }
 
-static bool rb_typed(napi_env env, napi_value v, napi_typedarray_type want, const char *name,
-                     const char *expected, void **data, size_t *length) {
-  bool is_typed = false;
-  napi_typedarray_type type;
-  if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed ||
-      napi_get_typedarray_info(env, v, &type, length, data, NULL, NULL) != napi_ok || type != want) {
-    throw_arg_type(env, name, expected);
-    return false;
-  }
-  return true;
-}
-
 /*
  * readFileBatch(paths, plan, buffer, results, template, rows): `paths` holds a NUL-terminated
  * path per item, `template` the 1 KiB TS_INODE header every file header starts from (the
@@ -133,12 +121,12 @@ napi_value ReadFileBatch(napi_env env, napi_callback_info info) {
   void *paths, *plan_v, *buffer_v, *results_v, *tpl_v, *rows_v;
   size_t paths_len, plan_len, buffer_len, results_len, tpl_len, rows_len;
   if (!get_args(env, info, 6, argv) ||
-      !rb_typed(env, argv[0], napi_uint8_array, "paths", "a Uint8Array", &paths, &paths_len) ||
-      !rb_typed(env, argv[1], napi_float64_array, "plan", "a Float64Array", &plan_v, &plan_len) ||
-      !rb_typed(env, argv[2], napi_uint8_array, "buffer", "a Uint8Array", &buffer_v, &buffer_len) ||
-      !rb_typed(env, argv[3], napi_float64_array, "results", "a Float64Array", &results_v, &results_len) ||
-      !rb_typed(env, argv[4], napi_uint8_array, "template", "a Uint8Array", &tpl_v, &tpl_len) ||
-      !rb_typed(env, argv[5], napi_float64_array, "rows", "a Float64Array", &rows_v, &rows_len)) {
+      !arg_typed(env, argv[0], napi_uint8_array, "paths", &paths, &paths_len) ||
+      !arg_typed(env, argv[1], napi_float64_array, "plan", &plan_v, &plan_len) ||
+      !arg_typed(env, argv[2], napi_uint8_array, "buffer", &buffer_v, &buffer_len) ||
+      !arg_typed(env, argv[3], napi_float64_array, "results", &results_v, &results_len) ||
+      !arg_typed(env, argv[4], napi_uint8_array, "template", &tpl_v, &tpl_len) ||
+      !arg_typed(env, argv[5], napi_float64_array, "rows", &rows_v, &rows_len)) {
     return NULL;
   }
   const double *plan = plan_v, *rows = rows_v;

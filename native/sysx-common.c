@@ -302,11 +302,13 @@ bool arg_sec(napi_env env, napi_value v, const char *name, time_t *out) {
   return true;
 }
 
-bool typed_arg(napi_env env, napi_value v, napi_typedarray_type type, void **data, size_t *length) {
+bool arg_typed(napi_env env, napi_value v, napi_typedarray_type type, const char *name, void **data, size_t *length) {
   napi_typedarray_type got;
-  napi_value ab;
-  size_t offset;
   bool is = false;
-  return napi_is_typedarray(env, v, &is) == napi_ok && is &&
-         napi_get_typedarray_info(env, v, &got, length, data, &ab, &offset) == napi_ok && got == type;
+  if (napi_is_typedarray(env, v, &is) == napi_ok && is &&
+      napi_get_typedarray_info(env, v, &got, length, data, NULL, NULL) == napi_ok && got == type) return true;
+  const char *expected = type == napi_uint8_array ? "a Uint8Array" : type == napi_int16_array ? "an Int16Array"
+                       : type == napi_int32_array ? "an Int32Array" : type == napi_float64_array ? "a Float64Array" : "a typed array";
+  throw_arg_type(env, name, expected);
+  return false;
 }

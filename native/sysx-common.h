@@ -68,7 +68,7 @@ SYSX_PRIVATE bool arg_uint32(napi_env env, napi_value v, const char *name, uint3
 SYSX_PRIVATE char *arg_string(napi_env env, napi_value v, const char *name);
 SYSX_PRIVATE bool arg_nsec(napi_env env, napi_value v, const char *name, long *out);
 SYSX_PRIVATE bool arg_sec(napi_env env, napi_value v, const char *name, time_t *out);
-/* Whether `v` is a typed array of `type`; its data and element count (no exception). */
-SYSX_PRIVATE bool typed_arg(napi_env env, napi_value v, napi_typedarray_type type, void **data, size_t *length);
+/* A typed array of `type`: its data and element count. */
+SYSX_PRIVATE bool arg_typed(napi_env env, napi_value v, napi_typedarray_type type, const char *name, void **data, size_t *length);
 
 #endif

@@ -19,7 +19,8 @@
 static bool table_arg(napi_env env, napi_value v, double **rows, size_t *count) {
   void *data;
   size_t n;
-  if (!typed_arg(env, v, napi_float64_array, &data, &n) || n % ROW) {
+  if (!arg_typed(env, v, napi_float64_array, "rows", &data, &n)) return false;
+  if (n % ROW) {
     throw_arg_type(env, "rows", "a Float64Array of whole table rows");
     return false;
   }
@@ -73,7 +74,8 @@ napi_value SelectChanged(napi_env env, napi_callback_info info) {
     throw_arg_type(env, "since/ctimeSince", "numbers");
     return NULL;
   }
-  if (!typed_arg(env, argv[3], napi_uint8_array, &sel, &n) || n < count) {
+  if (!arg_typed(env, argv[3], napi_uint8_array, "selected", &sel, &n)) return NULL;
+  if (n < count) {
     throw_arg_type(env, "selected", "a Uint8Array of one byte per row");
     return NULL;
   }
@@ -116,17 +118,17 @@ napi_value InodeMaps(napi_env env, napi_callback_info info) {
   void *sel = NULL, *in_use, *dumped, *dirs_v, *others_v;
   napi_valuetype type;
   if (!get_args(env, info, 6, argv) || !table_arg(env, argv[0], &r, &count)) return NULL;
-  if (napi_typeof(env, argv[1], &type) != napi_ok ||
-      (type != napi_null && (!typed_arg(env, argv[1], napi_uint8_array, &sel, &n_sel) || n_sel < count))) {
+  if (napi_typeof(env, argv[1], &type) != napi_ok) return NULL;
+  if (type != napi_null && !arg_typed(env, argv[1], napi_uint8_array, "selected", &sel, &n_sel)) return NULL;
+  if (type != napi_null && n_sel < count) {
     throw_arg_type(env, "selected", "null or a Uint8Array of one byte per row");
     return NULL;
   }
-  if (!typed_arg(env, argv[2], napi_uint8_array, &in_use, &n_in) || !typed_arg(env, argv[3], napi_uint8_array, &dumped, &n_dumped)) {
-    throw_arg_type(env, "inUse/dumped", "Uint8Arrays");
-    return NULL;
-  }
-  if (!typed_arg(env, argv[4], napi_int32_array, &dirs_v, &n_dirs) || !typed_arg(env, argv[5], napi_int32_array, &others_v, &n_others) ||
-      n_dirs < count || n_others < count) {
+  if (!arg_typed(env, argv[2], napi_uint8_array, "inUse", &in_use, &n_in) ||
+      !arg_typed(env, argv[3], napi_uint8_array, "dumped", &dumped, &n_dumped) ||
+      !arg_typed(env, argv[4], napi_int32_array, "directories", &dirs_v, &n_dirs) ||
+      !arg_typed(env, argv[5], napi_int32_array, "others", &others_v, &n_others)) return NULL;
+  if (n_dirs < count || n_others < count) {
     throw_arg_type(env, "directories/others", "Int32Arrays of one slot per row");
     return NULL;
   }

@@ -37,7 +37,7 @@ enum { S_DEV = 0, S_INO, S_MODE, S_NLINK, S_UID, S_GID, S_RDEV, S_SIZE, S_BLOCKS
 
 /* What the JavaScript side reports (traverse.ts words them). */
 enum { ISSUE_STAT = 1, ISSUE_NAME_TOO_LONG, ISSUE_UNREADABLE, ISSUE_NAME_255, ISSUE_UNREADABLE_DIR };
-#define ISSUE_FIELDS 6 /* code, errno, parent id, name start, name length, raw */
+#define ISSUE_FIELDS 6 /* code, errno, parent id, name start (an unreadable directory: its dirs index), name length, raw */
 
 /* Directory bits (dirs.bits): what the walk learnt on its descriptor, and mount points. */
 enum { DIR_FLAGS_READ = 1, DIR_NO_XATTRS = 2, DIR_MOUNT = 4, DIR_RAW = 8 };
@@ -315,7 +315,10 @@ static bool integrate(struct tree_job *job, size_t di, struct walk_out *w) {
   double *drow = row_of(job, dir.id);
   drow[X_CHILD_START] = (double)job->link_child.n;
   if (w->fail) {
-    return add_issue(job, ISSUE_UNREADABLE_DIR, w->fail, dir.id, NULL, 0, false);
+    if (!add_issue(job, ISSUE_UNREADABLE_DIR, w->fail, dir.id, NULL, 0, false)) return false;
+    /* No name: the name start holds the directory's index in dirs instead, for its path. */
+    ((int32_t *)job->issues.data)[(job->issues.n - 1) * ISSUE_FIELDS + 3] = (int32_t)di;
+    return true;
   }
   uint8_t bits = 0;
   if (w->flags >= 0) { drow[X_DUMP_FLAGS] = w->flags; bits |= DIR_FLAGS_READ; }
@@ -502,9 +505,8 @@ static napi_value tree_result(napi_env env, struct tree_job *job) {
   if (napi_create_array_with_length(env, ni, &dir_errors_v) != napi_ok) return NULL;
   for (size_t i = 0; i < ni; i++) {
     if (iss[i * ISSUE_FIELDS] != ISSUE_UNREADABLE_DIR) continue;
-    const char *p = job->root;
-    for (size_t k = 0; k < nd; k++) if (dirs[k].id == iss[i * ISSUE_FIELDS + 2]) { p = dirs[k].path; break; }
-    napi_value e = errno_error(env, iss[i * ISSUE_FIELDS + 1], "scandir", p);
+    const struct dir *d = &dirs[iss[i * ISSUE_FIELDS + 3]];
+    napi_value e = errno_error(env, iss[i * ISSUE_FIELDS + 1], "scandir", d->path);
     if (e == NULL || napi_set_element(env, dir_errors_v, (uint32_t)i, e) != napi_ok) return NULL;
   }
   if (napi_create_external_arraybuffer(env, job->rows, job->count * ROW * sizeof(double), unmap_external, (void *)(uintptr_t)job->rows_bytes, &ab) != napi_ok) return NULL;
@@ -589,25 +591,6 @@ static bool get_prop(napi_env env, napi_value obj, const char *key, napi_value *
   return napi_get_named_property(env, obj, key, out) == napi_ok;
 }
 
-/* Bytes of a string (UTF-8) or Uint8Array, NUL-terminated, malloc'd. */
-static char *get_bytes(napi_env env, napi_value v, size_t *len) {
-  void *data;
-  size_t n;
-  if (typed_arg(env, v, napi_uint8_array, &data, &n)) {
-    char *s = malloc(n + 1);
-    if (s == NULL) return NULL;
-    memcpy(s, data, n);
-    s[n] = 0;
-    *len = n;
-    return s;
-  }
-  if (napi_get_value_string_utf8(env, v, NULL, 0, &n) != napi_ok) return NULL;
-  char *s = malloc(n + 1);
-  if (s == NULL || napi_get_value_string_utf8(env, v, s, n + 1, &n) != napi_ok) { free(s); return NULL; }
-  *len = n;
-  return s;
-}
-
 static int cmp_mount(const void *a, const void *b, void *ctx) {
   (void)ctx;
   const char *const *x = a, *const *y = b;
@@ -618,9 +601,9 @@ static int cmp_mount(const void *a, const void *b, void *ctx) {
 static bool tree_options(napi_env env, napi_value o, struct tree_job *job) {
   napi_value v;
   void *data;
-  size_t n, len;
+  size_t n;
   double threads;
-  if (!get_prop(env, o, "root", &v) || (job->root = get_bytes(env, v, &len)) == NULL) { throw_arg_type(env, "root", "a string"); return false; }
+  if (!get_prop(env, o, "root", &v) || (job->root = arg_string(env, v, "root")) == NULL) return false;
   if (!get_prop(env, o, "birth", &v) || napi_get_value_bool(env, v, &job->birth) != napi_ok ||
       !get_prop(env, o, "checkAccess", &v) || napi_get_value_bool(env, v, &job->check_access) != napi_ok) {
     throw_arg_type(env, "birth/checkAccess", "booleans");
@@ -637,12 +620,14 @@ static bool tree_options(napi_env env, napi_value o, struct tree_job *job) {
   job->root_prefix = prefix < 0 ? 0 : (size_t)prefix;
   job->threads = threads < 1 ? 1 : threads > 16 ? 16 : (int)threads;
   job->capacity = capacity < 1024 ? 1024 : (size_t)capacity;
-  if (!get_prop(env, o, "rootRow", &v) || !typed_arg(env, v, napi_float64_array, &data, &n) || n != ROW) {
+  if (!get_prop(env, o, "rootRow", &v) || !arg_typed(env, v, napi_float64_array, "rootRow", &data, &n)) return false;
+  if (n != ROW) {
     throw_arg_type(env, "rootRow", "a Float64Array of one table row");
     return false;
   }
   memcpy(job->root_row, data, sizeof(job->root_row));
-  if (!get_prop(env, o, "exclude", &v) || !typed_arg(env, v, napi_float64_array, &data, &n) || n % 2) {
+  if (!get_prop(env, o, "exclude", &v) || !arg_typed(env, v, napi_float64_array, "exclude", &data, &n)) return false;
+  if (n % 2) {
     throw_arg_type(env, "exclude", "a Float64Array of (dev, ino) pairs");
     return false;
   }
@@ -650,8 +635,8 @@ static bool tree_options(napi_env env, napi_value o, struct tree_job *job) {
   job->exclude = malloc(n ? n * sizeof(double) : 1);
   if (job->exclude == NULL) return false;
   if (n) memcpy(job->exclude, data, n * sizeof(double));
-  if (!get_prop(env, o, "progress", &v) || !typed_arg(env, v, napi_int32_array, &data, &n) || n < 3 ||
-      napi_create_reference(env, v, 1, &job->progress_ref) != napi_ok) {
+  if (!get_prop(env, o, "progress", &v) || !arg_typed(env, v, napi_int32_array, "progress", &data, &n)) return false;
+  if (n < 3 || napi_create_reference(env, v, 1, &job->progress_ref) != napi_ok) {
     throw_arg_type(env, "progress", "an Int32Array of 3");
     return false;
   }
@@ -663,7 +648,7 @@ static bool tree_options(napi_env env, napi_value o, struct tree_job *job) {
   if (job->mounts == NULL || job->mount_lens == NULL) return false;
   for (uint32_t i = 0; i < count; i++) {
     napi_value e;
-    if (napi_get_element(env, v, i, &e) != napi_ok || (job->mounts[i] = get_bytes(env, e, &len)) == NULL) { throw_arg_type(env, "mounts[i]", "a string"); return false; }
+    if (napi_get_element(env, v, i, &e) != napi_ok || (job->mounts[i] = arg_string(env, e, "mounts[i]")) == NULL) return false;
     job->nmounts++;
   }
   qsort_r(job->mounts, job->nmounts, sizeof(char *), cmp_mount, NULL);
@@ -676,11 +661,12 @@ static bool tree_options(napi_env env, napi_value o, struct tree_job *job) {
     struct pattern *p = &job->patterns[i];
     double shape;
     if (napi_get_element(env, v, i, &e) != napi_ok || !get_prop(env, e, "path", &f) || napi_get_value_bool(env, f, &p->path) != napi_ok ||
-        !get_prop(env, e, "shape", &f) || napi_get_value_double(env, f, &shape) != napi_ok ||
-        !get_prop(env, e, "text", &f) || (p->text = get_bytes(env, f, &p->len)) == NULL) {
+        !get_prop(env, e, "shape", &f) || napi_get_value_double(env, f, &shape) != napi_ok || !get_prop(env, e, "text", &f)) {
       throw_arg_type(env, "patterns[i]", "{ path, shape, text }");
       return false;
     }
+    if ((p->text = arg_string(env, f, "patterns[i].text")) == NULL) return false;
+    p->len = strlen(p->text);
     p->shape = (int)shape;
     if (p->path) job->path_patterns = true;
     job->npatterns++;

@@ -17,6 +17,25 @@
  */
 #define XATTR_RETRIES 16
 
+/* The value of xattr `name` of `path`, or its name list when name is NULL, into *buf (malloc'd;
+ * NULL when empty). Returns its length, or -1 with errno set. */
+static ssize_t read_sized(const char *path, const char *name, char **buf) {
+  ssize_t len = 0;
+  for (int attempt = 0;; attempt++) {
+    len = name ? lgetxattr(path, name, NULL, 0) : llistxattr(path, NULL, 0);
+    if (len <= 0) break;
+    char *grown = realloc(*buf, (size_t)len);
+    if (grown == NULL) {
+      errno = ENOMEM;
+      return -1;
+    }
+    *buf = grown;
+    len = name ? lgetxattr(path, name, *buf, (size_t)len) : llistxattr(path, *buf, (size_t)len);
+    if (len >= 0 || errno != ERANGE || attempt + 1 >= XATTR_RETRIES) break;
+  }
+  return len;
+}
+
 napi_value ListXattrs(napi_env env, napi_callback_info info) {
   napi_value argv[1], result;
   if (!get_args(env, info, 1, argv)) return NULL;
@@ -24,20 +43,7 @@ napi_value ListXattrs(napi_env env, napi_callback_info info) {
   if (path == NULL) return NULL;
 
   char *buf = NULL;
-  ssize_t len = 0;
-  for (int attempt = 0;; attempt++) {
-    len = llistxattr(path, NULL, 0);
-    if (len <= 0) break;
-    char *grown = realloc(buf, (size_t)len);
-    if (grown == NULL) {
-      len = -1;
-      errno = ENOMEM;
-      break;
-    }
-    buf = grown;
-    len = llistxattr(path, buf, (size_t)len);
-    if (len >= 0 || errno != ERANGE || attempt + 1 >= XATTR_RETRIES) break;
-  }
+  ssize_t len = read_sized(path, NULL, &buf);
 
   if (len < 0) {
     int err = errno;
@@ -89,20 +95,7 @@ napi_value GetXattr(napi_env env, napi_callback_info info) {
   }
 
   char *buf = NULL;
-  ssize_t len = 0;
-  for (int attempt = 0;; attempt++) {
-    len = lgetxattr(path, name, NULL, 0);
-    if (len <= 0) break;
-    char *grown = realloc(buf, (size_t)len);
-    if (grown == NULL) {
-      len = -1;
-      errno = ENOMEM;
-      break;
-    }
-    buf = grown;
-    len = lgetxattr(path, name, buf, (size_t)len);
-    if (len >= 0 || errno != ERANGE || attempt + 1 >= XATTR_RETRIES) break;
-  }
+  ssize_t len = read_sized(path, name, &buf);
   free(name);
 
   if (len < 0) {

@@ -410,7 +410,8 @@ export interface WalkedDir {
  * Lists directory `dir` and stats every entry in one native call (readdir, then statx on a
  * descriptor of it, with the birth time when `birth`; access(R_OK) of regular files when
  * `checkAccess`). Throws, like readdir ("scandir"), when the directory cannot be read, and
- * when `dir` itself is a symbolic link (ELOOP or ENOTDIR): it is never followed.
+ * when `dir` itself is a symbolic link (ELOOP or ENOTDIR): it is never followed. This is one
+ * directory of walkTreeAsync's walk (native/walk.c walk_collect), on its own for its tests.
  */
 export function walkDir(dir: string | Uint8Array, birth: boolean, checkAccess: boolean): WalkedDir {
   return native().walkDir(dir, birth, checkAccess);

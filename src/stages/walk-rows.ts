@@ -8,7 +8,6 @@ import * as sysx from '../native/sysx.js';
 import { STAT_FIELDS } from '../native/sysx.js';
 
 export const WALK_COLS = STAT_FIELDS + 3;
-export const W_READABLE = STAT_FIELDS;
 export const W_BIRTH_SEC = STAT_FIELDS + 1;
 export const W_BIRTH_NSEC = STAT_FIELDS + 2;
 

@@ -65,7 +65,8 @@ it('no checkpoint (and no sync) before an interval of the file phase has passed;
   assert.deepEqual(fs.readdirSync(path.join(state, 'contexts')), []);
 });
 
-it('interval 0: every write is checkpointed at once', async () => {
+/** A checkpointer with interval 0 in the file phase, after its first write (inode 12 at 8192). */
+async function checkpointedOnce() {
   const ctx = await createContext(state, fields());
   const sink = countingSink();
   const cp = new Checkpointer(state, ctx, sink, 0);
@@ -73,6 +74,11 @@ it('interval 0: every write is checkpointed at once', async () => {
   cp.enterFiles();
   cp.noteInode(12, 8192);
   await cp.afterFlush(10240);
+  return { ctx, sink, cp };
+}
+
+it('interval 0: every write is checkpointed at once', async () => {
+  const { ctx, sink, cp } = await checkpointedOnce();
   assert.equal(cp.count, 1);
   assert.equal(sink.syncs, 1);
   assert.equal((await readContext(state, ctx.id)).checkpoint?.ino, 12);
@@ -80,13 +86,7 @@ it('interval 0: every write is checkpointed at once', async () => {
 });
 
 it('a write reported after the stop starts no checkpoint: the stop\'s record stays the last (not busy)', async () => {
-  const ctx = await createContext(state, fields());
-  const sink = countingSink();
-  const cp = new Checkpointer(state, ctx, sink, 0);
-  await cp.writeFileList([]);
-  cp.enterFiles();
-  cp.noteInode(12, 8192);
-  await cp.afterFlush(10240);
+  const { ctx, cp } = await checkpointedOnce();
   assert.equal(cp.count, 1);
   const kept = await cp.stop('interrupted', 'stopped by a signal', 10240);
   assert.equal(kept, true);
